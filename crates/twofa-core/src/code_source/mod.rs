@@ -1,0 +1,92 @@
+//! Where the second factor comes from: a person at a terminal, a TOTP seed, the environment,
+//! a callback, or another task through a channel.
+
+mod callback;
+mod channel;
+mod env;
+mod prompt;
+mod totp;
+
+use std::fmt;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+pub use callback::{FnCodeSource, from_fn};
+pub use channel::{ChannelCodeSource, CodeSender, code_channel};
+pub use env::EnvCode;
+pub use prompt::Prompt;
+pub use totp::{Totp, TotpAlgorithm};
+
+use crate::{Challenge, Error, Method, OneTimeCode};
+
+/// What a code source is asked for: which challenge, and which attempt this is.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CodeRequest {
+    /// The provider asking.
+    pub provider: String,
+    /// How the code reaches the user.
+    pub method: Method,
+    /// The provider's hint, if any.
+    pub hint: Option<String>,
+    /// When the challenge stops accepting codes, if known.
+    pub expires_at: Option<OffsetDateTime>,
+    /// 1 for the first try, 2 after one rejected code…
+    pub attempt: u32,
+    /// How many codes will be tried in all.
+    pub max_attempts: u32,
+}
+
+impl CodeRequest {
+    /// The request for `attempt` (1-based) of `max_attempts` on `challenge`.
+    pub fn new(challenge: &Challenge, attempt: u32, max_attempts: u32) -> Self {
+        Self {
+            provider: challenge.provider().to_owned(),
+            method: challenge.method().clone(),
+            hint: challenge.hint().map(str::to_owned),
+            expires_at: challenge.expires_at(),
+            attempt,
+            max_attempts,
+        }
+    }
+
+    /// A one-line prompt for a person: method, hint and attempt.
+    pub fn prompt_text(&self) -> String {
+        let mut text = format!("Verification code for {} ({}", self.provider, self.method);
+        if let Some(hint) = &self.hint {
+            text.push_str("; ");
+            text.push_str(hint);
+        }
+        text.push(')');
+        if self.attempt > 1 {
+            text.push_str(&format!(", attempt {} of {}", self.attempt, self.max_attempts));
+        }
+        text.push_str(": ");
+        text
+    }
+}
+
+/// A supplier of verification codes.
+#[async_trait]
+pub trait CodeSource: Send + Sync + fmt::Debug {
+    /// One code for `request`.
+    async fn code(&self, request: &CodeRequest) -> Result<OneTimeCode, Error>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Secret;
+
+    #[test]
+    fn prompt_text_names_method_hint_and_attempt() {
+        let c = Challenge::portable("etna", Method::EmailOrSms, OffsetDateTime::UNIX_EPOCH, Secret::new("s"))
+            .with_hint("Expecting confirmation code");
+        assert_eq!(
+            CodeRequest::new(&c, 1, 3).prompt_text(),
+            "Verification code for etna (code sent by email or SMS; Expecting confirmation code): "
+        );
+        assert!(CodeRequest::new(&c, 2, 3).prompt_text().ends_with(", attempt 2 of 3: "));
+    }
+}

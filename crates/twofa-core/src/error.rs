@@ -1,0 +1,217 @@
+//! The one error type of twofa, with variants a caller can act on.
+
+use std::{fmt, sync::Arc, time::Duration};
+
+/// Everything that can go wrong while logging in, renewing or logging out.
+///
+/// Variants name what the caller should do next: ask for the code again ([`Error::InvalidCode`]),
+/// start over ([`Error::ChallengeExpired`]), fix the configuration ([`Error::InvalidAppKey`],
+/// [`Error::Config`]), wait ([`Error::RateLimited`]) or retry later ([`Error::is_retryable`]).
+/// No variant ever carries a password, code or token: messages are safe to log.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The application key (or company code) is unknown to the provider.
+    #[error("the application key was rejected by the provider")]
+    InvalidAppKey,
+    /// The username or password was rejected.
+    #[error("the username or password was rejected")]
+    InvalidCredentials,
+    /// The account is locked; an administrator must unlock it.
+    #[error("the account is locked")]
+    AccountLocked,
+    /// The password has expired and must be changed before logging in.
+    #[error("the password has expired and must be changed")]
+    PasswordExpired,
+    /// The provider asks for a security PIN, a step twofa does not perform.
+    #[error("the provider requires a security PIN: {reason}")]
+    PinRequired {
+        /// The provider's reason, e.g. `Invalid pin` or `PIN code is not init`.
+        reason: String,
+    },
+    /// The verification code was wrong (ask for it again).
+    #[error("the verification code was rejected")]
+    InvalidCode,
+    /// The challenge is no longer valid (expired, used up or corrupted): start a new login.
+    #[error("the login challenge expired or is no longer valid")]
+    ChallengeExpired,
+    /// The session is no longer valid: log in again.
+    #[error("the session expired or was revoked")]
+    SessionExpired,
+    /// Too many requests; wait before trying again.
+    #[error("rate limited by the provider{}", RetryAfter(*retry_after))]
+    RateLimited {
+        /// How long the provider asked us to wait, when it said so.
+        retry_after: Option<Duration>,
+    },
+    /// The provider cannot do this (e.g. resume a session without a refresh token).
+    #[error("{operation} is not supported by this provider")]
+    Unsupported {
+        /// The operation asked for, e.g. `resume`.
+        operation: &'static str,
+    },
+    /// The configuration is incomplete or invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// Input given by the caller or the user is invalid (an empty code, a header-unsafe password…).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// The code source could not supply a verification code.
+    #[error("no verification code available: {0}")]
+    CodeSource(String),
+    /// The request did not complete: connection, TLS, timeout or a broken body.
+    #[error("transport error ({kind}): {message}")]
+    Transport {
+        /// What kind of failure it was.
+        kind: TransportKind,
+        /// A description without URLs or secrets.
+        message: String,
+        /// The underlying error (its URL removed).
+        #[source]
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    },
+    /// The provider answered something twofa does not understand.
+    #[error("unexpected response{}: {detail}", Status(*status))]
+    UnexpectedResponse {
+        /// The HTTP status, when there was one.
+        status: Option<u16>,
+        /// What was unexpected, never the raw body.
+        detail: String,
+    },
+    /// The provider refused the request with its own error code and message.
+    #[error("the provider refused the request: {message} (code {code})")]
+    Provider {
+        /// The provider's numeric error code.
+        code: i64,
+        /// The provider's message.
+        message: String,
+    },
+}
+
+/// The kind of a [`Error::Transport`] failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportKind {
+    /// No connection could be made.
+    Connect,
+    /// The request or the connection timed out.
+    Timeout,
+    /// The connection broke while a body was read or written.
+    Body,
+    /// The connection was closed by the peer.
+    Closed,
+    /// Anything else (TLS, protocol…).
+    Other,
+}
+
+impl fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Connect => "connect",
+            Self::Timeout => "timeout",
+            Self::Body => "body",
+            Self::Closed => "closed",
+            Self::Other => "other",
+        })
+    }
+}
+
+impl Error {
+    /// Whether trying the same thing again later may succeed (network trouble, rate limit, 5xx).
+    ///
+    /// Note that twofa itself never repeats a login start or a code submission automatically.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Transport { .. } | Self::RateLimited { .. } => true,
+            Self::UnexpectedResponse { status: Some(s), .. } => (500..=599).contains(s),
+            _ => false,
+        }
+    }
+
+    /// How long the provider asked to wait, for [`Error::RateLimited`].
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Whether the request timed out.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::Transport { kind: TransportKind::Timeout, .. })
+    }
+
+    /// Whether the credentials, app key or account state rule out logging in until a person acts.
+    pub fn is_rejected_credentials(&self) -> bool {
+        matches!(
+            self,
+            Self::InvalidAppKey
+                | Self::InvalidCredentials
+                | Self::AccountLocked
+                | Self::PasswordExpired
+                | Self::PinRequired { .. }
+        )
+    }
+
+    /// A [`Error::Transport`] error of `kind` with a safe message.
+    pub fn transport(kind: TransportKind, message: impl Into<String>) -> Self {
+        Self::Transport { kind, message: message.into(), source: None }
+    }
+
+    /// An [`Error::UnexpectedResponse`].
+    pub fn unexpected(status: Option<u16>, detail: impl Into<String>) -> Self {
+        Self::UnexpectedResponse { status, detail: detail.into() }
+    }
+}
+
+struct RetryAfter(Option<Duration>);
+
+impl fmt::Display for RetryAfter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(d) => write!(f, "; retry after {} s", d.as_secs_f64().ceil()),
+            None => Ok(()),
+        }
+    }
+}
+
+struct Status(Option<u16>);
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(s) => write!(f, " (HTTP {s})"),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retryable_errors_are_transient_ones() {
+        assert!(Error::transport(TransportKind::Connect, "refused").is_retryable());
+        assert!(Error::RateLimited { retry_after: None }.is_retryable());
+        assert!(Error::unexpected(Some(503), "down").is_retryable());
+        assert!(!Error::unexpected(Some(400), "bad").is_retryable());
+        assert!(!Error::InvalidCode.is_retryable());
+        assert!(!Error::InvalidCredentials.is_retryable());
+    }
+
+    #[test]
+    fn rate_limit_reports_its_delay() {
+        let e = Error::RateLimited { retry_after: Some(Duration::from_secs(7)) };
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
+        assert_eq!(e.to_string(), "rate limited by the provider; retry after 7 s");
+        assert_eq!(Error::RateLimited { retry_after: None }.to_string(), "rate limited by the provider");
+    }
+
+    #[test]
+    fn unexpected_response_names_the_status() {
+        let e = Error::unexpected(Some(502), "not JSON");
+        assert_eq!(e.to_string(), "unexpected response (HTTP 502): not JSON");
+        assert!(Error::transport(TransportKind::Timeout, "slow").is_timeout());
+    }
+}

@@ -1,0 +1,284 @@
+//! The HTTP plumbing every provider shares: a client with safe defaults, base-URL checks,
+//! bounded response reading, sensitive headers and transport errors without URLs.
+//!
+//! Providers never build their own `reqwest::Client` per call: one [`Http`] lives in each flow and
+//! keeps its connections alive, so a whole 2FA login runs over one TCP connection.
+
+use std::{sync::Arc, time::Duration};
+
+use reqwest::{
+    Method, RequestBuilder, Url,
+    header::{HeaderMap, HeaderValue, RETRY_AFTER},
+    redirect,
+};
+
+use crate::{Error, TransportKind};
+
+/// The largest response body read; a larger one is refused without being read to the end.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// HTTP settings shared by the providers' builders.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    client: Option<reqwest::Client>,
+    timeout: Duration,
+    connect_timeout: Duration,
+    allow_insecure_http: bool,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            client: None,
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            allow_insecure_http: false,
+        }
+    }
+}
+
+impl HttpOptions {
+    /// Uses the caller's client (proxies, custom roots…). It must not follow redirects:
+    /// build it with `redirect(reqwest::redirect::Policy::none())`; a followed redirect is reported as
+    /// [`Error::Config`].
+    pub fn client(mut self, client: reqwest::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// The time limit of each request, from sending to the end of the body (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The time limit to open a connection (default 10 s), for the client twofa builds.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Allows plain `http://` to hosts other than loopback. Off by default: credentials would travel in clear.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Checks and parses a base URL: `https://`, or `http://` to a loopback host (or with the opt-in).
+    /// The result ends in `/` so that relative paths join under it.
+    pub fn base_url(&self, raw: &str) -> Result<Url, Error> {
+        let mut url = Url::parse(raw.trim()).map_err(|e| Error::Config(format!("invalid base URL: {e}")))?;
+        self.check_scheme(&url, "https")?;
+        if !url.path().ends_with('/') {
+            let path = format!("{}/", url.path());
+            url.set_path(&path);
+        }
+        Ok(url)
+    }
+
+    /// Checks that `url` is safe to send credentials to: `secure` scheme (`https`/`wss`), or its plain
+    /// twin on loopback or with the opt-in.
+    pub fn check_scheme(&self, url: &Url, secure: &str) -> Result<(), Error> {
+        let plain = secure.strip_suffix('s').unwrap_or(secure);
+        match url.scheme() {
+            s if s == secure => Ok(()),
+            s if s == plain && (self.allow_insecure_http || is_loopback(url)) => Ok(()),
+            s if s == plain => Err(Error::Config(format!(
+                "plain {plain}:// is only allowed for loopback hosts; use {secure}:// or opt in to insecure HTTP"
+            ))),
+            other => Err(Error::Config(format!("unsupported URL scheme `{other}`; expected {secure}://"))),
+        }
+    }
+
+    /// Builds the shared HTTP handle.
+    pub fn build(&self) -> Result<Http, Error> {
+        let client = match &self.client {
+            Some(client) => client.clone(),
+            None => reqwest::Client::builder()
+                .redirect(redirect::Policy::none())
+                .connect_timeout(self.connect_timeout)
+                .user_agent(concat!("twofa/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| Error::Config(format!("cannot build the HTTP client: {}", e.without_url())))?,
+        };
+        Ok(Http { client, timeout: self.timeout })
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// A client plus the per-request time limit.
+#[derive(Debug, Clone)]
+pub struct Http {
+    client: reqwest::Client,
+    timeout: Duration,
+}
+
+impl Http {
+    /// Starts a request with the time limit applied.
+    pub fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        self.client.request(method, url).timeout(self.timeout)
+    }
+
+    /// Sends a request and reads its answer, at most [`MAX_BODY_BYTES`].
+    ///
+    /// Never retries: a login start or a code submission must not be repeated behind the caller's back.
+    pub async fn send(&self, request: RequestBuilder) -> Result<Answer, Error> {
+        let request = request.build().map_err(transport_error)?;
+        let url = request.url().clone();
+        let response = self.client.execute(request).await.map_err(transport_error)?;
+        if response.url() != &url {
+            return Err(Error::Config(
+                "the HTTP client followed a redirect; twofa needs a client with redirects disabled".into(),
+            ));
+        }
+        Answer::read(response).await
+    }
+}
+
+/// A response read into memory: status, headers and a bounded body.
+#[derive(Debug)]
+pub struct Answer {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The response headers.
+    pub headers: HeaderMap,
+    /// The body, at most [`MAX_BODY_BYTES`].
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    async fn read(mut response: reqwest::Response) -> Result<Self, Error> {
+        let status = response.status().as_u16();
+        let too_large = || Error::unexpected(Some(status), format!("the body is larger than {MAX_BODY_BYTES} bytes"));
+        if response.content_length().is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Self { status, headers: std::mem::take(response.headers_mut()), body })
+    }
+
+    /// The `Retry-After` delay, given in seconds or as an HTTP date.
+    pub fn retry_after(&self) -> Option<Duration> {
+        let value = self.headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+        if let Ok(secs) = value.parse::<u64>() {
+            return Some(Duration::from_secs(secs));
+        }
+        let at = httpdate::parse_http_date(value).ok()?;
+        Some(at.duration_since(std::time::SystemTime::now()).unwrap_or_default())
+    }
+
+    /// The body's content type, if any.
+    pub fn content_type(&self) -> Option<&str> {
+        self.headers.get(reqwest::header::CONTENT_TYPE)?.to_str().ok()
+    }
+
+    /// Whether the status is 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// A description of the body that never quotes it, for error messages.
+    pub fn describe(&self) -> String {
+        let kind = self.content_type().and_then(|t| t.split(';').next()).unwrap_or("untyped");
+        format!("a {}-byte {kind} body", self.body.len())
+    }
+
+    /// An [`Error::UnexpectedResponse`] for this answer: `what` was expected.
+    pub fn unexpected(&self, what: &str) -> Error {
+        Error::unexpected(Some(self.status), format!("expected {what}, got {}", self.describe()))
+    }
+}
+
+/// A header value marked sensitive (hidden from reqwest's and hyper's debug output).
+///
+/// Fails with [`Error::InvalidInput`] naming `what`, never the value, when the value is not
+/// header-safe (control characters, non-visible bytes).
+pub fn sensitive_value(value: &str, what: &str) -> Result<HeaderValue, Error> {
+    let mut v = HeaderValue::from_str(value).map_err(|_| {
+        Error::InvalidInput(format!("{what} contains characters that cannot be sent in an HTTP header"))
+    })?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+/// Converts a reqwest error, dropping its URL (a query string can carry a code).
+pub fn transport_error(e: reqwest::Error) -> Error {
+    let kind = if e.is_timeout() {
+        TransportKind::Timeout
+    } else if e.is_connect() {
+        TransportKind::Connect
+    } else if e.is_body() || e.is_decode() {
+        TransportKind::Body
+    } else {
+        TransportKind::Other
+    };
+    let e = e.without_url();
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(inner) = source {
+        message.push_str(": ");
+        message.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    Error::Transport { kind, message, source: Some(Arc::new(e)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_need_https_unless_loopback() {
+        let o = HttpOptions::default();
+        assert_eq!(o.base_url("https://example.com/api").unwrap().as_str(), "https://example.com/api/");
+        assert!(o.base_url("http://127.0.0.1:8080/api").is_ok());
+        assert!(o.base_url("http://localhost/api").is_ok());
+        assert!(o.base_url("http://[::1]/").is_ok());
+        assert!(matches!(o.base_url("http://example.com/api"), Err(Error::Config(_))));
+        assert!(matches!(o.base_url("ftp://example.com/"), Err(Error::Config(_))));
+        assert!(matches!(o.base_url("not a url"), Err(Error::Config(_))));
+        assert!(o.clone().allow_insecure_http(true).base_url("http://example.com/api").is_ok());
+    }
+
+    #[test]
+    fn websocket_urls_follow_the_same_rule() {
+        let o = HttpOptions::default();
+        assert!(o.check_scheme(&Url::parse("wss://h/WSGateway").unwrap(), "wss").is_ok());
+        assert!(o.check_scheme(&Url::parse("ws://127.0.0.1:1/WSGateway").unwrap(), "wss").is_ok());
+        assert!(matches!(o.check_scheme(&Url::parse("ws://h/WSGateway").unwrap(), "wss"), Err(Error::Config(_))));
+    }
+
+    #[test]
+    fn sensitive_values_refuse_control_characters_without_echoing() {
+        assert!(sensitive_value("abc", "x").unwrap().is_sensitive());
+        let Err(e) = sensitive_value("pass\nword-SECRET", "the password") else { panic!("accepted") };
+        assert!(matches!(e, Error::InvalidInput(_)));
+        assert!(!e.to_string().contains("SECRET"));
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let mut a = Answer { status: 429, headers: HeaderMap::new(), body: Vec::new() };
+        assert_eq!(a.retry_after(), None);
+        a.headers.insert(RETRY_AFTER, HeaderValue::from_static("12"));
+        assert_eq!(a.retry_after(), Some(Duration::from_secs(12)));
+        a.headers.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        assert_eq!(a.retry_after(), Some(Duration::ZERO));
+        a.headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(a.retry_after(), None);
+    }
+}

@@ -1,0 +1,49 @@
+//! The provider-neutral core of twofa.
+//!
+//! twofa logs programs and people into APIs that demand a second factor. This crate holds what
+//! every backend shares:
+//!
+//! - [`TwoFactorFlow`]: start → [`Challenge`] → verify a [`OneTimeCode`] → [`Session`]; resume; logout.
+//! - Secret types ([`Password`], [`AccessToken`], …) that never print and are zeroized on drop.
+//! - One [`Error`] enum whose variants say what to do next.
+//! - [`CodeSource`]s: a terminal [`Prompt`](code_source::Prompt), [`Totp`](code_source::Totp),
+//!   an environment variable, a callback, or a channel fed by another task.
+//! - [`login`], the driver that ties a flow to a code source with bounded retries.
+//!
+//! Provider crates (`twofa-etna`, …) implement the trait; `twofa-sandbox` simulates them locally.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use twofa_core::{code_source::Totp, login, LoginOptions, TotpSeed, TwoFactorFlow};
+//! # let sandbox = twofa_sandbox::Sandbox::start().await?;
+//! # let etna = twofa_etna::EtnaFlow::builder().base_url(sandbox.etna_base_url())
+//! #     .app_key(twofa_sandbox::etna::APP_KEY).username(twofa_sandbox::etna::USER_NO_2FA)
+//! #     .password(twofa_sandbox::etna::PASSWORD).build()?;
+//! let flow: Box<dyn TwoFactorFlow> = Box::new(etna);
+//! let codes = Totp::from_base32(&TotpSeed::new("JBSWY3DPEHPK3PXP"))?;
+//! let session = login(flow.as_ref(), &codes, &LoginOptions::default()).await?;
+//! let request = session.authorize(reqwest::Client::new().get("https://api.example.com/orders"))?;
+//! # drop(request);
+//! # Ok(()) }
+//! ```
+
+mod challenge;
+mod clock;
+pub mod code_source;
+mod error;
+mod flow;
+pub mod http;
+pub mod json;
+mod login;
+mod secret;
+mod session;
+
+pub use challenge::{AuthenticatorSetup, Challenge, ExposedChallenge, Method};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use code_source::{CodeRequest, CodeSource};
+pub use error::{Error, TransportKind};
+pub use flow::{Step, TwoFactorFlow};
+pub use login::{LoginOptions, login};
+pub use secret::{AccessToken, ApiKey, OneTimeCode, Password, RenewalToken, Secret, TotpSeed};
+pub use session::{ExposedSession, Session, TokenPlacement};
+pub use time;

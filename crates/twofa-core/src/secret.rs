@@ -1,0 +1,186 @@
+//! Secret newtypes: values that never print, are zeroized on drop, and are read only through
+//! an explicit `expose_secret()`.
+//!
+//! Distinct types keep a code from being passed where a password belongs. `Debug` prints
+//! `Name([REDACTED])` and `Display` prints `[REDACTED]`, so a secret that slips into a log line
+//! or an error message stays hidden.
+
+use std::fmt;
+
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::{Deserialize, Deserializer};
+
+use crate::Error;
+
+macro_rules! secret_string {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone)]
+        pub struct $name(SecretString);
+
+        impl $name {
+            /// Wraps a secret value.
+            pub fn new(value: impl Into<String>) -> Self {
+                Self(SecretString::from(value.into()))
+            }
+
+            /// The secret itself. Every read of a secret goes through this visible call.
+            pub fn expose_secret(&self) -> &str {
+                self.0.expose_secret()
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "([REDACTED])"))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("[REDACTED]")
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(value: String) -> Self {
+                Self::new(value)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(value: &str) -> Self {
+                Self::new(value)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                String::deserialize(deserializer).map(Self::new)
+            }
+        }
+    };
+}
+
+secret_string! {
+    /// A user's password.
+    Password
+}
+secret_string! {
+    /// An application or integrator key, such as ETNA's `Et-App-Key`.
+    ApiKey
+}
+secret_string! {
+    /// The token that authorizes API calls once logged in.
+    AccessToken
+}
+secret_string! {
+    /// A token that renews a session without a new code: a refresh token or an OMS session token.
+    RenewalToken
+}
+secret_string! {
+    /// A TOTP seed, base32 as authenticator apps show it.
+    TotpSeed
+}
+secret_string! {
+    /// Any other secret: an interim ticket, a header value, authenticator setup data.
+    Secret
+}
+
+/// A one-time verification code, validated: trimmed, not empty, no control characters.
+#[derive(Clone)]
+pub struct OneTimeCode(pub(crate) SecretString);
+
+impl OneTimeCode {
+    /// The longest code accepted; real codes are 4 to 10 characters.
+    pub const MAX_LEN: usize = 64;
+
+    /// Validates and wraps a code typed by a person or produced by a generator.
+    ///
+    /// ```
+    /// use twofa_core::{Error, OneTimeCode};
+    /// assert_eq!(OneTimeCode::new(" 123456\n")?.expose_secret(), "123456");
+    /// assert!(matches!(OneTimeCode::new("   "), Err(Error::InvalidInput(_))));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn new(raw: impl Into<String>) -> Result<Self, Error> {
+        let raw = zeroize::Zeroizing::new(raw.into());
+        let code = raw.trim();
+        if code.is_empty() {
+            return Err(Error::InvalidInput("the verification code is empty".into()));
+        }
+        if code.chars().any(char::is_control) {
+            return Err(Error::InvalidInput("the verification code contains control characters".into()));
+        }
+        if code.len() > Self::MAX_LEN {
+            return Err(Error::InvalidInput(format!(
+                "the verification code is longer than {} characters",
+                Self::MAX_LEN
+            )));
+        }
+        Ok(Self(SecretString::from(code.to_owned())))
+    }
+
+    /// The code itself.
+    pub fn expose_secret(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl std::str::FromStr for OneTimeCode {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::new(s)
+    }
+}
+
+impl fmt::Debug for OneTimeCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OneTimeCode([REDACTED])")
+    }
+}
+
+impl fmt::Display for OneTimeCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let p = Password::new("hunter2-password");
+        assert_eq!(format!("{p:?}"), "Password([REDACTED])");
+        assert_eq!(format!("{p}"), "[REDACTED]");
+        assert_eq!(p.expose_secret(), "hunter2-password");
+        let t = AccessToken::from("tok-123");
+        assert!(!format!("{t:?} {t} {:?}", RenewalToken::new("ren-456")).contains("123"));
+    }
+
+    #[test]
+    fn code_is_trimmed_and_validated() {
+        assert_eq!(OneTimeCode::new("\t 042 \r\n").unwrap().expose_secret(), "042");
+        assert!(matches!(OneTimeCode::new(""), Err(Error::InvalidInput(_))));
+        assert!(matches!(OneTimeCode::new("12\u{0}34"), Err(Error::InvalidInput(_))));
+        assert!(matches!(OneTimeCode::new("12\n34"), Err(Error::InvalidInput(_))));
+        assert!(matches!(OneTimeCode::new("9".repeat(65)), Err(Error::InvalidInput(_))));
+        assert!("123456".parse::<OneTimeCode>().is_ok());
+    }
+
+    #[test]
+    fn code_errors_do_not_echo_the_input() {
+        let Err(e) = OneTimeCode::new("55\u{7}secret-ish") else { panic!("accepted a bell") };
+        assert!(!e.to_string().contains("secret-ish"));
+        assert!(!format!("{e:?}").contains("secret-ish"));
+    }
+
+    #[test]
+    fn secrets_deserialize_from_strings() {
+        let p: Password = serde_json::from_str("\"pw\"").unwrap();
+        assert_eq!(p.expose_secret(), "pw");
+    }
+}

@@ -1,0 +1,389 @@
+//! A logged-in session: the token, where it goes on a request, and how long it lives.
+
+use std::{collections::BTreeMap, fmt, time::Duration};
+
+use reqwest::{
+    RequestBuilder,
+    header::{HeaderMap, HeaderName},
+};
+use serde::{Deserialize, Serialize, Serializer};
+use time::OffsetDateTime;
+
+use crate::{AccessToken, Error, RenewalToken, Secret, http::sensitive_value};
+
+/// Where the access token goes on later API requests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TokenPlacement {
+    /// `Authorization: Bearer <token>`.
+    Bearer,
+    /// `<name>: <token>`, e.g. the OMS `aptoken` header.
+    Header {
+        /// The header name.
+        name: String,
+    },
+}
+
+/// A logged-in session.
+///
+/// `Debug` redacts every secret; serde writes secrets only through [`Session::expose_secrets`],
+/// which the session stores use.
+///
+/// ```
+/// use twofa_core::{AccessToken, Session, TokenPlacement};
+/// let session = Session::new("etna", AccessToken::new("tok"), TokenPlacement::Bearer, time::OffsetDateTime::now_utc());
+/// assert_eq!(session.header_name(), "Authorization");
+/// assert_eq!(session.header_value().expose_secret(), "Bearer tok");
+/// assert!(!format!("{session:?}").contains("tok\""));
+/// ```
+#[derive(Clone)]
+pub struct Session {
+    provider: String,
+    access_token: AccessToken,
+    placement: TokenPlacement,
+    headers: Vec<(String, Secret)>,
+    issued_at: OffsetDateTime,
+    expires_at: Option<OffsetDateTime>,
+    idle_timeout: Option<Duration>,
+    renewal_token: Option<RenewalToken>,
+    subject: BTreeMap<String, String>,
+    extras: BTreeMap<String, serde_json::Value>,
+}
+
+impl Session {
+    /// A session for `provider`, issued at `issued_at`, that never expires until told otherwise.
+    pub fn new(
+        provider: impl Into<String>,
+        access_token: AccessToken,
+        placement: TokenPlacement,
+        issued_at: OffsetDateTime,
+    ) -> Self {
+        Self {
+            provider: provider.into(),
+            access_token,
+            placement,
+            headers: Vec::new(),
+            issued_at,
+            expires_at: None,
+            idle_timeout: None,
+            renewal_token: None,
+            subject: BTreeMap::new(),
+            extras: BTreeMap::new(),
+        }
+    }
+
+    /// Sets when the access token expires.
+    pub fn with_expires_at(mut self, expires_at: Option<OffsetDateTime>) -> Self {
+        self.expires_at = expires_at;
+        self
+    }
+
+    /// Sets how long the session survives without activity (OMS: one hour).
+    pub fn with_idle_timeout(mut self, idle_timeout: Duration) -> Self {
+        self.idle_timeout = Some(idle_timeout);
+        self
+    }
+
+    /// Sets the secret that renews the session without a new code.
+    pub fn with_renewal_token(mut self, token: RenewalToken) -> Self {
+        self.renewal_token = Some(token);
+        self
+    }
+
+    /// Adds a header every later request must carry besides the token (e.g. ETNA's `Et-App-Key`).
+    pub fn with_header(mut self, name: impl Into<String>, value: Secret) -> Self {
+        self.headers.push((name.into(), value));
+        self
+    }
+
+    /// Adds a subject id (e.g. `UserId`, `CustomerId`).
+    pub fn with_subject(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.subject.insert(key.into(), value.into());
+        self
+    }
+
+    /// Adds a provider-specific value that is not secret.
+    pub fn with_extra(mut self, key: impl Into<String>, value: serde_json::Value) -> Self {
+        self.extras.insert(key.into(), value);
+        self
+    }
+
+    /// The provider that issued the session.
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    /// Fails with [`Error::InvalidInput`] unless the session was issued by `provider`.
+    pub fn ensure_provider(&self, provider: &str) -> Result<(), Error> {
+        if self.provider == provider {
+            Ok(())
+        } else {
+            Err(Error::InvalidInput(format!("a `{}` session cannot be used with `{provider}`", self.provider)))
+        }
+    }
+
+    /// The access token.
+    pub fn access_token(&self) -> &AccessToken {
+        &self.access_token
+    }
+
+    /// Where the token goes on a request.
+    pub fn placement(&self) -> &TokenPlacement {
+        &self.placement
+    }
+
+    /// When the session was issued.
+    pub fn issued_at(&self) -> OffsetDateTime {
+        self.issued_at
+    }
+
+    /// When the access token expires, if the provider said so.
+    pub fn expires_at(&self) -> Option<OffsetDateTime> {
+        self.expires_at
+    }
+
+    /// How long the session survives without activity, if it has such a limit.
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        self.idle_timeout
+    }
+
+    /// The refresh or session token, if the provider can renew without a code.
+    pub fn renewal_token(&self) -> Option<&RenewalToken> {
+        self.renewal_token.as_ref()
+    }
+
+    /// Subject ids (user, customer, loyalty…).
+    pub fn subject(&self) -> &BTreeMap<String, String> {
+        &self.subject
+    }
+
+    /// Provider-specific values that are not secret.
+    pub fn extras(&self) -> &BTreeMap<String, serde_json::Value> {
+        &self.extras
+    }
+
+    /// The names of the extra headers later requests carry (their values are secret).
+    pub fn extra_header_names(&self) -> impl Iterator<Item = &str> {
+        self.headers.iter().map(|(name, _)| name.as_str())
+    }
+
+    /// Whether the token is expired at `now`, or will be within `margin`.
+    pub fn is_expired_at(&self, now: OffsetDateTime, margin: Duration) -> bool {
+        self.expires_at.is_some_and(|at| now + margin >= at)
+    }
+
+    /// Whether the token is expired now (system clock), or will be within `margin`.
+    pub fn is_expired(&self, margin: Duration) -> bool {
+        self.is_expired_at(OffsetDateTime::now_utc(), margin)
+    }
+
+    /// The name of the header that carries the token.
+    pub fn header_name(&self) -> &str {
+        match &self.placement {
+            TokenPlacement::Bearer => "Authorization",
+            TokenPlacement::Header { name } => name,
+        }
+    }
+
+    /// The value of that header (`Bearer <token>` or the bare token).
+    pub fn header_value(&self) -> Secret {
+        match &self.placement {
+            TokenPlacement::Bearer => Secret::new(format!("Bearer {}", self.access_token.expose_secret())),
+            TokenPlacement::Header { .. } => Secret::new(self.access_token.expose_secret()),
+        }
+    }
+
+    /// Every header a later request needs, values marked sensitive so reqwest never logs them.
+    pub fn headers(&self) -> Result<HeaderMap, Error> {
+        let mut map = HeaderMap::new();
+        let token = self.header_value();
+        let own = std::iter::once((self.header_name(), &token));
+        for (name, value) in own.chain(self.headers.iter().map(|(n, v)| (n.as_str(), v))) {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| Error::InvalidInput(format!("`{name}` is not a valid header name")))?;
+            map.insert(name, sensitive_value(value.expose_secret(), "a session header")?);
+        }
+        Ok(map)
+    }
+
+    /// Adds the session's headers to a request.
+    pub fn authorize(&self, request: RequestBuilder) -> Result<RequestBuilder, Error> {
+        Ok(request.headers(self.headers()?))
+    }
+
+    /// A view that serializes the session *with* its secrets, for stores.
+    pub fn expose_secrets(&self) -> ExposedSession<'_> {
+        ExposedSession(self)
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("provider", &self.provider)
+            .field("access_token", &self.access_token)
+            .field("placement", &self.placement)
+            .field("headers", &self.headers)
+            .field("issued_at", &self.issued_at)
+            .field("expires_at", &self.expires_at)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("renewal_token", &self.renewal_token)
+            .field("subject", &self.subject)
+            .field("extras", &self.extras)
+            .finish()
+    }
+}
+
+/// A session serialized with its secrets; made by [`Session::expose_secrets`].
+#[derive(Debug)]
+pub struct ExposedSession<'a>(&'a Session);
+
+#[derive(Serialize, Deserialize)]
+#[serde(bound(deserialize = "S: Deserialize<'de>"))]
+struct SessionRepr<S> {
+    provider: String,
+    access_token: S,
+    placement: TokenPlacement,
+    #[serde(default)]
+    headers: Vec<HeaderRepr<S>>,
+    #[serde(with = "time::serde::rfc3339")]
+    issued_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    expires_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    idle_timeout_secs: Option<u64>,
+    #[serde(default)]
+    renewal_token: Option<S>,
+    #[serde(default)]
+    subject: BTreeMap<String, String>,
+    #[serde(default)]
+    extras: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct HeaderRepr<S> {
+    name: String,
+    value: S,
+}
+
+impl Serialize for ExposedSession<'_> {
+    fn serialize<Z: Serializer>(&self, serializer: Z) -> Result<Z::Ok, Z::Error> {
+        let s = self.0;
+        SessionRepr {
+            provider: s.provider.clone(),
+            access_token: s.access_token.expose_secret(),
+            placement: s.placement.clone(),
+            headers: s
+                .headers
+                .iter()
+                .map(|(name, v)| HeaderRepr { name: name.clone(), value: v.expose_secret() })
+                .collect(),
+            issued_at: s.issued_at,
+            expires_at: s.expires_at,
+            idle_timeout_secs: s.idle_timeout.map(|d| d.as_secs()),
+            renewal_token: s.renewal_token.as_ref().map(RenewalToken::expose_secret),
+            subject: s.subject.clone(),
+            extras: s.extras.clone(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Session {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let r = SessionRepr::<Secret>::deserialize(deserializer)?;
+        Ok(Self {
+            provider: r.provider,
+            access_token: AccessToken::new(r.access_token.expose_secret()),
+            placement: r.placement,
+            headers: r.headers.into_iter().map(|h| (h.name, h.value)).collect(),
+            issued_at: r.issued_at,
+            expires_at: r.expires_at,
+            idle_timeout: r.idle_timeout_secs.map(Duration::from_secs),
+            renewal_token: r.renewal_token.map(|t| RenewalToken::new(t.expose_secret())),
+            subject: r.subject,
+            extras: r.extras,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn session() -> Session {
+        Session::new("etna", AccessToken::new("access-AAA"), TokenPlacement::Bearer, datetime!(2026-01-01 0:00 UTC))
+            .with_expires_at(Some(datetime!(2026-01-02 0:00 UTC)))
+            .with_idle_timeout(Duration::from_secs(3600))
+            .with_renewal_token(RenewalToken::new("renew-BBB"))
+            .with_header("Et-App-Key", Secret::new("appkey-CCC"))
+            .with_subject("username", "alice")
+            .with_extra("note", serde_json::json!(1))
+    }
+
+    #[test]
+    fn expiry_respects_the_margin() {
+        let s = session();
+        let margin = Duration::from_secs(60);
+        assert!(!s.is_expired_at(datetime!(2026-01-01 23:58 UTC), margin));
+        assert!(s.is_expired_at(datetime!(2026-01-01 23:59 UTC), margin));
+        assert!(s.is_expired_at(datetime!(2026-01-02 0:00 UTC), Duration::ZERO));
+        let forever = Session::new("x", AccessToken::new("t"), TokenPlacement::Bearer, datetime!(2026-01-01 0:00 UTC));
+        assert!(!forever.is_expired_at(datetime!(2099-01-01 0:00 UTC), margin));
+    }
+
+    #[test]
+    fn round_trips_with_secrets_only_when_exposed() {
+        let s = session();
+        let json = serde_json::to_string(&s.expose_secrets()).unwrap();
+        assert!(json.contains("access-AAA") && json.contains("renew-BBB") && json.contains("appkey-CCC"));
+        let back: Session = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.access_token().expose_secret(), "access-AAA");
+        assert_eq!(back.renewal_token().unwrap().expose_secret(), "renew-BBB");
+        assert_eq!(back.expires_at(), s.expires_at());
+        assert_eq!(back.idle_timeout(), Some(Duration::from_secs(3600)));
+        assert_eq!(back.subject()["username"], "alice");
+        assert_eq!(back.extras()["note"], serde_json::json!(1));
+        assert_eq!(back.extra_header_names().collect::<Vec<_>>(), ["Et-App-Key"]);
+    }
+
+    #[test]
+    fn debug_redacts_every_secret() {
+        let shown = format!("{:?}", session());
+        for secret in ["access-AAA", "renew-BBB", "appkey-CCC"] {
+            assert!(!shown.contains(secret), "{secret} leaked in {shown}");
+        }
+    }
+
+    #[test]
+    fn headers_are_sensitive_and_complete() {
+        let h = session().headers().unwrap();
+        assert_eq!(h["authorization"], "Bearer access-AAA");
+        assert!(h["authorization"].is_sensitive());
+        assert_eq!(h["et-app-key"], "appkey-CCC");
+        assert!(h["et-app-key"].is_sensitive());
+        let named = Session::new(
+            "oms",
+            AccessToken::new("tok"),
+            TokenPlacement::Header { name: "aptoken".into() },
+            datetime!(2026-01-01 0:00 UTC),
+        );
+        assert_eq!(named.header_name(), "aptoken");
+        assert_eq!(named.headers().unwrap()["aptoken"], "tok");
+    }
+
+    #[test]
+    fn a_token_that_cannot_be_a_header_is_an_error_not_a_panic() {
+        let bad = Session::new("x", AccessToken::new("a\nb"), TokenPlacement::Bearer, datetime!(2026-01-01 0:00 UTC));
+        assert!(matches!(bad.headers(), Err(Error::InvalidInput(_))));
+        let bad_name = Session::new(
+            "x",
+            AccessToken::new("t"),
+            TokenPlacement::Header { name: "bad name".into() },
+            datetime!(2026-01-01 0:00 UTC),
+        );
+        assert!(matches!(bad_name.headers(), Err(Error::InvalidInput(_))));
+    }
+}

@@ -1,0 +1,191 @@
+//! The trait implementation: requests, and the one mapping from ETNA's answers to twofa's.
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use reqwest::{
+    Method, RequestBuilder, Url,
+    header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH},
+};
+use twofa_core::{
+    AccessToken, ApiKey, Challenge, Clock, Error, Method as Delivery, OneTimeCode, Password, Secret, Session, Step,
+    TokenPlacement, TwoFactorFlow,
+    http::{Answer, Http, sensitive_value},
+    json::from_slice_ci,
+};
+
+use crate::{EtnaBuilder, config::required, wire::TokenReply};
+
+/// The provider name sessions and challenges carry.
+pub const PROVIDER: &str = "etna";
+
+/// ETNA Trader / AutoShares login; build it with [`EtnaFlow::builder`].
+#[derive(Debug)]
+pub struct EtnaFlow {
+    token_url: Url,
+    logout_url: Url,
+    app_key: ApiKey,
+    username: String,
+    password: Password,
+    http: Http,
+    token_lifetime: Duration,
+    clock: Arc<dyn Clock>,
+}
+
+/// What a `/token` answer means once errors are taken out.
+enum Reply {
+    Succeeded(Secret),
+    Expecting { interim: Secret, reason: Option<String> },
+}
+
+impl EtnaFlow {
+    /// A builder; `base_url`, `app_key`, `username` and `password` are required.
+    pub fn builder() -> EtnaBuilder {
+        EtnaBuilder::default()
+    }
+
+    pub(crate) fn from_builder(b: EtnaBuilder) -> Result<Self, Error> {
+        let base = b.http.base_url(&required(b.base_url, "a base URL (e.g. twofa_etna::DEMO_TRADER_API)")?)?;
+        let app_key = required(b.app_key, "an app key (Et-App-Key)")?;
+        let username = required(b.username, "a username")?;
+        let password = required(b.password, "a password")?;
+        if app_key.expose_secret().is_empty() || username.is_empty() || password.expose_secret().is_empty() {
+            return Err(Error::Config("ETNA needs a non-empty app key, username and password".into()));
+        }
+        // Fail at build time, not at the first request, on values a header cannot carry.
+        sensitive_value(app_key.expose_secret(), "the app key")?;
+        sensitive_value(&username, "the username")?;
+        sensitive_value(password.expose_secret(), "the password")?;
+        let join = |path: &str| base.join(path).map_err(|e| Error::Config(format!("invalid base URL: {e}")));
+        Ok(Self {
+            token_url: join("token")?,
+            logout_url: join("logout")?,
+            app_key,
+            username,
+            password,
+            http: b.http.build()?,
+            token_lifetime: b.token_lifetime,
+            clock: b.clock,
+        })
+    }
+
+    /// `POST /token` with the three identifying headers and no body.
+    fn token_request(&self) -> Result<RequestBuilder, Error> {
+        Ok(self
+            .http
+            .request(Method::POST, self.token_url.clone())
+            .header(ACCEPT, "application/json")
+            .header(CONTENT_LENGTH, 0)
+            .header("Et-App-Key", sensitive_value(self.app_key.expose_secret(), "the app key")?)
+            .header("Username", sensitive_value(&self.username, "the username")?)
+            .header("Password", sensitive_value(self.password.expose_secret(), "the password")?))
+    }
+
+    fn session(&self, token: Secret) -> Session {
+        let now = self.clock.now();
+        Session::new(PROVIDER, AccessToken::new(token.expose_secret()), TokenPlacement::Bearer, now)
+            .with_expires_at(Some(now + self.token_lifetime))
+            .with_header("Et-App-Key", Secret::new(self.app_key.expose_secret()))
+            .with_subject("username", self.username.clone())
+    }
+}
+
+/// The one mapping from a `/token` answer to a [`Reply`] or an [`Error`]. The body decides, not the
+/// status: ETNA sends the same shapes with 200, 202 and 401.
+fn interpret(answer: &Answer) -> Result<Reply, Error> {
+    if answer.status == 429 {
+        return Err(Error::RateLimited { retry_after: answer.retry_after() });
+    }
+    let reply: TokenReply = from_slice_ci(&answer.body).map_err(|_| answer.unexpected("a JSON object"))?;
+    if let Some(error) = reply.error {
+        return Err(if error.to_ascii_lowercase().contains("application key") {
+            Error::InvalidAppKey
+        } else {
+            Error::unexpected(Some(answer.status), format!("ETNA error: {}", clip(&error)))
+        });
+    }
+    let is = |field: &Option<String>, value: &str| field.as_deref().is_some_and(|f| f.eq_ignore_ascii_case(value));
+    let reason = reply.reason.as_deref().unwrap_or_default();
+    let reason_is = |text: &str| reason.to_ascii_lowercase().contains(text);
+    if reason_is("password has expired") {
+        return Err(Error::PasswordExpired);
+    }
+    if is(&reply.step, "SecutityPin") || is(&reply.step, "SecurityPin") || reason_is("pin code is not init") {
+        return Err(Error::PinRequired { reason: clip(reason) });
+    }
+    let verification_step = is(&reply.step, "VerificationCode");
+    if is(&reply.state, "Succeeded") {
+        let token = reply.token.filter(|t| !t.expose_secret().is_empty());
+        return token.map(Reply::Succeeded).ok_or_else(|| answer.unexpected("a token with State Succeeded"));
+    }
+    if is(&reply.state, "Expecting") && verification_step || reply.state.is_none() && answer.status == 202 {
+        let interim = reply.token.filter(|t| !t.expose_secret().is_empty());
+        let interim = interim.ok_or_else(|| answer.unexpected("an interim token with State Expecting"))?;
+        return Ok(Reply::Expecting { interim, reason: reply.reason });
+    }
+    if is(&reply.state, "Failed") {
+        if is(&reply.step, "BaseAuthentication") || reason_is("invalid credentials") {
+            return Err(Error::InvalidCredentials);
+        }
+        if verification_step {
+            return Err(if reason_is("corrupted ticket") { Error::ChallengeExpired } else { Error::InvalidCode });
+        }
+    }
+    match reply.message {
+        Some(message) => Err(Error::unexpected(Some(answer.status), clip(&message))),
+        None => Err(answer.unexpected("an ETNA token answer")),
+    }
+}
+
+/// Server-supplied text is kept short in errors.
+fn clip(text: &str) -> String {
+    text.chars().take(200).collect()
+}
+
+#[async_trait]
+impl TwoFactorFlow for EtnaFlow {
+    fn provider(&self) -> &'static str {
+        PROVIDER
+    }
+
+    async fn start(&self) -> Result<Step, Error> {
+        let answer = self.http.send(self.token_request()?).await?;
+        Ok(match interpret(&answer)? {
+            Reply::Succeeded(token) => Step::Authenticated(self.session(token)),
+            Reply::Expecting { interim, reason } => {
+                let challenge = Challenge::portable(PROVIDER, Delivery::EmailOrSms, self.clock.now(), interim);
+                Step::Challenge(match reason {
+                    Some(reason) => challenge.with_hint(reason),
+                    None => challenge,
+                })
+            }
+        })
+    }
+
+    async fn verify(&self, challenge: &Challenge, code: &OneTimeCode) -> Result<Session, Error> {
+        let interim = challenge.portable_state(PROVIDER)?;
+        let bearer = zeroize::Zeroizing::new(format!("Bearer {}", interim.expose_secret()));
+        let request = self
+            .token_request()?
+            .header(AUTHORIZATION, sensitive_value(&bearer, "the interim token")?)
+            .header("VerificationCode", sensitive_value(code.expose_secret(), "the verification code")?);
+        match interpret(&self.http.send(request).await?)? {
+            Reply::Succeeded(token) => Ok(self.session(token)),
+            // Asked for a code again: this one did not count.
+            Reply::Expecting { .. } => Err(Error::InvalidCode),
+        }
+    }
+
+    async fn logout(&self, session: &Session) -> Result<(), Error> {
+        session.ensure_provider(PROVIDER)?;
+        let request =
+            session.authorize(self.http.request(Method::POST, self.logout_url.clone()).header(CONTENT_LENGTH, 0))?;
+        let answer = self.http.send(request).await?;
+        match answer.status {
+            200..=299 => Ok(()),
+            429 => Err(Error::RateLimited { retry_after: answer.retry_after() }),
+            401 => Err(Error::SessionExpired),
+            _ => Err(answer.unexpected("a 2xx answer to /logout")),
+        }
+    }
+}

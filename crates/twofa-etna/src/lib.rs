@@ -1,0 +1,41 @@
+//! ETNA Trader / AutoShares two-factor login for [twofa](twofa_core).
+//!
+//! ETNA takes every input as a header of `POST {base}/token`: `Et-App-Key`, `Username` and
+//! `Password` first; with 2FA on it answers 202 with an interim token, and the same POST plus
+//! `Authorization: Bearer <interim>` and `VerificationCode: <code>` returns the access token.
+//! Later API calls carry `Authorization: Bearer <token>` **and** `Et-App-Key`; the [`Session`]
+//! adds both. There is no refresh token: a session lives 24 h (configurable) and the session
+//! manager logs in again after that.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let sandbox = twofa_sandbox::Sandbox::start().await?;
+//! # let base_url = sandbox.etna_base_url();
+//! # let outbox = sandbox.outbox();
+//! use twofa_core::{Step, TwoFactorFlow, OneTimeCode};
+//! use twofa_etna::EtnaFlow;
+//!
+//! let flow = EtnaFlow::builder()
+//!     .base_url(&base_url) // e.g. twofa_etna::DEMO_TRADER_API
+//!     .app_key("sandbox-et-app-key")
+//!     .username("alice")
+//!     .password("sandbox-password")
+//!     .build()?;
+//! let Step::Challenge(challenge) = flow.start().await? else { unreachable!("alice has 2FA") };
+//! let code = OneTimeCode::new(outbox.latest_code("alice").unwrap_or_default())?; // from email or SMS
+//! let session = flow.verify(&challenge, &code).await?;
+//! let request = session.authorize(reqwest::Client::new().get(format!("{base_url}/v1.0/users/me")))?;
+//! # drop(request);
+//! # Ok(()) }
+//! ```
+//!
+//! [`Session`]: twofa_core::Session
+
+mod config;
+mod flow;
+mod wire;
+
+pub use config::{
+    AUTOSHARES_PRODUCTION, AUTOSHARES_SANDBOX, DEFAULT_TOKEN_LIFETIME, DEMO_BROKER_API, DEMO_TRADER_API, EtnaBuilder,
+};
+pub use flow::{EtnaFlow, PROVIDER};

@@ -1,0 +1,16 @@
+//! The JSON of `POST /token`, exactly as ETNA sends it (keys read case-insensitively).
+
+use serde::Deserialize;
+use twofa_core::Secret;
+
+/// Every shape `/token` answers with: `{State, Step, Reason, Token}`, `{"error"}` or `{"Message"}`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct TokenReply {
+    pub state: Option<String>,
+    pub step: Option<String>,
+    pub reason: Option<String>,
+    pub token: Option<Secret>,
+    pub error: Option<String>,
+    pub message: Option<String>,
+}

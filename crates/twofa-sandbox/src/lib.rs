@@ -1,0 +1,172 @@
+//! A stateful local simulator of the login APIs twofa speaks: ETNA Trader `/token` (with the
+//! exchange OMS and Aloha Online Ordering joining as their providers land).
+//!
+//! It runs in-process on loopback, speaks the protocols as the vendor documents describe them,
+//! delivers codes to an [`Outbox`] that tests and demos read, and exposes knobs (clock, rate
+//! limits, ticket lifetimes) and counters (connections, requests per endpoint). No network, no
+//! Docker. It depends on no twofa crate, so it checks the providers from the outside.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+//! let sandbox = twofa_sandbox::Sandbox::start().await?;
+//! let url = sandbox.etna_base_url(); // http://127.0.0.1:PORT/api
+//! assert!(url.starts_with("http://127.0.0.1:"));
+//! # Ok(()) }
+//! ```
+
+mod clock;
+pub mod etna;
+mod outbox;
+mod stats;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{Router, serve::ListenerExt as _};
+use tokio::{net::TcpListener, sync::oneshot};
+
+pub use clock::SandboxClock;
+pub use outbox::{Delivery, Outbox};
+pub use stats::Stats;
+
+/// Settings of a sandbox; start one with [`SandboxBuilder::start`].
+#[derive(Debug, Clone)]
+pub struct SandboxBuilder {
+    port: u16,
+    ticket_ttl: Duration,
+    max_code_attempts: u32,
+    etna_token_lifetime: Duration,
+    etna_rate_limit: Option<u32>,
+}
+
+impl Default for SandboxBuilder {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            ticket_ttl: Duration::from_secs(300),
+            max_code_attempts: 3,
+            etna_token_lifetime: Duration::from_secs(24 * 3600),
+            etna_rate_limit: None,
+        }
+    }
+}
+
+impl SandboxBuilder {
+    /// The loopback port to listen on (default: any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// How long a 2FA challenge accepts a code (default 5 min).
+    pub fn ticket_ttl(mut self, ttl: Duration) -> Self {
+        self.ticket_ttl = ttl;
+        self
+    }
+
+    /// Wrong codes allowed per challenge before it is void (default 3).
+    pub fn max_code_attempts(mut self, attempts: u32) -> Self {
+        self.max_code_attempts = attempts;
+        self
+    }
+
+    /// Lifetime of an ETNA access token (default 24 h).
+    pub fn etna_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.etna_token_lifetime = lifetime;
+        self
+    }
+
+    /// Limits ETNA `/token` to `per_minute` calls, answering 429 with `Retry-After` beyond (default: off).
+    pub fn etna_rate_limit(mut self, per_minute: Option<u32>) -> Self {
+        self.etna_rate_limit = per_minute;
+        self
+    }
+
+    /// Binds `127.0.0.1` and serves until the [`Sandbox`] is dropped.
+    pub async fn start(self) -> std::io::Result<Sandbox> {
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            clock: SandboxClock::default(),
+            outbox: Outbox::default(),
+            stats: Arc::new(Stats::default()),
+            etna: etna::EtnaState::new(&self),
+        });
+        let app = Router::new().merge(etna::router()).with_state(Arc::clone(&shared));
+        let stats = Arc::clone(&shared.stats);
+        let listener = listener.tap_io(move |_| stats.connection_opened());
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!("sandbox server stopped: {e}");
+            }
+        });
+        Ok(Sandbox { addr, shared, _shutdown: shutdown })
+    }
+}
+
+/// State every simulated backend shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) clock: SandboxClock,
+    pub(crate) outbox: Outbox,
+    pub(crate) stats: Arc<Stats>,
+    pub(crate) etna: etna::EtnaState,
+}
+
+/// A running sandbox; stops when dropped.
+#[derive(Debug)]
+pub struct Sandbox {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    _shutdown: oneshot::Sender<()>,
+}
+
+impl Sandbox {
+    /// Starts a sandbox with default settings on a free loopback port.
+    pub async fn start() -> std::io::Result<Self> {
+        Self::builder().start().await
+    }
+
+    /// Settings for a sandbox.
+    pub fn builder() -> SandboxBuilder {
+        SandboxBuilder::default()
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The ETNA API base, ending in `/api` as ETNA's do.
+    pub fn etna_base_url(&self) -> String {
+        format!("{}/api", self.base_url())
+    }
+
+    /// Where delivered codes land.
+    pub fn outbox(&self) -> Outbox {
+        self.shared.outbox.clone()
+    }
+
+    /// Counters of connections and requests.
+    pub fn stats(&self) -> &Stats {
+        &self.shared.stats
+    }
+
+    /// The sandbox's clock; advance it to expire tickets and tokens without sleeping.
+    pub fn clock(&self) -> &SandboxClock {
+        &self.shared.clock
+    }
+
+    /// Changes the ETNA `/token` rate limit at run time (`None`: off).
+    pub fn set_etna_rate_limit(&self, per_minute: Option<u32>) {
+        self.shared.etna.set_rate_limit(per_minute);
+    }
+}

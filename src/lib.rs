@@ -1,0 +1,32 @@
+//! twofa logs programs and people into brokerage and ordering APIs that demand a second factor.
+//!
+//! This facade re-exports [`twofa_core`] (the [`TwoFactorFlow`] trait, secrets, errors, code
+//! sources and the [`login`] driver) and, behind one feature each, the provider crates:
+//!
+//! | feature | module | backend |
+//! |---|---|---|
+//! | `etna` (default) | [`etna`] | ETNA Trader / AutoShares, header-based `POST /token` |
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let sandbox = twofa_sandbox::Sandbox::start().await?;
+//! use twofa::{code_source::Prompt, login, LoginOptions, TwoFactorFlow};
+//!
+//! let flow: Box<dyn TwoFactorFlow> = Box::new(
+//!     twofa::etna::EtnaFlow::builder()
+//!         .base_url(sandbox.etna_base_url())
+//!         .app_key("sandbox-et-app-key")
+//!         .username("bob")
+//!         .password("sandbox-password")
+//!         .build()?,
+//! );
+//! let session = login(flow.as_ref(), &Prompt::new(), &LoginOptions::default()).await?;
+//! println!("logged in to {} until {:?}", session.provider(), session.expires_at());
+//! # Ok(()) }
+//! ```
+
+pub use twofa_core::*;
+
+/// ETNA Trader / AutoShares (feature `etna`).
+#[cfg(feature = "etna")]
+pub use twofa_etna as etna;

@@ -1,0 +1,182 @@
+//! One scenario list, run against every provider through `Box<dyn TwoFactorFlow>` and the sandbox.
+//!
+//! A provider plugs in by implementing [`Harness`] and invoking [`conformance_suite!`] with an
+//! async constructor of it: each scenario becomes its own `#[tokio::test]`.
+
+use std::{sync::Arc, time::Duration};
+
+use twofa::{Challenge, Error, LoginOptions, OneTimeCode, Session, Step, TwoFactorFlow, code_source, login};
+use twofa_sandbox::Sandbox;
+
+/// The accounts a scenario can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Account {
+    /// Has a second factor.
+    TwoFactor,
+    /// Has none.
+    NoTwoFactor,
+    /// Right user, wrong password.
+    WrongPassword,
+    /// Right user, unknown application key or company (`None` from `flow` when the backend has none).
+    WrongAppKey,
+}
+
+/// What a provider gives the suite.
+pub trait Harness: Send + Sync + 'static {
+    /// The running sandbox.
+    fn sandbox(&self) -> &Sandbox;
+    /// A flow for `account`; `None` when the provider has no such case.
+    fn flow(&self, account: Account) -> Option<Box<dyn TwoFactorFlow>>;
+    /// The right code for the newest challenge of the two-factor account.
+    fn code(&self) -> String;
+    /// Ages the sandbox past the challenge lifetime.
+    fn expire_challenge(&self) {
+        self.sandbox().clock().advance(Duration::from_secs(301));
+    }
+    /// Turns the login rate limit on and returns how many starts it allows; `None` when the
+    /// provider has no documented limit.
+    fn enable_rate_limit(&self) -> Option<u32>;
+    /// Makes an authorized call to a protected sandbox endpoint and returns the HTTP status.
+    fn call_api(&self, session: &Session) -> impl std::future::Future<Output = u16> + Send;
+    /// Every secret of the harness's accounts (passwords, keys), to look for in outputs.
+    fn secrets(&self) -> Vec<String>;
+}
+
+fn wrong(code: &str) -> String {
+    if code == "000000" { "111111".into() } else { "000000".into() }
+}
+
+async fn challenge(h: &impl Harness) -> (Box<dyn TwoFactorFlow>, Challenge) {
+    let flow = h.flow(Account::TwoFactor).expect("a two-factor account");
+    match flow.start().await.expect("start") {
+        Step::Challenge(c) => (flow, c),
+        Step::Authenticated(_) => panic!("the two-factor account logged in without a code"),
+    }
+}
+
+pub async fn happy_path(h: impl Harness) {
+    let (flow, c) = challenge(&h).await;
+    assert_eq!(c.provider(), flow.provider());
+    let session = flow.verify(&c, &OneTimeCode::new(h.code()).unwrap()).await.expect("verify");
+    assert_eq!(session.provider(), flow.provider());
+    assert!(!session.is_expired(Duration::ZERO));
+    assert_eq!(h.call_api(&session).await, 200);
+}
+
+pub async fn no_second_factor(h: impl Harness) {
+    let flow = h.flow(Account::NoTwoFactor).expect("a single-factor account");
+    let Step::Authenticated(session) = flow.start().await.expect("start") else { panic!("challenged without 2FA") };
+    assert_eq!(h.call_api(&session).await, 200);
+}
+
+pub async fn wrong_code_then_right_code(h: impl Harness) {
+    let (flow, c) = challenge(&h).await;
+    let right = h.code();
+    let err = flow.verify(&c, &OneTimeCode::new(wrong(&right)).unwrap()).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidCode), "{err:?}");
+    flow.verify(&c, &OneTimeCode::new(right).unwrap()).await.expect("the right code after a wrong one");
+}
+
+pub async fn login_driver_retries_a_wrong_code(h: impl Harness) {
+    let flow = h.flow(Account::TwoFactor).unwrap();
+    let h = Arc::new(h);
+    let source = Arc::clone(&h);
+    let codes = code_source::from_fn(move |request| {
+        let code = if request.attempt == 1 { wrong(&source.code()) } else { source.code() };
+        async move { Ok(code) }
+    });
+    let session = login(flow.as_ref(), &codes, &LoginOptions::default()).await.expect("login");
+    assert_eq!(h.call_api(&session).await, 200);
+}
+
+pub async fn expired_challenge(h: impl Harness) {
+    let (flow, c) = challenge(&h).await;
+    let code = h.code();
+    h.expire_challenge();
+    let err = flow.verify(&c, &OneTimeCode::new(code).unwrap()).await.unwrap_err();
+    assert!(matches!(err, Error::ChallengeExpired | Error::InvalidCode), "{err:?}");
+}
+
+pub async fn bad_password(h: impl Harness) {
+    let flow = h.flow(Account::WrongPassword).unwrap();
+    let err = flow.start().await.unwrap_err();
+    assert!(matches!(err, Error::InvalidCredentials), "{err:?}");
+}
+
+pub async fn bad_app_key(h: impl Harness) {
+    let Some(flow) = h.flow(Account::WrongAppKey) else { return };
+    let err = flow.start().await.unwrap_err();
+    assert!(matches!(err, Error::InvalidAppKey), "{err:?}");
+}
+
+pub async fn rate_limit(h: impl Harness) {
+    let Some(allowed) = h.enable_rate_limit() else { return };
+    let flow = h.flow(Account::NoTwoFactor).unwrap();
+    for _ in 0..allowed {
+        flow.start().await.expect("within the limit");
+    }
+    let err = flow.start().await.unwrap_err();
+    assert!(matches!(err, Error::RateLimited { retry_after: Some(_) }), "{err:?}");
+    assert!(err.is_retryable());
+}
+
+pub async fn logout(h: impl Harness) {
+    let flow = h.flow(Account::NoTwoFactor).unwrap();
+    let Step::Authenticated(session) = flow.start().await.unwrap() else { panic!() };
+    assert_eq!(h.call_api(&session).await, 200);
+    flow.logout(&session).await.expect("logout");
+    assert_eq!(h.call_api(&session).await, 401, "the token must be dead after logout");
+}
+
+/// Runs every path and searches every `Debug`/`Display` for the secrets involved.
+pub async fn no_secret_in_any_output(h: impl Harness) {
+    let mut secrets = h.secrets();
+    let mut shown = Vec::new();
+    let (flow, c) = challenge(&h).await;
+    shown.push(format!("{flow:?} {c:?}"));
+    if let Ok(state) = c.portable_state(flow.provider()) {
+        secrets.push(state.expose_secret().to_owned());
+    }
+    let code = h.code();
+    secrets.push(code.clone());
+    let wrong_code = OneTimeCode::new(wrong(&code)).unwrap();
+    let err = flow.verify(&c, &wrong_code).await.unwrap_err();
+    shown.push(format!("{err} {err:?} {wrong_code:?} {wrong_code}"));
+    let code = OneTimeCode::new(code).unwrap();
+    let session = flow.verify(&c, &code).await.unwrap();
+    secrets.push(session.access_token().expose_secret().to_owned());
+    if let Some(renewal) = session.renewal_token() {
+        secrets.push(renewal.expose_secret().to_owned());
+    }
+    shown.push(format!("{session:?} {code:?} {code} {}", session.header_value()));
+    for account in [Account::WrongPassword, Account::WrongAppKey, Account::NoTwoFactor] {
+        if let Some(flow) = h.flow(account) {
+            match flow.start().await {
+                Ok(step) => shown.push(format!("{step:?}")),
+                Err(e) => shown.push(format!("{e} {e:?}")),
+            }
+        }
+    }
+    let all = shown.join("\n");
+    for secret in secrets.iter().filter(|s| s.len() >= 4) {
+        assert!(!all.contains(secret.as_str()), "secret `{secret}` leaked in:\n{all}");
+    }
+}
+
+/// Expands to one `#[tokio::test]` per scenario, each with a fresh harness from `$make`.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($make:expr) => {
+        $crate::conformance_suite!(@tests $make;
+            happy_path, no_second_factor, wrong_code_then_right_code, login_driver_retries_a_wrong_code,
+            expired_challenge, bad_password, bad_app_key, rate_limit, logout, no_secret_in_any_output);
+    };
+    (@tests $make:expr; $($scenario:ident),*) => {
+        $(
+            #[tokio::test]
+            async fn $scenario() {
+                conformance::$scenario($make.await).await;
+            }
+        )*
+    };
+}
