@@ -1,22 +1,39 @@
 //! Logs in to every backend of the embedded sandbox through one `dyn TwoFactorFlow` loop.
 //!
-//! Run it with `cargo run --example quickstart`: no network and no accounts needed. The codes
-//! the sandbox "sends" are read from its outbox, as a person would read their email.
+//! Run it with `cargo run --example quickstart`: no network and no accounts needed. Emailed codes
+//! are read from the sandbox's outbox, as a person would read their mail; authenticator codes are
+//! computed from the seed the sandbox hands out at enrolment, as an authenticator app would.
 
 use std::error::Error;
 
-use twofa::{LoginOptions, TwoFactorFlow, code_source, etna::EtnaFlow, login};
-use twofa_sandbox::{Outbox, Sandbox, etna as demo};
+use twofa::{
+    CodeSource, LoginOptions, Method, OneTimeCode, TwoFactorFlow, code_source, etna::EtnaFlow, login,
+    onlineordering::OnlineOrderingFlow,
+};
+use twofa_sandbox::{Outbox, Sandbox, etna, onlineordering};
 
-/// A code source that reads the newest code the sandbox mailed to `user`.
-fn outbox_reader(outbox: Outbox, user: &'static str) -> impl twofa::CodeSource {
-    code_source::from_fn(move |request| {
+/// Reads the newest code the sandbox mailed to `user`.
+fn mailbox(outbox: Outbox, user: &'static str) -> Box<dyn CodeSource> {
+    Box::new(code_source::from_fn(move |request| {
         let outbox = outbox.clone();
         async move {
             println!("  challenge: {} ({})", request.method, request.hint.as_deref().unwrap_or("no hint"));
             outbox.latest_code(user).ok_or_else(|| twofa::Error::CodeSource("nothing in the outbox".into()))
         }
-    })
+    }))
+}
+
+/// Plays the authenticator app: enrols from the challenge's setup data and shows the current code.
+fn authenticator_app() -> Box<dyn CodeSource> {
+    Box::new(code_source::from_fn(|request| async move {
+        println!("  challenge: {} ({})", request.method, request.hint.as_deref().unwrap_or("no hint"));
+        let Method::Authenticator { setup: Some(setup) } = &request.method else {
+            return Err(twofa::Error::CodeSource("no authenticator setup data to enrol from".into()));
+        };
+        let uri = setup.otpauth_uri.as_ref().ok_or_else(|| twofa::Error::CodeSource("no otpauth URI".into()))?;
+        let (code, _valid_for): (OneTimeCode, _) = code_source::Totp::from_otpauth_uri(uri)?.current();
+        Ok(code.expose_secret().to_owned())
+    }))
 }
 
 #[tokio::main]
@@ -24,28 +41,39 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let sandbox = Sandbox::start().await?;
     println!("sandbox listening on {}", sandbox.base_url());
 
-    let logins: Vec<(Box<dyn TwoFactorFlow>, Box<dyn twofa::CodeSource>)> = vec![(
-        Box::new(
-            EtnaFlow::builder()
-                .base_url(sandbox.etna_base_url())
-                .app_key(demo::APP_KEY)
-                .username(demo::USER_2FA)
-                .password(demo::PASSWORD)
-                .build()?,
+    let logins: Vec<(Box<dyn TwoFactorFlow>, Box<dyn CodeSource>)> = vec![
+        (
+            Box::new(
+                EtnaFlow::builder()
+                    .base_url(sandbox.etna_base_url())
+                    .app_key(etna::APP_KEY)
+                    .username(etna::USER_2FA)
+                    .password(etna::PASSWORD)
+                    .build()?,
+            ),
+            mailbox(sandbox.outbox(), etna::USER_2FA),
         ),
-        Box::new(outbox_reader(sandbox.outbox(), demo::USER_2FA)),
-    )];
+        (
+            Box::new(
+                OnlineOrderingFlow::builder()
+                    .base_url(sandbox.onlineordering_base_url())
+                    .company_code(onlineordering::COMPANY_CODE)
+                    .integrator(onlineordering::API_USER, onlineordering::API_PASSWORD)
+                    .email(onlineordering::CUSTOMER_TOTP)
+                    .password(onlineordering::PASSWORD)
+                    .build()?,
+            ),
+            authenticator_app(),
+        ),
+    ];
 
     for (flow, codes) in &logins {
         println!("{}: logging in", flow.provider());
         let session = login(flow.as_ref(), codes.as_ref(), &LoginOptions::default()).await?;
-        println!(
-            "  logged in: provider={} expires_at={} {}: {}",
-            session.provider(),
-            session.expires_at().map_or_else(|| "never".into(), |t| t.to_string()),
-            session.header_name(),
-            session.header_value(), // prints [REDACTED]: secrets never print
-        );
+        let expires = session.expires_at().map_or_else(|| "never".into(), |t| t.to_string());
+        println!("  logged in to {}: expires {expires}", session.provider());
+        // Secrets print as [REDACTED]; session.access_token().expose_secret() is the only way to read one.
+        println!("  {}: {}", session.header_name(), session.header_value());
     }
     println!("{} logins, {} TCP connections to the sandbox", logins.len(), sandbox.stats().connections());
     Ok(())

@@ -6,6 +6,7 @@
 //! | feature | module | backend |
 //! |---|---|---|
 //! | `etna` (default) | [`etna`] | ETNA Trader / AutoShares, header-based `POST /token` |
+//! | `onlineordering` (default) | [`onlineordering`] | NCR Aloha Online Ordering, `POST`/`GET v1/Authenticate/2FA` |
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -30,3 +31,7 @@ pub use twofa_core::*;
 /// ETNA Trader / AutoShares (feature `etna`).
 #[cfg(feature = "etna")]
 pub use twofa_etna as etna;
+
+/// NCR Aloha Online Ordering (feature `onlineordering`).
+#[cfg(feature = "onlineordering")]
+pub use twofa_onlineordering as onlineordering;

@@ -20,10 +20,10 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use rand::{Rng as _, distr::Alphanumeric};
+use rand::Rng as _;
 use serde_json::{Value, json};
 
-use crate::{Delivery, SandboxBuilder, Shared};
+use crate::{Delivery, SandboxBuilder, Shared, header, lock, random_token};
 
 /// The only `Et-App-Key` the sandbox accepts.
 pub const APP_KEY: &str = "sandbox-et-app-key";
@@ -138,14 +138,6 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/api/v1.0/users/me", get(me))
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn random_token() -> String {
-    rand::rng().sample_iter(Alphanumeric).take(40).map(char::from).collect()
-}
-
 fn answer(status: StatusCode, body: Value) -> Response {
     (status, Json(body)).into_response()
 }
@@ -160,10 +152,6 @@ fn denied() -> Response {
 
 fn bad_app_key() -> Response {
     answer(StatusCode::UNAUTHORIZED, json!({ "error": "Application key is not defined or does not exist" }))
-}
-
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

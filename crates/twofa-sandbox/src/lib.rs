@@ -1,5 +1,5 @@
-//! A stateful local simulator of the login APIs twofa speaks: ETNA Trader `/token` (with the
-//! exchange OMS and Aloha Online Ordering joining as their providers land).
+//! A stateful local simulator of the login APIs twofa speaks: ETNA Trader `/token` and NCR Aloha
+//! Online Ordering `v1/Authenticate/2FA` (the exchange OMS joins as its provider lands).
 //!
 //! It runs in-process on loopback, speaks the protocols as the vendor documents describe them,
 //! delivers codes to an [`Outbox`] that tests and demos read, and exposes knobs (clock, rate
@@ -16,8 +16,10 @@
 
 mod clock;
 pub mod etna;
+pub mod onlineordering;
 mod outbox;
 mod stats;
+mod totp;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -90,8 +92,9 @@ impl SandboxBuilder {
             outbox: Outbox::default(),
             stats: Arc::new(Stats::default()),
             etna: etna::EtnaState::new(&self),
+            online: onlineordering::OnlineState::new(&self),
         });
-        let app = Router::new().merge(etna::router()).with_state(Arc::clone(&shared));
+        let app = Router::new().merge(etna::router()).merge(onlineordering::router()).with_state(Arc::clone(&shared));
         let stats = Arc::clone(&shared.stats);
         let listener = listener.tap_io(move |_| stats.connection_opened());
         let (shutdown, stopped) = oneshot::channel::<()>();
@@ -114,6 +117,23 @@ pub(crate) struct Shared {
     pub(crate) outbox: Outbox,
     pub(crate) stats: Arc<Stats>,
     pub(crate) etna: etna::EtnaState,
+    pub(crate) online: onlineordering::OnlineState,
+}
+
+/// Locks a mutex, taking the data even if a panicking handler poisoned it.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A request header as text, if present and visible ASCII.
+pub(crate) fn header<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A random 40-character alphanumeric token.
+pub(crate) fn random_token() -> String {
+    use rand::{Rng as _, distr::Alphanumeric};
+    rand::rng().sample_iter(Alphanumeric).take(40).map(char::from).collect()
 }
 
 /// A running sandbox; stops when dropped.
@@ -148,6 +168,16 @@ impl Sandbox {
     /// The ETNA API base, ending in `/api` as ETNA's do.
     pub fn etna_base_url(&self) -> String {
         format!("{}/api", self.base_url())
+    }
+
+    /// The Online Ordering API root (the part before `v1/`).
+    pub fn onlineordering_base_url(&self) -> String {
+        self.base_url()
+    }
+
+    /// Locks or unlocks an Online Ordering customer (logins and refreshes then answer 403).
+    pub fn set_customer_locked(&self, email: &str, locked: bool) {
+        self.shared.online.set_locked(email, locked);
     }
 
     /// Where delivered codes land.

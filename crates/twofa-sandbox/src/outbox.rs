@@ -31,19 +31,19 @@ impl Default for Outbox {
 impl Outbox {
     pub(crate) fn deliver(&self, delivery: Delivery) {
         tracing::debug!(provider = delivery.provider, recipient = %delivery.recipient, "sandbox delivered a code");
-        self.sent.lock().unwrap_or_else(|e| e.into_inner()).push(delivery.clone());
+        self.sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(delivery.clone());
         let _ = self.notify.send(delivery);
     }
 
     /// The newest code sent to `recipient`.
     pub fn latest_code(&self, recipient: &str) -> Option<String> {
-        let sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        let sent = self.sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         sent.iter().rev().find(|d| d.recipient == recipient).map(|d| d.code.clone())
     }
 
     /// Everything delivered so far, oldest first.
     pub fn deliveries(&self) -> Vec<Delivery> {
-        self.sent.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// A feed of deliveries from now on.

@@ -19,7 +19,7 @@ impl Stats {
     }
 
     pub(crate) fn hit(&self, endpoint: &'static str) {
-        *self.requests.lock().unwrap_or_else(|e| e.into_inner()).entry(endpoint).or_default() += 1;
+        *self.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(endpoint).or_default() += 1;
     }
 
     /// TCP connections accepted so far.
@@ -29,6 +29,6 @@ impl Stats {
 
     /// Requests to `endpoint` so far, e.g. `etna.token`.
     pub fn requests(&self, endpoint: &str) -> u64 {
-        self.requests.lock().unwrap_or_else(|e| e.into_inner()).get(endpoint).copied().unwrap_or(0)
+        self.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(endpoint).copied().unwrap_or(0)
     }
 }

@@ -1,0 +1,300 @@
+//! The trait implementation: requests, and the one mapping from NCR's answers to twofa's.
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use reqwest::{
+    Method, RequestBuilder, Url,
+    header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE},
+};
+use serde_json::{Value, json};
+use twofa_core::{
+    AccessToken, AuthenticatorSetup, Challenge, Clock, Error, Method as Delivery, OneTimeCode, Password, RenewalToken,
+    Secret, Session, Step, TokenPlacement, TwoFactorFlow,
+    http::{Answer, Http, sensitive_value},
+    json::from_slice_ci,
+};
+
+use crate::{
+    CustomerTokenPlacement, OnlineOrderingBuilder, ResponseFormat,
+    config::{basic, required},
+    wire::{TokenResult, decode_id_token, field, text},
+};
+
+/// The provider name sessions and challenges carry.
+pub const PROVIDER: &str = "onlineordering";
+
+/// The `id_token` key under which a remembered device's id comes back (inferred: NCR does not document it).
+pub const DEVICE_ID_CLAIM: &str = "DeviceId";
+
+/// NCR Aloha Online Ordering login; build it with [`OnlineOrderingFlow::builder`].
+#[derive(Debug)]
+pub struct OnlineOrderingFlow {
+    login_url: Url,
+    refresh_url: Url,
+    company_code: String,
+    integrator: Secret,
+    email: String,
+    password: Password,
+    device_id: Option<Secret>,
+    send_email: bool,
+    remember_device: Option<String>,
+    format: ResponseFormat,
+    placement: CustomerTokenPlacement,
+    http: Http,
+    clock: Arc<dyn Clock>,
+}
+
+/// Which call an answer belongs to: the same status means different things on each.
+#[derive(Clone, Copy)]
+enum Call {
+    Login,
+    Verify,
+    Refresh,
+}
+
+impl OnlineOrderingFlow {
+    /// A builder; base URL, company code, integrator credentials, email and password are required.
+    pub fn builder() -> OnlineOrderingBuilder {
+        OnlineOrderingBuilder::default()
+    }
+
+    pub(crate) fn from_builder(b: OnlineOrderingBuilder) -> Result<Self, Error> {
+        let base = b.http.base_url(&required(b.base_url, "a base URL (e.g. twofa_onlineordering::PRODUCTION)")?)?;
+        let company_code = required(b.company_code, "a company code (X-Api-CompanyCode)")?;
+        let (api_user, api_password) = required(b.integrator, "integrator credentials")?;
+        let email = required(b.email, "the customer's email")?;
+        let password = required(b.password, "the customer's password")?;
+        if [company_code.as_str(), api_user.as_str(), email.as_str(), password.expose_secret()].contains(&"") {
+            return Err(Error::Config(
+                "Online Ordering needs a non-empty company code, integrator, email and password".into(),
+            ));
+        }
+        if b.remember_device.as_deref().is_some_and(|n| n.trim().is_empty()) {
+            return Err(Error::InvalidInput("remembering a device needs a nickname".into()));
+        }
+        let integrator = basic(&api_user, &api_password);
+        sensitive_value(integrator.expose_secret(), "the integrator credentials")?;
+        sensitive_value(&company_code, "the company code")?;
+        if let CustomerTokenPlacement::Header(name) = &b.placement {
+            reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| Error::Config(format!("`{name}` is not a valid header name")))?;
+        }
+        let join = |path: &str| base.join(path).map_err(|e| Error::Config(format!("invalid base URL: {e}")));
+        Ok(Self {
+            login_url: join("v1/Authenticate/2FA")?,
+            refresh_url: join("v1/Authenticate/2FA/Refresh")?,
+            company_code,
+            integrator,
+            email,
+            password,
+            device_id: b.device_id,
+            send_email: b.send_email,
+            remember_device: b.remember_device,
+            format: b.format,
+            placement: b.placement,
+            http: b.http.build()?,
+            clock: b.clock,
+        })
+    }
+
+    /// A request with the integrator's credentials, the company code and the format.
+    fn request(&self, method: Method, url: Url) -> Result<RequestBuilder, Error> {
+        let accept = match self.format {
+            ResponseFormat::Json => "application/json",
+            ResponseFormat::Xml => "application/xml",
+        };
+        Ok(self
+            .http
+            .request(method, url)
+            .header(AUTHORIZATION, sensitive_value(self.integrator.expose_secret(), "the integrator credentials")?)
+            .header("X-Api-CompanyCode", &self.company_code)
+            .header(ACCEPT, accept))
+    }
+
+    fn with_json(request: RequestBuilder, body: &Value) -> Result<RequestBuilder, Error> {
+        let bytes =
+            serde_json::to_vec(body).map_err(|e| Error::InvalidInput(format!("cannot encode the request: {e}")))?;
+        Ok(request.header(CONTENT_TYPE, "application/json").body(bytes))
+    }
+
+    /// A session from a token answer; `previous` supplies the subject when the answer has no `id_token`.
+    fn session(&self, answer: &Answer, previous: Option<&Session>) -> Result<Session, Error> {
+        let result = TokenResult::parse(&answer.body, answer.content_type())
+            .ok_or_else(|| answer.unexpected("a token result (JSON or XML)"))?;
+        let access = result
+            .access_token
+            .filter(|t| !t.expose_secret().is_empty())
+            .ok_or_else(|| answer.unexpected("an access_token"))?;
+        let now = self.clock.now();
+        let expires_at = match result.expires_in_seconds {
+            Some(secs) if secs.is_finite() && secs >= 0.0 => Some(now + Duration::from_secs_f64(secs.min(1e10))),
+            Some(_) => return Err(answer.unexpected("a non-negative expires_in_seconds")),
+            None => None,
+        };
+        let token = AccessToken::new(access.expose_secret());
+        let integrator = Secret::new(self.integrator.expose_secret());
+        let mut session = match &self.placement {
+            CustomerTokenPlacement::BearerWithCustomAuth => {
+                Session::new(PROVIDER, token, TokenPlacement::Bearer, now).with_header("x-api-custom-auth", integrator)
+            }
+            CustomerTokenPlacement::Header(name) => {
+                Session::new(PROVIDER, token, TokenPlacement::Header { name: name.clone() }, now)
+                    .with_header("Authorization", integrator)
+            }
+        }
+        .with_header("X-Api-CompanyCode", Secret::new(&*self.company_code))
+        .with_expires_at(expires_at);
+        if let Some(refresh) = result.refresh_token.filter(|t| !t.expose_secret().is_empty()) {
+            session = session.with_renewal_token(RenewalToken::new(refresh.expose_secret()));
+        }
+        match result.id_token.as_deref().and_then(decode_id_token) {
+            Some(claims) => {
+                for (key, value) in claims {
+                    session = match (key.as_str(), text(&value)) {
+                        ("CustomerId" | "LoyaltyId", Some(id)) => session.with_subject(key, id),
+                        _ => session.with_extra(key, value),
+                    };
+                }
+            }
+            None => {
+                for (key, value) in previous.map(|p| p.subject().clone()).unwrap_or_default() {
+                    session = session.with_subject(key, value);
+                }
+            }
+        }
+        Ok(session)
+    }
+
+    /// A challenge from a 303 answer: the method and setup data are inside the `id_token`.
+    fn challenge(&self, answer: &Answer) -> Result<Challenge, Error> {
+        let result = TokenResult::parse(&answer.body, answer.content_type())
+            .ok_or_else(|| answer.unexpected("a GenerateCodeResult"))?;
+        let claims = result
+            .id_token
+            .as_deref()
+            .and_then(decode_id_token)
+            .ok_or_else(|| answer.unexpected("an id_token naming the second factor"))?;
+        let secret = |key: &str| field(&claims, key).and_then(text).filter(|s| !s.is_empty()).map(Secret::new);
+        let (manual_key, qr_data) = (secret("ManualEntryKey"), secret("QrCodeData"));
+        // Inferred: the method comes as a name or as the enum's number (None = 0, Email = 1, Authenticator = 2).
+        let method = field(&claims, "AuthenticationMethod").and_then(text).map(|m| m.to_ascii_lowercase());
+        let method = match method.as_deref() {
+            Some("email" | "1") => Delivery::Email,
+            Some("authenticator" | "2") => Delivery::Authenticator { setup: self.setup(manual_key, qr_data) },
+            Some("none" | "0") => return Err(answer.unexpected("a second-factor method other than None on a 303")),
+            Some(other) => Delivery::Other { name: other.to_owned() },
+            None if manual_key.is_some() || qr_data.is_some() => {
+                Delivery::Authenticator { setup: self.setup(manual_key, qr_data) }
+            }
+            None => Delivery::Email,
+        };
+        let hint = match method {
+            Delivery::Email => format!("a code was emailed to {}", self.email),
+            _ => "enter the code your authenticator app shows".to_owned(),
+        };
+        let state = Secret::new(result.auth_code.unwrap_or_default());
+        Ok(Challenge::portable(PROVIDER, method, self.clock.now(), state).with_hint(hint))
+    }
+
+    fn setup(&self, manual_key: Option<Secret>, qr_data: Option<Secret>) -> Option<AuthenticatorSetup> {
+        if manual_key.is_none() && qr_data.is_none() {
+            return None;
+        }
+        let uri = match (&qr_data, &manual_key) {
+            (Some(qr), _) if qr.expose_secret().starts_with("otpauth://") => Some(Secret::new(qr.expose_secret())),
+            (_, Some(key)) => otpauth_uri(&self.email, key),
+            _ => None,
+        };
+        Some(AuthenticatorSetup::new(manual_key, uri, qr_data))
+    }
+
+    fn error(answer: &Answer, call: Call) -> Error {
+        match (answer.status, call) {
+            (429, _) => Error::RateLimited { retry_after: answer.retry_after() },
+            (400, _) => Error::InvalidInput(format!(
+                "Online Ordering refused the request as malformed (HTTP 400, {})",
+                answer.describe()
+            )),
+            // ASP.NET's authorization filter: the integrator or the company was refused.
+            (401, _) if is_filter_denial(answer) => Error::InvalidAppKey,
+            (401 | 404, Call::Login) => Error::InvalidCredentials,
+            (404, Call::Verify) => Error::InvalidCode,
+            (401 | 404, Call::Refresh) => Error::SessionExpired,
+            (403, _) => Error::AccountLocked,
+            _ => answer.unexpected("a 2xx answer"),
+        }
+    }
+}
+
+fn is_filter_denial(answer: &Answer) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Denial {
+        message: String,
+    }
+    from_slice_ci::<Denial>(&answer.body)
+        .is_ok_and(|d| d.message.to_ascii_lowercase().contains("authorization has been denied"))
+}
+
+fn otpauth_uri(email: &str, key: &Secret) -> Option<Secret> {
+    let mut uri = Url::parse("otpauth://totp/").ok()?;
+    uri.set_path(&format!("Online Ordering:{email}"));
+    uri.query_pairs_mut().append_pair("secret", key.expose_secret()).append_pair("issuer", "Online Ordering");
+    Some(Secret::new(uri.as_str()))
+}
+
+/// The id of the device remembered at this login, to pass to [`OnlineOrderingBuilder::device_id`] next time.
+pub fn remembered_device_id(session: &Session) -> Option<String> {
+    session.extras().get(DEVICE_ID_CLAIM).and_then(text).filter(|id| !id.is_empty())
+}
+
+#[async_trait]
+impl TwoFactorFlow for OnlineOrderingFlow {
+    fn provider(&self) -> &'static str {
+        PROVIDER
+    }
+
+    async fn start(&self) -> Result<Step, Error> {
+        let mut url = self.login_url.clone();
+        url.query_pairs_mut().append_pair("sendEmail", if self.send_email { "true" } else { "false" });
+        let mut body = json!({ "Email": self.email, "Password": self.password.expose_secret() });
+        if let Some(device) = &self.device_id {
+            body["DeviceId"] = json!(device.expose_secret());
+        }
+        let request = Self::with_json(self.request(Method::POST, url)?, &body)?;
+        let answer = self.http.send(request).await?;
+        match answer.status {
+            200 => Ok(Step::Authenticated(self.session(&answer, None)?)),
+            303 => Ok(Step::Challenge(self.challenge(&answer)?)),
+            _ => Err(Self::error(&answer, Call::Login)),
+        }
+    }
+
+    async fn verify(&self, challenge: &Challenge, code: &OneTimeCode) -> Result<Session, Error> {
+        challenge.portable_state(PROVIDER)?;
+        let mut url = self.login_url.clone();
+        url.query_pairs_mut()
+            .append_pair("email", &self.email)
+            .append_pair("code", code.expose_secret())
+            .append_pair("rememberMe", if self.remember_device.is_some() { "true" } else { "false" })
+            .append_pair("nickname", self.remember_device.as_deref().unwrap_or_default());
+        let answer = self.http.send(self.request(Method::GET, url)?).await?;
+        match answer.status {
+            200 => self.session(&answer, None),
+            _ => Err(Self::error(&answer, Call::Verify)),
+        }
+    }
+
+    async fn resume(&self, session: &Session) -> Result<Session, Error> {
+        session.ensure_provider(PROVIDER)?;
+        let refresh =
+            session.renewal_token().ok_or(Error::Unsupported { operation: "resume without a refresh token" })?;
+        let body = json!({ "RefreshToken": refresh.expose_secret() });
+        let request = Self::with_json(self.request(Method::POST, self.refresh_url.clone())?, &body)?;
+        let answer = self.http.send(request).await?;
+        match answer.status {
+            200 => self.session(&answer, Some(session)),
+            _ => Err(Self::error(&answer, Call::Refresh)),
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! NCR Aloha Online Ordering: `POST /v1/Authenticate/2FA?sendEmail=`, `GET /v1/Authenticate/2FA`,
+//! `POST /v1/Authenticate/2FA/Refresh`, and one protected endpoint, `GET /v1/Customers/me`.
+//!
+//! A 2FA login answers **303** with a `Location` header, so a client that follows redirects
+//! visibly loses the challenge. Answers are JSON, or WCF-style XML when `Accept` asks for XML.
+//! Where NCR documents nothing (login errors, the remembered device id), the sandbox follows the
+//! inferences in `docs/providers/onlineordering.md`.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{Query, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use base64::{Engine as _, engine::general_purpose::STANDARD};
+use rand::Rng as _;
+use serde_json::{Value, json};
+
+use crate::{Delivery, SandboxBuilder, Shared, header, lock, random_token};
+
+/// The company code the sandbox knows.
+pub const COMPANY_CODE: &str = "SANDBOX001";
+/// The integrator account (HTTP Basic).
+pub const API_USER: &str = "sandbox-integrator";
+/// The integrator account's password.
+pub const API_PASSWORD: &str = "sandbox-api-password";
+/// The password of every seeded customer.
+pub const PASSWORD: &str = "sandbox-password";
+/// A customer whose second factor is an emailed code.
+pub const CUSTOMER_EMAIL_2FA: &str = "email.customer@example.com";
+/// A customer with an authenticator app; its seed is [`TOTP_SEED`].
+pub const CUSTOMER_TOTP: &str = "totp.customer@example.com";
+/// A customer without a second factor.
+pub const CUSTOMER_NO_2FA: &str = "plain.customer@example.com";
+/// A customer whose account is locked.
+pub const CUSTOMER_LOCKED: &str = "locked.customer@example.com";
+/// The authenticator seed of [`CUSTOMER_TOTP`] (base32).
+pub const TOTP_SEED: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+/// How long an access token lives, in seconds (the help page's sample says 1800).
+pub const TOKEN_LIFETIME_SECS: u64 = 1800;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    None,
+    Email,
+    Authenticator,
+}
+
+fn method_of(email: &str) -> Option<Method> {
+    match email {
+        CUSTOMER_EMAIL_2FA => Some(Method::Email),
+        CUSTOMER_TOTP => Some(Method::Authenticator),
+        CUSTOMER_NO_2FA | CUSTOMER_LOCKED => Some(Method::None),
+        _ => None,
+    }
+}
+
+fn customer_id(email: &str) -> String {
+    // A stable GUID-looking id per customer.
+    let h = email.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        h >> 32,
+        (h >> 16) & 0xffff,
+        h & 0xfff,
+        (h >> 20) & 0xfff,
+        h & 0xffff_ffff_ffff
+    )
+}
+
+#[derive(Debug)]
+struct Pending {
+    code: Option<String>,
+    expires: Instant,
+    wrong: u32,
+}
+
+/// The Online Ordering backend's state.
+#[derive(Debug)]
+pub(crate) struct OnlineState {
+    ticket_ttl: Duration,
+    max_code_attempts: u32,
+    pending: Mutex<HashMap<String, Pending>>,
+    access: Mutex<HashMap<String, (String, Instant)>>,
+    refresh: Mutex<HashMap<String, String>>,
+    devices: Mutex<HashMap<String, String>>,
+    locked: Mutex<HashSet<String>>,
+}
+
+impl OnlineState {
+    pub(crate) fn new(options: &SandboxBuilder) -> Self {
+        Self {
+            ticket_ttl: options.ticket_ttl,
+            max_code_attempts: options.max_code_attempts,
+            pending: Mutex::default(),
+            access: Mutex::default(),
+            refresh: Mutex::default(),
+            devices: Mutex::default(),
+            locked: Mutex::new(HashSet::from([CUSTOMER_LOCKED.to_owned()])),
+        }
+    }
+
+    pub(crate) fn set_locked(&self, email: &str, locked: bool) {
+        let mut set = lock(&self.locked);
+        if locked {
+            set.insert(email.to_owned());
+        } else {
+            set.remove(email);
+        }
+    }
+
+    fn is_locked(&self, email: &str) -> bool {
+        lock(&self.locked).contains(email)
+    }
+
+    /// Issues an access and a refresh token; the result's fields in NCR's names.
+    fn issue(&self, email: &str, now: Instant, extra_claims: Value) -> Value {
+        let (access, refresh) = (random_token(), random_token());
+        lock(&self.access).insert(access.clone(), (email.to_owned(), now + Duration::from_secs(TOKEN_LIFETIME_SECS)));
+        lock(&self.refresh).insert(refresh.clone(), email.to_owned());
+        let mut claims = json!({ "CustomerId": customer_id(email), "LoyaltyId": "" });
+        if let (Some(map), Value::Object(extra)) = (claims.as_object_mut(), extra_claims) {
+            map.extend(extra);
+        }
+        json!({
+            "auth_code": null,
+            "access_token": access,
+            "refresh_token": refresh,
+            "expires_in_seconds": TOKEN_LIFETIME_SECS as f64,
+            "id_token": id_token(&claims),
+        })
+    }
+}
+
+pub(crate) fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/v1/Authenticate/2FA", post(login).get(verify))
+        .route("/v1/Authenticate/2FA/Refresh", post(refresh))
+        .route("/v1/Customers/me", get(me))
+}
+
+fn id_token(claims: &Value) -> String {
+    STANDARD.encode(claims.to_string())
+}
+
+fn integrator() -> String {
+    format!("Basic {}", STANDARD.encode(format!("{API_USER}:{API_PASSWORD}")))
+}
+
+/// The integrator's credentials (in `Authorization` or `x-api-custom-auth`) and the company code.
+fn integrator_ok(headers: &HeaderMap) -> bool {
+    let basic = integrator();
+    let sent = [header(headers, "authorization"), header(headers, "x-api-custom-auth")];
+    sent.contains(&Some(basic.as_str())) && header(headers, "x-api-companycode") == Some(COMPANY_CODE)
+}
+
+fn message(status: StatusCode, text: &str) -> Response {
+    (status, axum::Json(json!({ "Message": text }))).into_response()
+}
+
+fn denied() -> Response {
+    message(StatusCode::UNAUTHORIZED, "Authorization has been denied for this request.")
+}
+
+fn invalid() -> Response {
+    message(StatusCode::BAD_REQUEST, "The request is invalid.")
+}
+
+/// A token result, as JSON (with Json.NET's `$id`) or as DataContract XML when `Accept` asks.
+fn result(headers: &HeaderMap, status: StatusCode, root: &str, fields: &Value) -> Response {
+    if header(headers, "accept").is_some_and(|a| a.contains("xml")) {
+        let mut xml = format!(
+            r#"<{root} xmlns:i="http://www.w3.org/2001/XMLSchema-instance" xmlns="http://schemas.datacontract.org/2004/07/OnlineOrderingAPI.Models.v1.Response">"#
+        );
+        for name in ["access_token", "auth_code", "expires_in_seconds", "id_token", "refresh_token"] {
+            match fields.get(name) {
+                Some(Value::String(s)) => xml.push_str(&format!("<{name}>{s}</{name}>")),
+                Some(Value::Number(n)) => xml.push_str(&format!("<{name}>{n}</{name}>")),
+                _ => xml.push_str(&format!(r#"<{name} i:nil="true"/>"#)),
+            }
+        }
+        xml.push_str(&format!("</{root}>"));
+        return (status, [(header::CONTENT_TYPE, "application/xml; charset=utf-8")], xml).into_response();
+    }
+    let mut body = json!({ "$id": "1" });
+    if let (Some(map), Value::Object(f)) = (body.as_object_mut(), fields.clone()) {
+        map.extend(f);
+    }
+    (status, axum::Json(body)).into_response()
+}
+
+/// `sendEmail` is accepted and ignored: the sandbox's setup data is in the `id_token` either way.
+async fn login(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    s.stats.hit("onlineordering.login");
+    if !integrator_ok(&headers) {
+        return denied();
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else { return invalid() };
+    let field = |k: &str| body.get(k).and_then(Value::as_str).filter(|v| !v.is_empty());
+    let (Some(email), Some(password)) = (field("Email"), field("Password")) else { return invalid() };
+    let Some(method) = method_of(email).filter(|_| password == PASSWORD) else {
+        return message(StatusCode::UNAUTHORIZED, "Invalid email or password.");
+    };
+    let state = &s.online;
+    if state.is_locked(email) {
+        return message(StatusCode::FORBIDDEN, "The account is locked.");
+    }
+    let now = s.clock.now();
+    let remembered = field("DeviceId").is_some_and(|d| lock(&state.devices).get(d).is_some_and(|e| e == email));
+    if method == Method::None || remembered {
+        return result(&headers, StatusCode::OK, "GenerateCodeResult", &state.issue(email, now, json!({})));
+    }
+    let mut claims = json!({ "CustomerId": customer_id(email), "LoyaltyId": "" });
+    let code = match method {
+        Method::Email => {
+            let code = format!("{:06}", rand::rng().random_range(0..1_000_000));
+            s.outbox.deliver(Delivery {
+                provider: "onlineordering",
+                recipient: email.into(),
+                channel: "email",
+                code: code.clone(),
+            });
+            claims["AuthenticationMethod"] = json!("Email");
+            Some(code)
+        }
+        _ => {
+            claims["AuthenticationMethod"] = json!("Authenticator");
+            claims["ManualEntryKey"] = json!(TOTP_SEED);
+            claims["QrCodeData"] = json!(format!("otpauth://totp/Sandbox:{email}?secret={TOTP_SEED}&issuer=Sandbox"));
+            None
+        }
+    };
+    lock(&state.pending).insert(email.to_owned(), Pending { code, expires: now + state.ticket_ttl, wrong: 0 });
+    let fields = json!({
+        "auth_code": random_token(),
+        "access_token": null,
+        "refresh_token": null,
+        "expires_in_seconds": 0.0,
+        "id_token": id_token(&claims),
+    });
+    let mut response = result(&headers, StatusCode::SEE_OTHER, "GenerateCodeResult", &fields);
+    response.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/v1/Authenticate/2FA"));
+    response
+}
+
+async fn verify(
+    State(s): State<Arc<Shared>>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    s.stats.hit("onlineordering.verify");
+    if !integrator_ok(&headers) {
+        return denied();
+    }
+    let param = |k: &str| q.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let (Some(email), Some(code)) = (param("email"), param("code")) else { return invalid() };
+    let remember = param("rememberMe").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    if remember && param("nickname").is_none() {
+        return invalid();
+    }
+    let state = &s.online;
+    let now = s.clock.now();
+    let mut pending = lock(&state.pending);
+    let Some(p) = pending.get_mut(email).filter(|p| p.expires > now) else {
+        pending.remove(email);
+        return message(StatusCode::NOT_FOUND, "The code is incorrect or has expired.");
+    };
+    let right = match &p.code {
+        Some(expected) => expected == code,
+        None => crate::totp::matches(TOTP_SEED, code),
+    };
+    if !right {
+        p.wrong += 1;
+        if p.wrong >= state.max_code_attempts {
+            pending.remove(email);
+        }
+        return message(StatusCode::NOT_FOUND, "The code is incorrect or has expired.");
+    }
+    pending.remove(email);
+    drop(pending);
+    let mut claims = json!({});
+    if remember {
+        let device = random_token();
+        lock(&state.devices).insert(device.clone(), email.to_owned());
+        claims["DeviceId"] = json!(device);
+    }
+    result(&headers, StatusCode::OK, "ConfirmCodeResult", &state.issue(email, now, claims))
+}
+
+async fn refresh(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    s.stats.hit("onlineordering.refresh");
+    if !integrator_ok(&headers) {
+        return denied();
+    }
+    let Some(token) = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|b| b.get("RefreshToken").and_then(Value::as_str).map(str::to_owned))
+    else {
+        return invalid();
+    };
+    let state = &s.online;
+    // Rotation: a refresh token works once.
+    let Some(email) = lock(&state.refresh).remove(&token) else {
+        return message(StatusCode::NOT_FOUND, "The refresh token is invalid.");
+    };
+    if state.is_locked(&email) {
+        return message(StatusCode::FORBIDDEN, "The account is locked.");
+    }
+    result(&headers, StatusCode::OK, "RefreshAccessTokenResult", &state.issue(&email, s.clock.now(), json!({})))
+}
+
+async fn me(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    s.stats.hit("onlineordering.me");
+    let bearer = header(&headers, "authorization").and_then(|v| v.strip_prefix("Bearer "));
+    let custom_auth_ok = header(&headers, "x-api-custom-auth") == Some(integrator().as_str());
+    let company_ok = header(&headers, "x-api-companycode") == Some(COMPANY_CODE);
+    let now = s.clock.now();
+    let email =
+        bearer.and_then(|t| lock(&s.online.access).get(t).filter(|(_, exp)| *exp > now).map(|(e, _)| e.clone()));
+    match email {
+        Some(email) if custom_auth_ok && company_ok => {
+            (StatusCode::OK, axum::Json(json!({ "CustomerId": customer_id(&email), "Email": email }))).into_response()
+        }
+        _ => denied(),
+    }
+}
