@@ -78,6 +78,14 @@ pub enum Error {
         /// What was unexpected, never the raw body.
         detail: String,
     },
+    /// A session store could not load, save or delete a session.
+    #[error("session store error{}: {detail}", At(path.as_deref()))]
+    Store {
+        /// The file concerned, for file-backed stores.
+        path: Option<std::path::PathBuf>,
+        /// What went wrong.
+        detail: String,
+    },
     /// The provider refused the request with its own error code and message.
     #[error("the provider refused the request: {message} (code {code})")]
     Provider {
@@ -170,6 +178,17 @@ impl fmt::Display for RetryAfter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
             Some(d) => write!(f, "; retry after {} s", d.as_secs_f64().ceil()),
+            None => Ok(()),
+        }
+    }
+}
+
+struct At<'a>(Option<&'a std::path::Path>);
+
+impl fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(path) => write!(f, " at {}", path.display()),
             None => Ok(()),
         }
     }

@@ -9,6 +9,8 @@
 //! - [`CodeSource`]s: a terminal [`Prompt`](code_source::Prompt), [`Totp`](code_source::Totp),
 //!   an environment variable, a callback, or a channel fed by another task.
 //! - [`login`], the driver that ties a flow to a code source with bounded retries.
+//! - [`Authenticator`], the session manager: cached, renewed once however many tasks ask,
+//!   persisted through a [`store::SessionStore`], attached to every request.
 //!
 //! Provider crates (`twofa-etna`, …) implement the trait; `twofa-sandbox` simulates them locally.
 //!
@@ -27,6 +29,7 @@
 //! # Ok(()) }
 //! ```
 
+mod authenticator;
 mod challenge;
 mod clock;
 pub mod code_source;
@@ -35,9 +38,13 @@ mod flow;
 pub mod http;
 pub mod json;
 mod login;
+#[cfg(feature = "reqwest-middleware")]
+pub mod middleware;
 mod secret;
 mod session;
+pub mod store;
 
+pub use authenticator::{Authenticator, AuthenticatorBuilder};
 pub use challenge::{AuthenticatorSetup, Challenge, ExposedChallenge, Method};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use code_source::{CodeRequest, CodeSource};

@@ -1,0 +1,412 @@
+//! The session manager: a token that stays valid, renewed once however many tasks ask, persisted,
+//! and attached to every request.
+//!
+//! [`Authenticator::session`] answers from memory while the session is fresh (a lock-free
+//! `arc-swap` load and a clock read). When it is not — expired within the refresh margin, idle too
+//! long, invalidated by a 401, or never loaded — exactly one renewal runs and every caller waiting
+//! meanwhile gets its result, success or failure: a failed renewal is never retried behind the
+//! callers' backs, so a person is never asked for two codes.
+//!
+//! Renewal order: the stored session (first call only); then `resume` (refresh token, OMS session
+//! token); then a full [`login`](crate::login) with the code source — but only when resume is
+//! unsupported or definitively refused. A network error during resume is returned as is (no
+//! prompt in a headless service because the network blinked), and a still-valid token is kept.
+
+use std::{
+    fmt,
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicBool, AtomicI64, Ordering},
+    },
+    time::Duration,
+};
+
+use arc_swap::ArcSwapOption;
+use async_trait::async_trait;
+use reqwest::RequestBuilder;
+use time::OffsetDateTime;
+use tokio::sync::OnceCell;
+use tracing::{debug, info, warn};
+
+use crate::{
+    AccessToken, Clock, CodeRequest, CodeSource, Error, LoginOptions, OneTimeCode, Session, SystemClock, TwoFactorFlow,
+    http::transport_error,
+    login,
+    store::{MemoryStore, SessionStore},
+};
+
+/// The session in use, and when it last did something useful.
+struct Current {
+    session: Arc<Session>,
+    last_used_ns: AtomicI64,
+    stale: AtomicBool,
+}
+
+type Flight = OnceCell<Result<Arc<Session>, Error>>;
+
+struct Inner {
+    flow: Arc<dyn TwoFactorFlow>,
+    codes: Option<Arc<dyn CodeSource>>,
+    store: Arc<dyn SessionStore>,
+    profile: String,
+    margin: Duration,
+    login: LoginOptions,
+    clock: Arc<dyn Clock>,
+    current: ArcSwapOption<Current>,
+    flight: Mutex<Option<Arc<Flight>>>,
+    store_checked: AtomicBool,
+}
+
+/// Hands out valid sessions for one profile; cheap to clone, shared by every task.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let sandbox = twofa_sandbox::Sandbox::start().await?;
+/// # let flow = twofa_etna::EtnaFlow::builder().base_url(sandbox.etna_base_url())
+/// #     .app_key(twofa_sandbox::etna::APP_KEY).username(twofa_sandbox::etna::USER_NO_2FA)
+/// #     .password(twofa_sandbox::etna::PASSWORD).build()?;
+/// # let url = format!("{}/v1.0/users/me", sandbox.etna_base_url());
+/// # let dir = tempfile::tempdir()?;
+/// use std::sync::Arc;
+/// use twofa_core::{Authenticator, code_source::Prompt, store::FileStore};
+///
+/// let auth = Authenticator::builder(Arc::new(flow))
+///     .code_source(Arc::new(Prompt::new())) // asked only when a new login needs a code
+///     .store(Arc::new(FileStore::new(dir.path()))) // survives restarts
+///     .build();
+/// let client = reqwest::Client::new();
+/// let response = auth.send_with_retry_on_401(|| client.get(&url)).await?;
+/// assert_eq!(response.status(), 200);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Authenticator {
+    inner: Arc<Inner>,
+}
+
+/// Settings of an [`Authenticator`].
+pub struct AuthenticatorBuilder {
+    flow: Arc<dyn TwoFactorFlow>,
+    codes: Option<Arc<dyn CodeSource>>,
+    store: Arc<dyn SessionStore>,
+    profile: Option<String>,
+    margin: Duration,
+    login: LoginOptions,
+    clock: Arc<dyn Clock>,
+}
+
+impl AuthenticatorBuilder {
+    /// Where codes come from when a full login is needed. Without one, an account that needs a
+    /// second factor fails with [`Error::CodeSource`] instead of prompting anyone.
+    pub fn code_source(mut self, codes: Arc<dyn CodeSource>) -> Self {
+        self.codes = Some(codes);
+        self
+    }
+
+    /// Where the session persists (default: memory only).
+    pub fn store(mut self, store: Arc<dyn SessionStore>) -> Self {
+        self.store = store;
+        self
+    }
+
+    /// The profile name in the store (default: the provider's name).
+    pub fn profile(mut self, profile: impl Into<String>) -> Self {
+        self.profile = Some(profile.into());
+        self
+    }
+
+    /// How long before expiry (or idle timeout) a session counts as stale (default 60 s).
+    pub fn refresh_margin(mut self, margin: Duration) -> Self {
+        self.margin = margin;
+        self
+    }
+
+    /// Code attempts and restarts for full logins.
+    pub fn login_options(mut self, options: LoginOptions) -> Self {
+        self.login = options;
+        self
+    }
+
+    /// The clock that decides freshness (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The authenticator. Nothing is sent until a session is asked for.
+    pub fn build(self) -> Authenticator {
+        let profile = self.profile.unwrap_or_else(|| self.flow.provider().to_owned());
+        Authenticator {
+            inner: Arc::new(Inner {
+                flow: self.flow,
+                codes: self.codes,
+                store: self.store,
+                profile,
+                margin: self.margin,
+                login: self.login,
+                clock: self.clock,
+                current: ArcSwapOption::empty(),
+                flight: Mutex::new(None),
+                store_checked: AtomicBool::new(false),
+            }),
+        }
+    }
+}
+
+fn nanos(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos()).unwrap_or(i64::MAX)
+}
+
+/// The code source used when none is configured: it refuses, so nobody is prompted unexpectedly.
+#[derive(Debug)]
+struct NoCodeSource;
+
+#[async_trait]
+impl CodeSource for NoCodeSource {
+    async fn code(&self, request: &CodeRequest) -> Result<OneTimeCode, Error> {
+        Err(Error::CodeSource(format!(
+            "{} asks for a second factor ({}) and this authenticator has no code source",
+            request.provider, request.method
+        )))
+    }
+}
+
+impl Authenticator {
+    /// Settings for an authenticator over `flow`.
+    pub fn builder(flow: Arc<dyn TwoFactorFlow>) -> AuthenticatorBuilder {
+        AuthenticatorBuilder {
+            flow,
+            codes: None,
+            store: Arc::new(MemoryStore::new()),
+            profile: None,
+            margin: Duration::from_secs(60),
+            login: LoginOptions::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The profile this authenticator manages.
+    pub fn profile(&self) -> &str {
+        &self.inner.profile
+    }
+
+    /// A valid access token, renewing first if needed.
+    pub async fn token(&self) -> Result<AccessToken, Error> {
+        Ok(self.session().await?.access_token().clone())
+    }
+
+    /// A valid session, renewing first if needed (see the module docs for the order).
+    pub async fn session(&self) -> Result<Arc<Session>, Error> {
+        match self.fresh() {
+            Some(session) => Ok(session),
+            None => self.renew_once().await,
+        }
+    }
+
+    /// The session in memory, fresh or not, without renewing.
+    pub fn peek(&self) -> Option<Arc<Session>> {
+        self.inner.current.load().as_ref().map(|c| Arc::clone(&c.session))
+    }
+
+    /// Adds the session's headers to a request.
+    pub async fn authorize(&self, request: RequestBuilder) -> Result<RequestBuilder, Error> {
+        self.session().await?.authorize(request)
+    }
+
+    /// Records activity, for sessions with an idle timeout: call it after a successful API call
+    /// made without [`Authenticator::send_with_retry_on_401`] (which calls it itself).
+    pub fn touch(&self) {
+        if let Some(current) = self.inner.current.load().as_ref() {
+            current.last_used_ns.store(nanos(self.inner.clock.now()), Ordering::Relaxed);
+        }
+    }
+
+    /// Marks `session` as refused by the API (a 401), so the next call renews. A session other
+    /// than the current one is ignored: a late 401 never throws away a newer session.
+    pub fn invalidate(&self, session: &Arc<Session>) {
+        if let Some(current) = self.inner.current.load().as_ref()
+            && Arc::ptr_eq(&current.session, session)
+        {
+            current.stale.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Sends the request built by `make` with the session's headers; on a 401, invalidates the
+    /// session, renews, and sends once more — only once, never in a loop.
+    pub async fn send_with_retry_on_401(&self, make: impl Fn() -> RequestBuilder) -> Result<reqwest::Response, Error> {
+        let session = self.session().await?;
+        let response = session.authorize(make())?.send().await.map_err(transport_error)?;
+        if response.status() != reqwest::StatusCode::UNAUTHORIZED {
+            self.touch_if_ok(&response);
+            return Ok(response);
+        }
+        info!(profile = %self.inner.profile, "the API answered 401; renewing and retrying once");
+        self.invalidate(&session);
+        let response = self.session().await?.authorize(make())?.send().await.map_err(transport_error)?;
+        self.touch_if_ok(&response);
+        Ok(response)
+    }
+
+    fn touch_if_ok(&self, response: &reqwest::Response) {
+        if response.status().is_success() {
+            self.touch();
+        }
+    }
+
+    /// Ends the session at the provider (when it has a logout) and in the store. The local
+    /// session ends even when the provider's logout fails; that failure is returned.
+    pub async fn logout(&self) -> Result<(), Error> {
+        let inner = &self.inner;
+        inner.store_checked.store(true, Ordering::Relaxed);
+        let session = match inner.current.swap(None) {
+            Some(current) => Some(Arc::clone(&current.session)),
+            None => inner.store.load(&inner.profile).await.ok().flatten().map(Arc::new),
+        };
+        let remote = match session {
+            Some(session) => match inner.flow.logout(&session).await {
+                Err(Error::Unsupported { .. }) => Ok(()),
+                other => other,
+            },
+            None => Ok(()),
+        };
+        inner.store.delete(&inner.profile).await?;
+        remote
+    }
+
+    /// The session in memory if it is fresh: no lock, no allocation beyond an `Arc` clone.
+    fn fresh(&self) -> Option<Arc<Session>> {
+        let guard = self.inner.current.load();
+        let current = guard.as_ref()?;
+        self.is_fresh(current, self.inner.clock.now()).then(|| Arc::clone(&current.session))
+    }
+
+    fn is_fresh(&self, current: &Current, now: OffsetDateTime) -> bool {
+        let margin = self.inner.margin;
+        if current.stale.load(Ordering::Relaxed) || current.session.is_expired_at(now, margin) {
+            return false;
+        }
+        match current.session.idle_timeout() {
+            None => true,
+            Some(idle) => {
+                let idle_ns = i64::try_from((idle.saturating_sub(margin)).as_nanos()).unwrap_or(i64::MAX);
+                nanos(now).saturating_sub(current.last_used_ns.load(Ordering::Relaxed)) < idle_ns
+            }
+        }
+    }
+
+    /// Joins the renewal in flight, or starts one; every joiner gets the same result.
+    async fn renew_once(&self) -> Result<Arc<Session>, Error> {
+        let flight = {
+            let mut slot = self.inner.flight.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(slot.get_or_insert_with(|| Arc::new(Flight::new())))
+        };
+        let result = flight.get_or_init(|| self.renew()).await.clone();
+        let mut slot = self.inner.flight.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.as_ref().is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+            *slot = None;
+        }
+        result
+    }
+
+    async fn renew(&self) -> Result<Arc<Session>, Error> {
+        // A caller that saw a stale session may arrive just after a renewal finished.
+        if let Some(session) = self.fresh() {
+            return Ok(session);
+        }
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let mut previous = inner.current.load_full().map(|c| Arc::clone(&c.session));
+        if previous.is_none() && !inner.store_checked.swap(true, Ordering::Relaxed) {
+            previous = self.load_stored(now).await;
+            if let Some(session) = self.fresh() {
+                return Ok(session);
+            }
+        }
+        if let Some(previous) = previous {
+            match inner.flow.resume(&previous).await {
+                Ok(session) => {
+                    info!(profile = %inner.profile, "session renewed without a code");
+                    return Ok(self.install(session, now).await);
+                }
+                Err(e @ (Error::Unsupported { .. } | Error::SessionExpired)) => {
+                    debug!(profile = %inner.profile, error = %e, "cannot resume; logging in again");
+                }
+                Err(e) => {
+                    if !previous.is_expired_at(now, Duration::ZERO) && previous.idle_timeout().is_none() {
+                        warn!(profile = %inner.profile, error = %e, "early renewal failed; keeping the current token");
+                        return Ok(previous);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let codes: &dyn CodeSource = match &inner.codes {
+            Some(codes) => codes.as_ref(),
+            None => &NoCodeSource,
+        };
+        let session = login(inner.flow.as_ref(), codes, &inner.login).await?;
+        Ok(self.install(session, now).await)
+    }
+
+    /// Loads the stored session; installs it when it is fresh.
+    async fn load_stored(&self, now: OffsetDateTime) -> Option<Arc<Session>> {
+        let inner = &self.inner;
+        match inner.store.load(&inner.profile).await {
+            Ok(Some(session)) if session.provider() == inner.flow.provider() => {
+                let session = Arc::new(session);
+                self.put(Arc::clone(&session), now);
+                debug!(profile = %inner.profile, "loaded the stored session");
+                Some(session)
+            }
+            Ok(Some(other)) => {
+                warn!(profile = %inner.profile, provider = other.provider(), "the stored session is another provider's; ignoring it");
+                None
+            }
+            Ok(None) => None,
+            Err(e) => {
+                warn!(profile = %inner.profile, error = %e, "the stored session is unreadable; it will be replaced after the next login");
+                None
+            }
+        }
+    }
+
+    fn put(&self, session: Arc<Session>, now: OffsetDateTime) {
+        // A stored session's last activity is unknown: count it as idle since its issue.
+        let last_used = if session.idle_timeout().is_some() { session.issued_at().min(now) } else { now };
+        self.inner.current.store(Some(Arc::new(Current {
+            session,
+            last_used_ns: AtomicI64::new(nanos(last_used)),
+            stale: AtomicBool::new(false),
+        })));
+    }
+
+    async fn install(&self, session: Session, now: OffsetDateTime) -> Arc<Session> {
+        let session = Arc::new(session);
+        self.inner.current.store(Some(Arc::new(Current {
+            session: Arc::clone(&session),
+            last_used_ns: AtomicI64::new(nanos(now.max(self.inner.clock.now()))),
+            stale: AtomicBool::new(false),
+        })));
+        if let Err(e) = self.inner.store.save(&self.inner.profile, &session).await {
+            warn!(profile = %self.inner.profile, error = %e, "cannot save the session; it lives in memory only");
+        }
+        session
+    }
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("provider", &self.inner.flow.provider())
+            .field("profile", &self.inner.profile)
+            .field("store", &self.inner.store)
+            .field("session", &self.peek())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for AuthenticatorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthenticatorBuilder").field("profile", &self.profile).finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,248 @@
+use std::{
+    fs, io,
+    io::Write as _,
+    path::{Path, PathBuf},
+};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::{SessionStore, check_profile};
+use crate::{Error, ExposedSession, Session};
+
+/// One JSON file per profile in a directory, written atomically (temporary file, fsync, rename).
+///
+/// On Unix the directory is created with mode 0700 and files with 0600. A file that cannot be
+/// parsed is reported as [`Error::Store`] naming it, never silently replaced by `load`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), twofa_core::Error> {
+/// use twofa_core::{store::{FileStore, SessionStore}, AccessToken, Session, TokenPlacement};
+/// let dir = tempfile::tempdir().map_err(|e| twofa_core::Error::Config(e.to_string()))?;
+/// let store = FileStore::new(dir.path().join("sessions"));
+/// let session = Session::new("etna", AccessToken::new("t"), TokenPlacement::Bearer, time::OffsetDateTime::now_utc());
+/// store.save("desk-1", &session).await?;
+/// assert_eq!(store.load("desk-1").await?.map(|s| s.provider().to_owned()), Some("etna".into()));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    dir: PathBuf,
+}
+
+/// The file format, versioned so it can change without misreading old files.
+#[derive(Serialize)]
+struct FileOut<'a> {
+    version: u32,
+    session: ExposedSession<'a>,
+}
+
+#[derive(Deserialize)]
+struct FileIn {
+    version: u32,
+    session: Session,
+}
+
+const VERSION: u32 = 1;
+
+impl FileStore {
+    /// A store in `dir`, created on the first save.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file of `profile`.
+    pub fn path(&self, profile: &str) -> Result<PathBuf, Error> {
+        check_profile(profile)?;
+        Ok(self.dir.join(format!("{profile}.json")))
+    }
+
+    async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|_| Error::Store { path: None, detail: "the store's I/O task failed".into() })?
+    }
+}
+
+fn store_error(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Store { path: Some(path.to_owned()), detail: format!("{what}: {e}") }
+}
+
+fn read(path: &Path) -> Result<Option<Session>, Error> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => zeroize::Zeroizing::new(bytes),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(store_error(path, "cannot read the session file", e)),
+    };
+    let file: FileIn = serde_json::from_slice(&bytes).map_err(|e| store_error(path, "corrupt session file", e))?;
+    if file.version != VERSION {
+        return Err(store_error(path, "unsupported session file version", file.version));
+    }
+    Ok(Some(file.session))
+}
+
+fn create_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+fn write(dir: &Path, path: &Path, json: &[u8]) -> Result<(), Error> {
+    create_dir(dir).map_err(|e| store_error(dir, "cannot create the session directory", e))?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("session");
+    let tmp = dir.join(format!(".{name}.{}.{}.tmp", std::process::id(), rand_suffix()));
+    let result = (|| {
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&tmp)?;
+        file.write_all(json)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)?;
+        // The rename is durable only once the directory entry is.
+        #[cfg(unix)]
+        fs::File::open(dir)?.sync_all()?;
+        Ok::<_, io::Error>(())
+    })();
+    result.map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        store_error(path, "cannot write the session file", e)
+    })
+}
+
+/// A per-write suffix, so concurrent writers never share a temporary file.
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher as _, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+#[async_trait]
+impl SessionStore for FileStore {
+    async fn load(&self, profile: &str) -> Result<Option<Session>, Error> {
+        let path = self.path(profile)?;
+        Self::blocking(move || read(&path)).await
+    }
+
+    async fn save(&self, profile: &str, session: &Session) -> Result<(), Error> {
+        let path = self.path(profile)?;
+        let json = serde_json::to_vec_pretty(&FileOut { version: VERSION, session: session.expose_secrets() })
+            .map_err(|e| store_error(&path, "cannot encode the session", e))?;
+        let json = zeroize::Zeroizing::new(json);
+        let dir = self.dir.clone();
+        Self::blocking(move || write(&dir, &path, &json)).await
+    }
+
+    async fn delete(&self, profile: &str) -> Result<(), Error> {
+        let path = self.path(profile)?;
+        Self::blocking(move || match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(store_error(&path, "cannot delete the session file", e))
+            }
+            _ => Ok(()),
+        })
+        .await
+    }
+
+    async fn profiles(&self) -> Result<Vec<String>, Error> {
+        let dir = self.dir.clone();
+        Self::blocking(move || {
+            let entries = match fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(store_error(&dir, "cannot list the session directory", e)),
+            };
+            let mut names: Vec<String> = entries
+                .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".json").map(str::to_owned))
+                .filter(|name| check_profile(name).is_ok())
+                .collect();
+            names.sort();
+            Ok(names)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AccessToken, RenewalToken, TokenPlacement};
+
+    fn session() -> Session {
+        Session::new("p", AccessToken::new("acc"), TokenPlacement::Bearer, time::OffsetDateTime::UNIX_EPOCH)
+            .with_renewal_token(RenewalToken::new("ren"))
+    }
+
+    #[tokio::test]
+    async fn round_trip_list_and_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path().join("nested/sessions"));
+        assert!(store.load("a").await.unwrap().is_none());
+        assert!(store.profiles().await.unwrap().is_empty());
+        store.save("b", &session()).await.unwrap();
+        store.save("a", &session()).await.unwrap();
+        let back = store.load("a").await.unwrap().unwrap();
+        assert_eq!(back.access_token().expose_secret(), "acc");
+        assert_eq!(back.renewal_token().unwrap().expose_secret(), "ren");
+        assert_eq!(store.profiles().await.unwrap(), ["a", "b"]);
+        store.delete("a").await.unwrap();
+        store.delete("a").await.unwrap();
+        assert_eq!(store.profiles().await.unwrap(), ["b"]);
+        let leftovers: Vec<_> = fs::read_dir(store.dir())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "no temporary files left behind");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn file_is_0600_and_directory_0700() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path().join("sessions"));
+        store.save("p", &session()).await.unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&store.path("p").unwrap()), 0o600);
+        assert_eq!(mode(store.dir()), 0o700);
+    }
+
+    #[tokio::test]
+    async fn corrupt_file_is_an_error_naming_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path());
+        fs::write(store.path("p").unwrap(), b"{\"version\":1,\"session\":{\"provi").unwrap();
+        let err = store.load("p").await.unwrap_err();
+        let Error::Store { path: Some(path), detail } = &err else { panic!("{err:?}") };
+        assert_eq!(path, &store.path("p").unwrap());
+        assert!(detail.contains("corrupt"), "{detail}");
+        assert!(err.to_string().contains("p.json"));
+        fs::write(store.path("p").unwrap(), b"{\"version\":9,\"session\":{}}").unwrap();
+        assert!(matches!(store.load("p").await, Err(Error::Store { .. })));
+    }
+
+    #[tokio::test]
+    async fn profile_names_cannot_escape_the_directory() {
+        let store = FileStore::new("/nonexistent");
+        for bad in ["../etc/passwd", ".hidden", "", "a/b", "sp ace"] {
+            assert!(matches!(store.load(bad).await, Err(Error::InvalidInput(_))), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_file_holds_secrets_only_because_the_store_wrote_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path());
+        store.save("p", &session()).await.unwrap();
+        let text = fs::read_to_string(store.path("p").unwrap()).unwrap();
+        assert!(text.contains("\"acc\"") && text.contains("\"version\": 1"));
+    }
+}
