@@ -7,10 +7,10 @@
 use std::error::Error;
 
 use twofa::{
-    CodeSource, LoginOptions, Method, OneTimeCode, TwoFactorFlow, code_source, etna::EtnaFlow, login,
+    CodeSource, LoginOptions, Method, OneTimeCode, TwoFactorFlow, code_source, etna::EtnaFlow, login, oms::OmsFlow,
     onlineordering::OnlineOrderingFlow,
 };
-use twofa_sandbox::{Outbox, Sandbox, etna, onlineordering};
+use twofa_sandbox::{Outbox, Sandbox, etna, oms, onlineordering};
 
 /// Reads the newest code the sandbox mailed to `user`.
 fn mailbox(outbox: Outbox, user: &'static str) -> Box<dyn CodeSource> {
@@ -55,6 +55,16 @@ async fn main() -> Result<(), Box<dyn Error>> {
         ),
         (
             Box::new(
+                OmsFlow::builder()
+                    .endpoint(sandbox.oms_ws_url()) // the WebSocket gateway
+                    .username(oms::USER_TOTP)
+                    .password(oms::PASSWORD)
+                    .build()?,
+            ),
+            authenticator_app(),
+        ),
+        (
+            Box::new(
                 OnlineOrderingFlow::builder()
                     .base_url(sandbox.onlineordering_base_url())
                     .company_code(onlineordering::COMPANY_CODE)
@@ -70,8 +80,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
     for (flow, codes) in &logins {
         println!("{}: logging in", flow.provider());
         let session = login(flow.as_ref(), codes.as_ref(), &LoginOptions::default()).await?;
-        let expires = session.expires_at().map_or_else(|| "never".into(), |t| t.to_string());
-        println!("  logged in to {}: expires {expires}", session.provider());
+        let rfc3339 = &twofa::time::format_description::well_known::Rfc3339;
+        let expires = match (session.expires_at(), session.idle_timeout()) {
+            (Some(at), _) => format!("expires {}", at.format(rfc3339)?),
+            (None, Some(idle)) => format!("expires after {} min without activity", idle.as_secs() / 60),
+            (None, None) => "never expires".to_owned(),
+        };
+        println!("  logged in to {}: {expires}", session.provider());
         // Secrets print as [REDACTED]; session.access_token().expose_secret() is the only way to read one.
         println!("  {}: {}", session.header_name(), session.header_value());
     }

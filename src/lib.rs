@@ -6,6 +6,7 @@
 //! | feature | module | backend |
 //! |---|---|---|
 //! | `etna` (default) | [`etna`] | ETNA Trader / AutoShares, header-based `POST /token` |
+//! | `oms` (default) | [`oms`] | exchange OMS (AlphaPoint APEX), WebSocket and HTTP gateways |
 //! | `onlineordering` (default) | [`onlineordering`] | NCR Aloha Online Ordering, `POST`/`GET v1/Authenticate/2FA` |
 //!
 //! ```
@@ -31,6 +32,10 @@ pub use twofa_core::*;
 /// ETNA Trader / AutoShares (feature `etna`).
 #[cfg(feature = "etna")]
 pub use twofa_etna as etna;
+
+/// Exchange OMS, AlphaPoint APEX and its white labels (feature `oms`).
+#[cfg(feature = "oms")]
+pub use twofa_oms as oms;
 
 /// NCR Aloha Online Ordering (feature `onlineordering`).
 #[cfg(feature = "onlineordering")]

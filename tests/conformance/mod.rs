@@ -183,7 +183,7 @@ macro_rules! conformance_suite {
         $(
             #[tokio::test]
             async fn $scenario() {
-                conformance::$scenario($make.await).await;
+                $crate::conformance::$scenario($make.await).await;
             }
         )*
     };

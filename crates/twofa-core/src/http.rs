@@ -64,6 +64,16 @@ impl HttpOptions {
         self
     }
 
+    /// The per-request time limit.
+    pub fn request_timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The time limit to open a connection.
+    pub fn connect_time_limit(&self) -> Duration {
+        self.connect_timeout
+    }
+
     /// Checks and parses a base URL: `https://`, or `http://` to a loopback host (or with the opt-in).
     /// The result ends in `/` so that relative paths join under it.
     pub fn base_url(&self, raw: &str) -> Result<Url, Error> {

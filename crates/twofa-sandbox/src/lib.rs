@@ -1,5 +1,6 @@
-//! A stateful local simulator of the login APIs twofa speaks: ETNA Trader `/token` and NCR Aloha
-//! Online Ordering `v1/Authenticate/2FA` (the exchange OMS joins as its provider lands).
+//! A stateful local simulator of the login APIs twofa speaks: ETNA Trader `/token`, the exchange
+//! OMS (AlphaPoint APEX, WebSocket and HTTP gateways) and NCR Aloha Online Ordering
+//! `v1/Authenticate/2FA`.
 //!
 //! It runs in-process on loopback, speaks the protocols as the vendor documents describe them,
 //! delivers codes to an [`Outbox`] that tests and demos read, and exposes knobs (clock, rate
@@ -16,6 +17,7 @@
 
 mod clock;
 pub mod etna;
+pub mod oms;
 pub mod onlineordering;
 mod outbox;
 mod stats;
@@ -38,6 +40,7 @@ pub struct SandboxBuilder {
     max_code_attempts: u32,
     etna_token_lifetime: Duration,
     etna_rate_limit: Option<u32>,
+    oms_idle_timeout: Duration,
 }
 
 impl Default for SandboxBuilder {
@@ -48,6 +51,7 @@ impl Default for SandboxBuilder {
             max_code_attempts: 3,
             etna_token_lifetime: Duration::from_secs(24 * 3600),
             etna_rate_limit: None,
+            oms_idle_timeout: Duration::from_secs(3600),
         }
     }
 }
@@ -83,6 +87,12 @@ impl SandboxBuilder {
         self
     }
 
+    /// How long an OMS session lives without activity (default 1 h).
+    pub fn oms_idle_timeout(mut self, idle: Duration) -> Self {
+        self.oms_idle_timeout = idle;
+        self
+    }
+
     /// Binds `127.0.0.1` and serves until the [`Sandbox`] is dropped.
     pub async fn start(self) -> std::io::Result<Sandbox> {
         let listener = TcpListener::bind(("127.0.0.1", self.port)).await?;
@@ -93,8 +103,13 @@ impl SandboxBuilder {
             stats: Arc::new(Stats::default()),
             etna: etna::EtnaState::new(&self),
             online: onlineordering::OnlineState::new(&self),
+            oms: oms::OmsState::new(&self),
         });
-        let app = Router::new().merge(etna::router()).merge(onlineordering::router()).with_state(Arc::clone(&shared));
+        let app = Router::new()
+            .merge(etna::router())
+            .merge(onlineordering::router())
+            .merge(oms::router())
+            .with_state(Arc::clone(&shared));
         let stats = Arc::clone(&shared.stats);
         let listener = listener.tap_io(move |_| stats.connection_opened());
         let (shutdown, stopped) = oneshot::channel::<()>();
@@ -118,6 +133,7 @@ pub(crate) struct Shared {
     pub(crate) stats: Arc<Stats>,
     pub(crate) etna: etna::EtnaState,
     pub(crate) online: onlineordering::OnlineState,
+    pub(crate) oms: oms::OmsState,
 }
 
 /// Locks a mutex, taking the data even if a panicking handler poisoned it.
@@ -178,6 +194,26 @@ impl Sandbox {
     /// Locks or unlocks an Online Ordering customer (logins and refreshes then answer 403).
     pub fn set_customer_locked(&self, email: &str, locked: bool) {
         self.shared.online.set_locked(email, locked);
+    }
+
+    /// The OMS WebSocket gateway, `ws://127.0.0.1:PORT/WSGateway`.
+    pub fn oms_ws_url(&self) -> String {
+        format!("ws://{}/WSGateway", self.addr)
+    }
+
+    /// The OMS HTTP gateway root (calls go under `/AP/`).
+    pub fn oms_http_url(&self) -> String {
+        self.base_url()
+    }
+
+    /// Sends `frames` event frames and foreign replies before every OMS WebSocket reply (default 0).
+    pub fn set_oms_event_burst(&self, frames: u32) {
+        self.shared.oms.set_event_burst(frames);
+    }
+
+    /// Turns every OMS WebSocket reply into an `m:5` error frame (code 102, "Server Error").
+    pub fn set_oms_error_frames(&self, on: bool) {
+        self.shared.oms.set_error_frames(on);
     }
 
     /// Where delivered codes land.

@@ -1,0 +1,300 @@
+//! The trait implementation over both transports.
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use reqwest::{
+    Method, RequestBuilder, Url,
+    header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE},
+};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+use twofa_core::{
+    AccessToken, Challenge, Clock, Error, OneTimeCode, Password, RenewalToken, Secret, Session, Step, TokenPlacement,
+    TransportKind, TwoFactorFlow,
+    http::{Answer, Http, sensitive_value},
+};
+
+use crate::{
+    OmsBuilder, Transport,
+    config::required,
+    wire::{Call, Outcome, Reply},
+    ws::Connection,
+};
+
+/// The provider name sessions and challenges carry.
+pub const PROVIDER: &str = "oms";
+
+/// The header that carries the session token on HTTP calls.
+pub const SESSION_HEADER: &str = "aptoken";
+
+/// Exchange OMS login (AlphaPoint APEX and white labels); build it with [`OmsFlow::builder`].
+#[derive(Debug)]
+pub struct OmsFlow {
+    endpoint: Url,
+    transport: Transport,
+    username: String,
+    password: Password,
+    oms_id: Option<u32>,
+    idle_timeout: Duration,
+    http: Http,
+    connect_timeout: Duration,
+    timeout: Duration,
+    clock: Arc<dyn Clock>,
+}
+
+/// The live state of a WebSocket challenge: the connection that is waiting for the code.
+#[derive(Debug)]
+struct PendingLogin(Mutex<Option<Connection>>);
+
+impl OmsFlow {
+    /// A builder; the endpoint, username and password are required.
+    pub fn builder() -> OmsBuilder {
+        OmsBuilder::default()
+    }
+
+    pub(crate) fn from_builder(b: OmsBuilder) -> Result<Self, Error> {
+        let raw = required(b.endpoint, "an endpoint (wss://host/WSGateway or https://host)")?;
+        let endpoint = Url::parse(raw.trim()).map_err(|e| Error::Config(format!("invalid OMS endpoint: {e}")))?;
+        let inferred = match endpoint.scheme() {
+            "wss" | "ws" => Transport::WebSocket,
+            _ => Transport::Http,
+        };
+        let transport = b.transport.unwrap_or(inferred);
+        if transport != inferred {
+            return Err(Error::Config(format!(
+                "the endpoint's scheme `{}` does not match the {transport:?} transport",
+                endpoint.scheme()
+            )));
+        }
+        let endpoint = match transport {
+            Transport::WebSocket => {
+                b.http.check_scheme(&endpoint, "wss")?;
+                endpoint
+            }
+            Transport::Http => b.http.base_url(endpoint.as_str())?,
+        };
+        let username = required(b.username, "a username")?;
+        let password = required(b.password, "a password")?;
+        if username.is_empty() || password.expose_secret().is_empty() {
+            return Err(Error::Config("the OMS needs a non-empty username and password".into()));
+        }
+        Ok(Self {
+            endpoint,
+            transport,
+            username,
+            password,
+            oms_id: b.oms_id,
+            idle_timeout: b.idle_timeout,
+            connect_timeout: b.http.connect_time_limit(),
+            timeout: b.http.request_timeout(),
+            http: b.http.build()?,
+            clock: b.clock,
+        })
+    }
+
+    /// The transport in use.
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    fn session(&self, token: Secret, user_id: Option<String>, oms_id: Option<String>) -> Session {
+        let transport = match self.transport {
+            Transport::WebSocket => "websocket",
+            Transport::Http => "http",
+        };
+        let placement = TokenPlacement::Header { name: SESSION_HEADER.into() };
+        let mut session = Session::new(PROVIDER, AccessToken::new(token.expose_secret()), placement, self.clock.now())
+            .with_idle_timeout(self.idle_timeout)
+            .with_renewal_token(RenewalToken::new(token.expose_secret()))
+            .with_extra("transport", json!(transport));
+        if let Some(id) = user_id {
+            session = session.with_subject("UserId", id);
+        }
+        if let Some(id) = oms_id.or(self.oms_id.map(|id| id.to_string())) {
+            session = session.with_extra("OMSId", json!(id));
+        }
+        session
+    }
+
+    fn session_of(&self, outcome: Outcome) -> Result<Session, Error> {
+        match outcome {
+            Outcome::Session { token, user_id, oms_id } => Ok(self.session(token, user_id, oms_id)),
+            Outcome::Challenge { .. } => Err(Error::unexpected(None, "a second 2FA request after the code")),
+        }
+    }
+
+    async fn connect(&self) -> Result<Connection, Error> {
+        Connection::open(self.endpoint.as_str(), self.connect_timeout, self.timeout).await
+    }
+
+    /// A new connection authenticated with the session token.
+    async fn reconnect(&self, session: &Session) -> Result<(Connection, Session), Error> {
+        let mut conn = self.connect().await?;
+        let reply = conn
+            .call("WebAuthenticateUser", &json!({ "SessionToken": session.access_token().expose_secret() }))
+            .await?;
+        let renewed = self.session_of(Reply::parse(reply.as_bytes())?.outcome(Call::Resume)?)?;
+        let user_id = renewed.subject().get("UserId").or(session.subject().get("UserId")).cloned();
+        let renewed = self.session(Secret::new(renewed.access_token().expose_secret()), user_id, None);
+        Ok((conn, renewed))
+    }
+
+    /// `{endpoint}/AP/{function}`.
+    fn ap(&self, function: &str) -> Result<Url, Error> {
+        self.endpoint.join(&format!("AP/{function}")).map_err(|e| Error::Config(format!("invalid OMS endpoint: {e}")))
+    }
+
+    fn post(&self, function: &str, body: &Value) -> Result<RequestBuilder, Error> {
+        Ok(self
+            .http
+            .request(Method::POST, self.ap(function)?)
+            .header(ACCEPT, "application/json")
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.to_string()))
+    }
+
+    /// An HTTP answer's reply; HTTP-level refusals first (APEX itself answers 200 with a logical error).
+    fn reply(answer: &Answer, call: Call) -> Result<Reply, Error> {
+        match answer.status {
+            200..=299 => Reply::parse(&answer.body).map_err(|_| answer.unexpected("an APEX JSON reply")),
+            429 => Err(Error::RateLimited { retry_after: answer.retry_after() }),
+            401 | 403 => Err(match call {
+                Call::Login => Error::InvalidCredentials,
+                Call::Verify => Error::ChallengeExpired,
+                Call::Resume | Call::Other => Error::SessionExpired,
+            }),
+            _ => Err(answer.unexpected("a 2xx answer")),
+        }
+    }
+
+    async fn send(&self, request: RequestBuilder, call: Call) -> Result<Reply, Error> {
+        Self::reply(&self.http.send(request).await?, call)
+    }
+
+    fn with_session(request: RequestBuilder, session: &Session) -> Result<RequestBuilder, Error> {
+        Ok(request
+            .header(SESSION_HEADER, sensitive_value(session.access_token().expose_secret(), "the session token")?))
+    }
+}
+
+#[async_trait]
+impl TwoFactorFlow for OmsFlow {
+    fn provider(&self) -> &'static str {
+        PROVIDER
+    }
+
+    async fn start(&self) -> Result<Step, Error> {
+        match self.transport {
+            Transport::WebSocket => {
+                let mut conn = self.connect().await?;
+                let credentials = json!({ "UserName": self.username, "Password": self.password.expose_secret() });
+                let reply = conn.call("WebAuthenticateUser", &credentials).await?;
+                match Reply::parse(reply.as_bytes())?.outcome(Call::Login)? {
+                    Outcome::Challenge { method, .. } => {
+                        let pending = Arc::new(PendingLogin(Mutex::new(Some(conn))));
+                        Ok(Step::Challenge(
+                            Challenge::live(PROVIDER, method, self.clock.now(), pending)
+                                .with_hint("enter the code of the OMS's second factor on the same connection"),
+                        ))
+                    }
+                    session => {
+                        conn.close().await;
+                        Ok(Step::Authenticated(self.session_of(session)?))
+                    }
+                }
+            }
+            Transport::Http => {
+                let pair = zeroize::Zeroizing::new(format!("{}:{}", self.username, self.password.expose_secret()));
+                let basic = zeroize::Zeroizing::new(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(pair.as_bytes())
+                ));
+                let request = self
+                    .http
+                    .request(Method::GET, self.ap("AuthenticateUser")?)
+                    .header(ACCEPT, "application/json")
+                    .header(AUTHORIZATION, sensitive_value(&basic, "the credentials")?);
+                match self.send(request, Call::Login).await?.outcome(Call::Login)? {
+                    Outcome::Challenge { method, pending } => Ok(Step::Challenge(Challenge::portable(
+                        PROVIDER,
+                        method,
+                        self.clock.now(),
+                        pending.unwrap_or_else(|| Secret::new("")),
+                    ))),
+                    session => Ok(Step::Authenticated(self.session_of(session)?)),
+                }
+            }
+        }
+    }
+
+    async fn verify(&self, challenge: &Challenge, code: &OneTimeCode) -> Result<Session, Error> {
+        let payload = json!({ "Code": code.expose_secret() });
+        match self.transport {
+            Transport::WebSocket => {
+                let pending = challenge.live_state::<PendingLogin>(PROVIDER)?;
+                let mut slot = pending.0.lock().await;
+                let conn = slot.as_mut().ok_or(Error::ChallengeExpired)?;
+                let reply = match conn.call("Authenticate2FA", &payload).await {
+                    Ok(reply) => reply,
+                    // The pending login lived on that connection: it is gone with it.
+                    Err(Error::Transport { kind: TransportKind::Closed, .. }) => {
+                        *slot = None;
+                        return Err(Error::ChallengeExpired);
+                    }
+                    Err(e) => return Err(e),
+                };
+                let session = self.session_of(Reply::parse(reply.as_bytes())?.outcome(Call::Verify)?)?;
+                if let Some(conn) = slot.take() {
+                    conn.close().await;
+                }
+                Ok(session)
+            }
+            Transport::Http => {
+                let pending = challenge.portable_state(PROVIDER)?;
+                let mut request = self.post("Authenticate2FA", &payload)?;
+                if !pending.expose_secret().is_empty() {
+                    request = request
+                        .header("pending2FaToken", sensitive_value(pending.expose_secret(), "the pending 2FA token")?);
+                }
+                self.session_of(self.send(request, Call::Verify).await?.outcome(Call::Verify)?)
+            }
+        }
+    }
+
+    async fn resume(&self, session: &Session) -> Result<Session, Error> {
+        session.ensure_provider(PROVIDER)?;
+        match self.transport {
+            Transport::WebSocket => {
+                let (conn, renewed) = self.reconnect(session).await?;
+                conn.close().await;
+                Ok(renewed)
+            }
+            // HTTP has no re-authentication call; an authenticated call proves the session alive
+            // and counts as activity.
+            Transport::Http => {
+                let request = Self::with_session(self.post("GetUserInfo", &json!({}))?, session)?;
+                self.send(request, Call::Resume).await?.generic(Call::Resume)?;
+                let token = Secret::new(session.access_token().expose_secret());
+                Ok(self.session(token, session.subject().get("UserId").cloned(), None))
+            }
+        }
+    }
+
+    async fn logout(&self, session: &Session) -> Result<(), Error> {
+        session.ensure_provider(PROVIDER)?;
+        match self.transport {
+            Transport::WebSocket => {
+                let (mut conn, _) = self.reconnect(session).await?;
+                let reply = conn.call("LogOut", &json!({})).await;
+                conn.close().await;
+                Reply::parse(reply?.as_bytes())?.generic(Call::Other)
+            }
+            Transport::Http => {
+                let request = Self::with_session(self.post("LogOut", &json!({}))?, session)?;
+                self.send(request, Call::Other).await?.generic(Call::Other)
+            }
+        }
+    }
+}
