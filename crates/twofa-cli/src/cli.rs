@@ -1,0 +1,189 @@
+//! The command line, as clap reads it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  2  usage or configuration error (including no way to read a password or code)
+  3  credentials, app key or company rejected (also a locked account or an expired password)
+  4  second factor rejected, or the challenge expired, after all attempts
+  5  network, server or unexpected response
+  6  rate limited (the message says when to retry)";
+
+/// Log in to brokerage and ordering APIs that demand a second factor, and hand the token to scripts.
+#[derive(Debug, Parser)]
+#[command(name = "twofa", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Where sessions and profiles are kept [default: $TWOFA_HOME, else the platform data directory]
+    #[arg(long, global = true, env = "TWOFA_HOME", value_name = "DIR")]
+    pub store_dir: Option<PathBuf>,
+    /// Log what happens to standard error (secrets are never logged)
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Time limit of each request, in seconds
+    #[arg(long, global = true, default_value_t = 30, value_name = "SECONDS")]
+    pub timeout: u64,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Log in and store the session under a profile
+    #[command(after_help = EXIT_CODES)]
+    Login {
+        #[command(subcommand)]
+        provider: Box<Provider>,
+    },
+    /// Print the current access token, renewing it first if needed
+    #[command(after_help = "Examples:
+  curl -H \"Authorization: Bearer $(twofa token --profile etna)\" https://…
+  curl -H \"$(twofa token --profile oms --header)\" https://…")]
+    Token {
+        /// The profile
+        #[arg(long, value_name = "NAME")]
+        profile: String,
+        /// Print `Name: value` instead of the bare token
+        #[arg(long)]
+        header: bool,
+    },
+    /// List stored profiles: provider, subject, expiry, renewal (never a secret)
+    Status,
+    /// End a session at the provider and forget it
+    Logout {
+        /// The profile
+        #[arg(long, value_name = "NAME", required_unless_present = "all", conflicts_with = "all")]
+        profile: Option<String>,
+        /// Every stored profile
+        #[arg(long)]
+        all: bool,
+    },
+    /// Run the simulator of all three backends on loopback until Ctrl-C
+    #[command(after_help = "Example:
+  twofa sandbox --port 8700   # then follow the printed `twofa login` lines in another terminal")]
+    Sandbox {
+        /// The port [default: any free port]
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
+    /// Print the current TOTP code of a seed and how long it stays valid
+    #[command(after_help = "Example:
+  TOTP_SEED=JBSWY3DPEHPK3PXP twofa totp --secret-env TOTP_SEED")]
+    Totp {
+        /// The variable holding the base32 seed or an otpauth:// URI
+        #[arg(long, value_name = "VAR")]
+        secret_env: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Provider {
+    /// ETNA Trader / AutoShares
+    #[command(after_help = "Example:
+  export ET_APP_KEY=… ETNA_PASSWORD=…
+  twofa login etna --base-url https://pub-api-et-demo-prod.etnasoft.us/api \\
+      --app-key-env ET_APP_KEY --username trader1 --password-env ETNA_PASSWORD")]
+    Etna {
+        /// The API base, ending in /api (`/token` is appended)
+        #[arg(long, value_name = "URL")]
+        base_url: String,
+        /// The variable holding the Et-App-Key
+        #[arg(long, value_name = "VAR")]
+        app_key_env: String,
+        /// The user's login
+        #[arg(long)]
+        username: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Exchange OMS (AlphaPoint APEX and white labels)
+    #[command(after_help = "Examples:
+  twofa login oms --url wss://apex.example/WSGateway --username trader1 --totp-secret-env OMS_TOTP
+  twofa login oms --url https://apex.example --username trader1     # the HTTP gateway")]
+    Oms {
+        /// wss://host/WSGateway (the full gateway URL) or https://host (the root before /AP/)
+        #[arg(long, value_name = "URL")]
+        url: String,
+        /// The transport [default: from the URL's scheme]
+        #[arg(long, value_enum)]
+        transport: Option<TransportArg>,
+        /// The user's login
+        #[arg(long)]
+        username: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// NCR Aloha Online Ordering
+    #[command(after_help = "Example:
+  export NCR_API=integrator:secret
+  twofa login onlineordering --base-url https://api.alohaorderonline.com --company-code ABCD001 \\
+      --api-credentials-env NCR_API --email me@example.com --remember-device laptop")]
+    Onlineordering {
+        /// The API root before v1/
+        #[arg(long, value_name = "URL")]
+        base_url: String,
+        /// The company code (X-Api-CompanyCode)
+        #[arg(long, value_name = "CODE")]
+        company_code: String,
+        /// The variable holding the integrator's `user:password`
+        #[arg(long, value_name = "VAR")]
+        api_credentials_env: String,
+        /// The customer's email
+        #[arg(long)]
+        email: String,
+        /// Ask the server to remember this device under a nickname (later logins skip the code)
+        #[arg(long, value_name = "NICKNAME")]
+        remember_device: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TransportArg {
+    /// The WebSocket gateway
+    Ws,
+    /// The HTTP gateway
+    Http,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A summary for people, without the token
+    #[default]
+    Text,
+    /// One JSON object with the token, for scripts
+    Json,
+}
+
+/// Flags every `login` takes.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Read the password from this variable (kept in the profile, so `token` can log in again)
+    #[arg(long, value_name = "VAR", conflicts_with = "password_stdin")]
+    pub password_env: Option<String>,
+    /// Read the password from the first line of standard input
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// The verification code
+    #[arg(long, value_name = "CODE", group = "code_source")]
+    pub code: Option<String>,
+    /// Read the verification code from this variable
+    #[arg(long, value_name = "VAR", group = "code_source")]
+    pub code_env: Option<String>,
+    /// Compute the code from the TOTP seed (base32 or otpauth:// URI) in this variable
+    #[arg(long, value_name = "VAR", group = "code_source")]
+    pub totp_secret_env: Option<String>,
+    /// The profile to store the session under [default: the provider's name]
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// Allow plain http:// to hosts other than loopback (credentials travel in clear)
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+}

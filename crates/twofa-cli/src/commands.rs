@@ -1,0 +1,224 @@
+//! `login`, `token`, `status`, `logout` and `totp`.
+
+use std::{
+    collections::BTreeSet,
+    io::IsTerminal as _,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use twofa_core::{
+    Error, LoginOptions, Password, Session,
+    store::{FileStore, SessionStore, check_profile},
+};
+
+use crate::{
+    cli::{Format, Provider, TransportArg},
+    input::{self, PasswordInput, ShowSetup},
+    output::{self, Failure},
+    profile::{Backend, Profile, secret_env},
+};
+
+/// A stand-in password for flows used only to resume or log out: those calls never send it.
+const UNUSED_PASSWORD: &str = "unused-by-resume-and-logout";
+
+/// Where things live, and the request time limit.
+pub struct Context {
+    pub store_dir: PathBuf,
+    pub timeout: Duration,
+}
+
+impl Context {
+    fn sessions(&self) -> FileStore {
+        FileStore::new(self.store_dir.join("sessions"))
+    }
+
+    fn profiles(&self) -> PathBuf {
+        self.store_dir.join("profiles")
+    }
+
+    fn profile(&self, name: &str) -> Result<Profile, Failure> {
+        Profile::load(&self.profiles(), name)?
+            .ok_or_else(|| Failure::usage(format!("there is no profile `{name}`; log in first with `twofa login`")))
+    }
+
+    /// Every profile with a configuration or a session.
+    async fn names(&self) -> Result<BTreeSet<String>, Failure> {
+        let mut names: BTreeSet<String> = self.sessions().profiles().await?.into_iter().collect();
+        if let Ok(entries) = std::fs::read_dir(self.profiles()) {
+            names
+                .extend(entries.filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".json").map(str::to_owned)));
+        }
+        Ok(names.into_iter().filter(|n| check_profile(n).is_ok()).collect())
+    }
+}
+
+fn who(backend: &Backend) -> &str {
+    match backend {
+        Backend::Etna { username, .. } | Backend::Oms { username, .. } => username,
+        Backend::Onlineordering { email, .. } => email,
+    }
+}
+
+pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
+    let (backend, common) = match provider {
+        Provider::Etna { base_url, app_key_env, username, common } => {
+            (Backend::Etna { base_url, app_key_env, username }, common)
+        }
+        Provider::Oms { url, transport, username, common } => {
+            let websocket = match transport {
+                Some(TransportArg::Ws) => true,
+                Some(TransportArg::Http) => false,
+                None => url.trim_start().starts_with("ws"),
+            };
+            (Backend::Oms { url, websocket, username }, common)
+        }
+        Provider::Onlineordering { base_url, company_code, api_credentials_env, email, remember_device, common } => {
+            (Backend::Onlineordering { base_url, company_code, api_credentials_env, email, remember_device }, common)
+        }
+    };
+    let profile = Profile {
+        backend,
+        password_env: common.password_env.clone(),
+        code_env: common.code_env.clone(),
+        totp_secret_env: common.totp_secret_env.clone(),
+        allow_insecure_http: common.allow_insecure_http,
+    };
+    let name = common.profile.clone().unwrap_or_else(|| profile.provider().to_owned());
+    check_profile(&name)?;
+    let password_input = match (&common.password_env, common.password_stdin) {
+        (Some(var), _) => PasswordInput::Env(var),
+        (None, true) => PasswordInput::Stdin,
+        (None, false) => PasswordInput::Prompt,
+    };
+    let password = input::password(password_input, who(&profile.backend))?;
+    let store = ctx.sessions();
+    let previous = store.load(&name).await.ok().flatten();
+    let flow = profile.flow(password, ctx.timeout, previous.as_ref())?;
+    let (codes, attempts) =
+        input::codes(common.code.as_deref(), common.code_env.as_deref(), common.totp_secret_env.as_deref())?;
+    let codes = ShowSetup { inner: codes, enabled: common.format == Format::Text && std::io::stdout().is_terminal() };
+    let session =
+        twofa_core::login(flow.as_ref(), &codes, &LoginOptions::default().max_code_attempts(attempts)).await?;
+    store.save(&name, &session).await?;
+    profile.save(&ctx.profiles(), &name)?;
+    output::logged_in(common.format, &name, &session, &store.path(&name)?);
+    Ok(())
+}
+
+/// The stored session if fresh; else resumed without a code; else a new login from the profile.
+async fn valid_session(ctx: &Context, name: &str, profile: &Profile) -> Result<Session, Error> {
+    let store = ctx.sessions();
+    let previous = match store.load(name).await {
+        Ok(session) => session,
+        Err(e) => {
+            tracing::warn!(profile = name, error = %e, "the stored session is unreadable; logging in again");
+            None
+        }
+    };
+    if let Some(session) = &previous {
+        // A session with an idle timeout may have idled out since it was stored: resume it (cheap, no code).
+        if !session.is_expired(Duration::from_secs(60)) && session.idle_timeout().is_none() {
+            return Ok(session.clone());
+        }
+        if session.renewal_token().is_some() {
+            let flow = profile.flow(Password::new(UNUSED_PASSWORD), ctx.timeout, Some(session))?;
+            match flow.resume(session).await {
+                Ok(renewed) => {
+                    store.save(name, &renewed).await?;
+                    return Ok(renewed);
+                }
+                Err(Error::SessionExpired | Error::Unsupported { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    let password_input = profile.password_env.as_deref().map_or(PasswordInput::Prompt, PasswordInput::Env);
+    let flow = profile.flow(input::password(password_input, who(&profile.backend))?, ctx.timeout, previous.as_ref())?;
+    let (codes, attempts) = input::codes(None, profile.code_env.as_deref(), profile.totp_secret_env.as_deref())?;
+    let session =
+        twofa_core::login(flow.as_ref(), codes.as_ref(), &LoginOptions::default().max_code_attempts(attempts)).await?;
+    store.save(name, &session).await?;
+    Ok(session)
+}
+
+pub async fn token(ctx: &Context, name: &str, header: bool) -> Result<(), Failure> {
+    let profile = ctx.profile(name)?;
+    let session = valid_session(ctx, name, &profile).await?;
+    if header {
+        println!("{}: {}", session.header_name(), session.header_value().expose_secret());
+    } else {
+        println!("{}", session.access_token().expose_secret());
+    }
+    Ok(())
+}
+
+pub async fn status(ctx: &Context) -> Result<(), Failure> {
+    let names = ctx.names().await?;
+    if names.is_empty() {
+        println!("No stored profiles in {}.", ctx.store_dir.display());
+        return Ok(());
+    }
+    let store = ctx.sessions();
+    let mut rows = vec![["PROFILE", "PROVIDER", "SUBJECT", "EXPIRES IN", "RENEWABLE"].map(String::from)];
+    for name in &names {
+        let provider = Profile::load(&ctx.profiles(), name).ok().flatten().map_or("?", |p| p.provider());
+        let session = store.load(name).await.ok().flatten();
+        rows.push(output::status_row(name, provider, session.as_ref()));
+    }
+    let widths: Vec<usize> = (0..5).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    for row in rows {
+        let line: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        println!("{}", line.join("  ").trim_end());
+    }
+    Ok(())
+}
+
+pub async fn logout(ctx: &Context, name: Option<String>, all: bool) -> Result<(), Failure> {
+    let names: Vec<String> = match (name, all) {
+        (_, true) => ctx.names().await?.into_iter().collect(),
+        (Some(name), false) => vec![name],
+        (None, false) => return Err(Failure::usage("name a --profile or pass --all")),
+    };
+    let store = ctx.sessions();
+    for name in names {
+        check_profile(&name)?;
+        let profile = Profile::load(&ctx.profiles(), &name).ok().flatten();
+        let session = store.load(&name).await.ok().flatten();
+        if let (Some(profile), Some(session)) = (&profile, &session) {
+            let remote = match profile.flow(Password::new(UNUSED_PASSWORD), ctx.timeout, Some(session)) {
+                Ok(flow) => flow.logout(session).await,
+                Err(e) => Err(e),
+            };
+            match remote {
+                Ok(()) | Err(Error::Unsupported { .. }) => {}
+                Err(e) => eprintln!(
+                    "warning: the provider's logout of `{name}` failed ({e}); removing the local session anyway"
+                ),
+            }
+        }
+        store.delete(&name).await?;
+        Profile::delete(&ctx.profiles(), &name)?;
+        println!("Logged out of `{name}`.");
+    }
+    Ok(())
+}
+
+pub fn totp(var: &str) -> Result<(), Failure> {
+    let value = secret_env(var, "the TOTP seed")?;
+    let (code, valid_for) = input::totp(&value)?.current();
+    println!("{} (valid for {} s)", code.expose_secret(), valid_for.as_secs());
+    Ok(())
+}
+
+/// The default store: `$XDG_DATA_HOME/twofa` and its equivalents.
+pub fn default_store_dir() -> Option<PathBuf> {
+    dirs::data_dir().map(|d| d.join("twofa"))
+}
+
+pub fn check_dir(dir: &Path) -> Result<(), Failure> {
+    if dir.as_os_str().is_empty() {
+        return Err(Failure::usage("the store directory is empty"));
+    }
+    Ok(())
+}

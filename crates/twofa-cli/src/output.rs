@@ -1,0 +1,131 @@
+//! What the CLI prints: sessions as text or JSON, and errors as one sentence, a hint and an exit code.
+
+use std::{fmt::Write as _, path::Path};
+
+use serde_json::json;
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+use twofa_core::{Error, Session};
+
+use crate::cli::Format;
+
+/// Exit codes, as documented in `--help`.
+pub mod exit {
+    pub const USAGE: u8 = 2;
+    pub const REJECTED: u8 = 3;
+    pub const SECOND_FACTOR: u8 = 4;
+    pub const NETWORK: u8 = 5;
+    pub const RATE_LIMITED: u8 = 6;
+}
+
+/// An error as the CLI reports it.
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        let (code, hint) = match &e {
+            Error::RateLimited { retry_after } => (
+                exit::RATE_LIMITED,
+                Some(match retry_after {
+                    Some(d) => format!("retry in {} s", d.as_secs().max(1)),
+                    None => "wait a minute before retrying".into(),
+                }),
+            ),
+            Error::InvalidCode => {
+                (exit::SECOND_FACTOR, Some("no attempts left; run the login again for a new code".into()))
+            }
+            Error::ChallengeExpired => {
+                (exit::SECOND_FACTOR, Some("run the login again and enter the code sooner".into()))
+            }
+            Error::SessionExpired => (exit::REJECTED, Some("log in again with `twofa login`".into())),
+            e if e.is_rejected_credentials() => (exit::REJECTED, None),
+            Error::Transport { .. } => (exit::NETWORK, Some("check the URL and the network".into())),
+            Error::UnexpectedResponse { .. } | Error::Provider { .. } | Error::Store { .. } => (exit::NETWORK, None),
+            Error::CodeSource(_) => {
+                (exit::USAGE, Some("pass --code-env VAR or --totp-secret-env VAR when no one is at a terminal".into()))
+            }
+            _ => (exit::USAGE, None),
+        };
+        Self { code, message: e.to_string(), hint }
+    }
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self { code: exit::USAGE, message: message.into(), hint: None }
+    }
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
+/// How long until `t`, for people: `23h 59m`, `4m`, or `expired`.
+pub fn until(t: OffsetDateTime) -> String {
+    let left = t - OffsetDateTime::now_utc();
+    if left.is_negative() {
+        return "expired".into();
+    }
+    match (left.whole_hours(), left.whole_minutes() % 60) {
+        (0, m) => format!("{m}m"),
+        (h, m) => format!("{h}h {m}m"),
+    }
+}
+
+fn subject(session: &Session) -> String {
+    session.subject().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+}
+
+/// Prints a fresh login: JSON with the token, or text without it.
+pub fn logged_in(format: Format, profile: &str, session: &Session, store: &Path) {
+    match format {
+        Format::Json => {
+            let out = json!({
+                "provider": session.provider(),
+                "profile": profile,
+                "access_token": session.access_token().expose_secret(),
+                "header_name": session.header_name(),
+                "header_value": session.header_value().expose_secret(),
+                "expires_at": session.expires_at().map(rfc3339),
+                "subject": session.subject(),
+            });
+            println!("{out}");
+        }
+        Format::Text => {
+            let mut text = format!("Logged in to {} as profile `{profile}`", session.provider());
+            if !session.subject().is_empty() {
+                let _ = write!(text, " ({})", subject(session));
+            }
+            let _ = match (session.expires_at(), session.idle_timeout()) {
+                (Some(at), _) => write!(text, "; the session expires in {} ({}).", until(at), rfc3339(at)),
+                (None, Some(idle)) => {
+                    write!(text, "; the session ends after {} min without activity.", idle.as_secs() / 60)
+                }
+                (None, None) => write!(text, "."),
+            };
+            println!("{text}");
+            println!("Stored in {}. Print the token with `twofa token --profile {profile}`.", store.display());
+        }
+    }
+}
+
+/// One row of `twofa status`.
+pub fn status_row(profile: &str, provider: &str, session: Option<&Session>) -> [String; 5] {
+    let Some(session) = session else {
+        return [profile.into(), provider.into(), "-".into(), "no session".into(), "-".into()];
+    };
+    let expires = match (session.expires_at(), session.idle_timeout()) {
+        (Some(at), _) => until(at),
+        (None, Some(idle)) => format!("{} min idle", idle.as_secs() / 60),
+        (None, None) => "never".into(),
+    };
+    let renewal = if session.renewal_token().is_some() { "yes (no code)" } else { "re-login" };
+    let subject = match subject(session) {
+        s if s.is_empty() => "-".into(),
+        s => s,
+    };
+    [profile.into(), session.provider().into(), subject, expires, renewal.into()]
+}

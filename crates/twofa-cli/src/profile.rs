@@ -1,0 +1,151 @@
+//! What a login remembers besides its session, so that `token` and `logout` can work without
+//! the original flags: endpoints, user names and the *names* of variables holding secrets —
+//! never a secret itself.
+
+use std::{fs, path::Path, sync::Arc};
+
+use serde::{Deserialize, Serialize};
+use twofa_core::{ApiKey, Error, Password, Session, TwoFactorFlow, http::HttpOptions, store::check_profile};
+use twofa_etna::EtnaFlow;
+use twofa_oms::{OmsFlow, Transport};
+use twofa_onlineordering::{OnlineOrderingFlow, remembered_device_id};
+
+/// A backend and how to reach it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "provider", rename_all = "lowercase")]
+pub enum Backend {
+    Etna {
+        base_url: String,
+        app_key_env: String,
+        username: String,
+    },
+    Oms {
+        url: String,
+        websocket: bool,
+        username: String,
+    },
+    Onlineordering {
+        base_url: String,
+        company_code: String,
+        api_credentials_env: String,
+        email: String,
+        remember_device: Option<String>,
+    },
+}
+
+/// A stored profile.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Profile {
+    #[serde(flatten)]
+    pub backend: Backend,
+    pub password_env: Option<String>,
+    pub code_env: Option<String>,
+    pub totp_secret_env: Option<String>,
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+}
+
+/// Reads a secret from the environment, naming the variable (never the value) when it is missing.
+pub fn secret_env(var: &str, what: &str) -> Result<zeroize::Zeroizing<String>, Error> {
+    std::env::var(var)
+        .map(zeroize::Zeroizing::new)
+        .map_err(|_| Error::Config(format!("the environment variable {var} ({what}) is not set")))
+}
+
+impl Profile {
+    fn path(dir: &Path, name: &str) -> Result<std::path::PathBuf, Error> {
+        check_profile(name)?;
+        Ok(dir.join(format!("{name}.json")))
+    }
+
+    pub fn load(dir: &Path, name: &str) -> Result<Option<Self>, Error> {
+        let path = Self::path(dir, name)?;
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| Error::Store { path: Some(path), detail: format!("corrupt profile: {e}") }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::Store { path: Some(path), detail: e.to_string() }),
+        }
+    }
+
+    pub fn save(&self, dir: &Path, name: &str) -> Result<(), Error> {
+        let path = Self::path(dir, name)?;
+        let io = |e: std::io::Error| Error::Store { path: Some(path.clone()), detail: e.to_string() };
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir).map_err(io)?;
+        let json = serde_json::to_vec_pretty(self).map_err(|e| Error::Config(e.to_string()))?;
+        fs::write(&path, json).map_err(io)
+    }
+
+    pub fn delete(dir: &Path, name: &str) -> Result<(), Error> {
+        let path = Self::path(dir, name)?;
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(Error::Store { path: Some(path), detail: e.to_string() })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub fn provider(&self) -> &'static str {
+        match self.backend {
+            Backend::Etna { .. } => twofa_etna::PROVIDER,
+            Backend::Oms { .. } => twofa_oms::PROVIDER,
+            Backend::Onlineordering { .. } => twofa_onlineordering::PROVIDER,
+        }
+    }
+
+    /// The flow for this profile. `previous` supplies a remembered device id.
+    pub fn flow(
+        &self,
+        password: Password,
+        timeout: std::time::Duration,
+        previous: Option<&Session>,
+    ) -> Result<Arc<dyn TwoFactorFlow>, Error> {
+        let http = HttpOptions::default().timeout(timeout).allow_insecure_http(self.allow_insecure_http);
+        Ok(match &self.backend {
+            Backend::Etna { base_url, app_key_env, username } => Arc::new(
+                EtnaFlow::builder()
+                    .base_url(base_url)
+                    .app_key(ApiKey::new(secret_env(app_key_env, "the app key")?.as_str()))
+                    .username(username)
+                    .password(password)
+                    .http(http)
+                    .build()?,
+            ),
+            Backend::Oms { url, websocket, username } => Arc::new(
+                OmsFlow::builder()
+                    .endpoint(url)
+                    .transport(if *websocket { Transport::WebSocket } else { Transport::Http })
+                    .username(username)
+                    .password(password)
+                    .http(http)
+                    .build()?,
+            ),
+            Backend::Onlineordering { base_url, company_code, api_credentials_env, email, remember_device } => {
+                let credentials = secret_env(api_credentials_env, "the integrator's user:password")?;
+                let (user, api_password) = credentials
+                    .split_once(':')
+                    .ok_or_else(|| Error::Config(format!("{api_credentials_env} must hold `user:password`")))?;
+                let mut builder = OnlineOrderingFlow::builder()
+                    .base_url(base_url)
+                    .company_code(company_code)
+                    .integrator(user, api_password)
+                    .email(email)
+                    .password(password)
+                    .http(http);
+                if let Some(nickname) = remember_device {
+                    builder = builder.remember_device(nickname);
+                }
+                if let Some(device) = previous.and_then(remembered_device_id) {
+                    builder = builder.device_id(device);
+                }
+                Arc::new(builder.build()?)
+            }
+        })
+    }
+}

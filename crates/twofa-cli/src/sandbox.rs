@@ -1,0 +1,56 @@
+//! `twofa sandbox`: the simulator on loopback, for demos and for trying the CLI.
+
+use twofa_sandbox::{Sandbox, etna, oms, onlineordering};
+
+use crate::output::Failure;
+
+pub async fn run(port: u16) -> Result<(), Failure> {
+    let sandbox = Sandbox::builder().port(port).start().await.map_err(|e| Failure {
+        code: crate::output::exit::NETWORK,
+        message: format!("cannot start the sandbox: {e}"),
+        hint: None,
+    })?;
+    let base = sandbox.base_url();
+    println!("twofa sandbox listening on {base} (Ctrl-C to stop). Every password is `{}`.\n", etna::PASSWORD);
+    println!("ETNA Trader      base URL {}   app key {}", sandbox.etna_base_url(), etna::APP_KEY);
+    println!("                 users: {} (code by email), {} (no 2FA)", etna::USER_2FA, etna::USER_NO_2FA);
+    println!("exchange OMS     WebSocket {}   HTTP {}", sandbox.oms_ws_url(), sandbox.oms_http_url());
+    println!(
+        "                 users: {} (authenticator, seed {}), {} (no 2FA)",
+        oms::USER_TOTP,
+        oms::TOTP_SEED,
+        oms::USER_NO_2FA
+    );
+    println!("Online Ordering  base URL {base}   company {}", onlineordering::COMPANY_CODE);
+    println!("                 integrator {}:{}", onlineordering::API_USER, onlineordering::API_PASSWORD);
+    println!(
+        "                 customers: {} (code by email), {} (authenticator, seed {}), {} (no 2FA)",
+        onlineordering::CUSTOMER_EMAIL_2FA,
+        onlineordering::CUSTOMER_TOTP,
+        onlineordering::TOTP_SEED,
+        onlineordering::CUSTOMER_NO_2FA
+    );
+    println!("\nTry, in another terminal:");
+    println!("  export ET_APP_KEY={} TWOFA_PASSWORD={}", etna::APP_KEY, etna::PASSWORD);
+    println!(
+        "  twofa login etna --base-url {} --app-key-env ET_APP_KEY --username {} --password-env TWOFA_PASSWORD",
+        sandbox.etna_base_url(),
+        etna::USER_2FA
+    );
+    println!("  twofa token --profile etna");
+    println!("\nCodes sent by email/SMS appear here:");
+    let mut sent = sandbox.outbox().subscribe();
+    loop {
+        tokio::select! {
+            delivery = sent.recv() => match delivery {
+                Ok(d) => println!("  [{}] {} to {}: {}", d.provider, d.channel, d.recipient, d.code),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
+            },
+            _ = tokio::signal::ctrl_c() => {
+                println!("\nstopped");
+                return Ok(());
+            }
+        }
+    }
+}

@@ -1,0 +1,481 @@
+//! The built `twofa` binary against an in-process sandbox: output, exit codes, secrets in and out.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::{
+    io::Write as _,
+    process::{Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+use twofa_sandbox::{Outbox, Sandbox, etna, oms, onlineordering};
+
+const BIN: &str = env!("CARGO_BIN_EXE_twofa");
+
+struct Env {
+    sandbox: Sandbox,
+    home: tempfile::TempDir,
+}
+
+async fn env() -> Env {
+    Env { sandbox: Sandbox::start().await.unwrap(), home: tempfile::tempdir().unwrap() }
+}
+
+impl Env {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("TWOFA_HOME", self.home.path())
+            .env("ET_APP_KEY", etna::APP_KEY)
+            .env("TWOFA_PASSWORD", etna::PASSWORD)
+            .env("WRONG_PASSWORD", "not-the-password")
+            .env("OMS_SEED", oms::TOTP_SEED)
+            .env("NCR_API", format!("{}:{}", onlineordering::API_USER, onlineordering::API_PASSWORD))
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn etna_login(&self, user: &str) -> Vec<String> {
+        let base = self.sandbox.etna_base_url();
+        [
+            "login",
+            "etna",
+            "--base-url",
+            &base,
+            "--app-key-env",
+            "ET_APP_KEY",
+            "--username",
+            user,
+            "--password-env",
+            "TWOFA_PASSWORD",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    /// Runs `args`, answering each code prompt on standard input with `answer(code)` once the
+    /// sandbox has mailed the code to `recipient`; `first_line` goes before it (a password).
+    async fn run_with_mail(
+        &self,
+        args: Vec<String>,
+        first_line: Option<&str>,
+        recipient: &str,
+        answers: fn(&str) -> Vec<String>,
+    ) -> Output {
+        let mut child = self
+            .command(&args.iter().map(String::as_str).collect::<Vec<_>>())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (outbox, recipient, first_line) =
+            (self.sandbox.outbox(), recipient.to_owned(), first_line.map(str::to_owned));
+        tokio::task::spawn_blocking(move || {
+            let mut stdin = child.stdin.take().unwrap();
+            if let Some(line) = first_line {
+                writeln!(stdin, "{line}").unwrap();
+            }
+            let code = wait_for_code(&outbox, &recipient);
+            for line in answers(&code) {
+                let _ = writeln!(stdin, "{line}");
+            }
+            drop(stdin);
+            child.wait_with_output().unwrap()
+        })
+        .await
+        .unwrap()
+    }
+
+    async fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = self.command(args);
+        tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
+    }
+}
+
+fn wait_for_code(outbox: &Outbox, recipient: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(code) = outbox.latest_code(recipient) {
+            return code;
+        }
+        assert!(Instant::now() < deadline, "no code was mailed to {recipient}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn right(code: &str) -> Vec<String> {
+    vec![code.to_owned()]
+}
+
+fn three_wrong(code: &str) -> Vec<String> {
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    vec![wrong.to_owned(); 3]
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn json(output: &Output) -> Value {
+    assert!(output.status.success(), "stderr: {}", text(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etna_login_prints_one_json_object() {
+    let e = env().await;
+    let mut args = e.etna_login(etna::USER_2FA);
+    args.extend(["--format", "json"].map(String::from));
+    let out = json(&e.run_with_mail(args, None, etna::USER_2FA, right).await);
+    assert_eq!(out["provider"], "etna");
+    assert_eq!(out["profile"], "etna");
+    assert_eq!(out["header_name"], "Authorization");
+    let token = out["access_token"].as_str().unwrap();
+    assert_eq!(out["header_value"], format!("Bearer {token}"));
+    assert!(
+        twofa_core::time::OffsetDateTime::parse(
+            out["expires_at"].as_str().unwrap(),
+            &twofa_core::time::format_description::well_known::Rfc3339
+        )
+        .is_ok()
+    );
+    assert_eq!(out["subject"]["username"], etna::USER_2FA);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_mode_prints_a_summary_without_the_token_and_stores_0600() {
+    let e = env().await;
+    let out = e.run_with_mail(e.etna_login(etna::USER_2FA), None, etna::USER_2FA, right).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("Logged in to etna as profile `etna`"), "{stdout}");
+    let stored = e.home.path().join("sessions/etna.json");
+    let token: Value = serde_json::from_slice(&std::fs::read(&stored).unwrap()).unwrap();
+    let token = token["session"]["access_token"].as_str().unwrap().to_owned();
+    assert!(!stdout.contains(&token) && !text(&out.stderr).contains(&token));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(std::fs::metadata(&stored).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_and_code_from_standard_input() {
+    let e = env().await;
+    let base = e.sandbox.etna_base_url();
+    let args = [
+        "login",
+        "etna",
+        "--base-url",
+        &base,
+        "--app-key-env",
+        "ET_APP_KEY",
+        "--username",
+        etna::USER_2FA,
+        "--password-stdin",
+        "--format",
+        "json",
+    ];
+    let out = e.run_with_mail(args.map(String::from).to_vec(), Some(etna::PASSWORD), etna::USER_2FA, right).await;
+    assert_eq!(json(&out)["provider"], "etna");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_reuses_the_stored_session_without_a_code() {
+    let e = env().await;
+    let mut args = e.etna_login(etna::USER_2FA);
+    args.extend(["--format", "json"].map(String::from));
+    let login = json(&e.run_with_mail(args, None, etna::USER_2FA, right).await);
+    let requests = e.sandbox.stats().requests("etna.token");
+    let token = e.run(&["token", "--profile", "etna"]).await;
+    assert!(token.status.success(), "{}", text(&token.stderr));
+    assert_eq!(text(&token.stdout).trim(), login["access_token"]);
+    let header = e.run(&["token", "--profile", "etna", "--header"]).await;
+    assert_eq!(text(&header.stdout).trim(), format!("Authorization: {}", login["header_value"].as_str().unwrap()));
+    assert_eq!(e.sandbox.stats().requests("etna.token"), requests, "no request, no code");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_lists_profiles_and_never_a_secret() {
+    let e = env().await;
+    let mut args = e.etna_login(etna::USER_2FA);
+    args.extend(["--format", "json"].map(String::from));
+    let login = json(&e.run_with_mail(args, None, etna::USER_2FA, right).await);
+    let oms_url = e.sandbox.oms_ws_url();
+    let oms = json(
+        &e.run(&[
+            "login",
+            "oms",
+            "--url",
+            &oms_url,
+            "--username",
+            oms::USER_TOTP,
+            "--password-env",
+            "TWOFA_PASSWORD",
+            "--totp-secret-env",
+            "OMS_SEED",
+            "--format",
+            "json",
+        ])
+        .await,
+    );
+    let status = e.run(&["status"]).await;
+    let shown = text(&status.stdout);
+    assert!(shown.contains("etna") && shown.contains("oms") && shown.contains("UserId=2"), "{shown}");
+    for secret in [
+        login["access_token"].as_str().unwrap(),
+        oms["access_token"].as_str().unwrap(),
+        etna::PASSWORD,
+        etna::APP_KEY,
+        oms::TOTP_SEED,
+    ] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oms_token_resumes_the_idle_session_without_a_code() {
+    let e = env().await;
+    let url = e.sandbox.oms_ws_url();
+    let login = json(
+        &e.run(&[
+            "login",
+            "oms",
+            "--url",
+            &url,
+            "--username",
+            oms::USER_TOTP,
+            "--password-env",
+            "TWOFA_PASSWORD",
+            "--totp-secret-env",
+            "OMS_SEED",
+            "--format",
+            "json",
+        ])
+        .await,
+    );
+    let connects = e.sandbox.stats().requests("oms.ws.connect");
+    let token = e.run(&["token", "--profile", "oms"]).await;
+    assert!(token.status.success(), "{}", text(&token.stderr));
+    assert_eq!(text(&token.stdout).trim(), login["access_token"]);
+    assert_eq!(e.sandbox.stats().requests("oms.ws.connect"), connects + 1, "one resume");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onlineordering_login_with_an_emailed_code() {
+    let e = env().await;
+    let base = e.sandbox.base_url();
+    let args = [
+        "login",
+        "onlineordering",
+        "--base-url",
+        &base,
+        "--company-code",
+        onlineordering::COMPANY_CODE,
+        "--api-credentials-env",
+        "NCR_API",
+        "--email",
+        onlineordering::CUSTOMER_EMAIL_2FA,
+        "--password-env",
+        "TWOFA_PASSWORD",
+        "--remember-device",
+        "ci box",
+        "--format",
+        "json",
+    ];
+    let out =
+        json(&e.run_with_mail(args.map(String::from).to_vec(), None, onlineordering::CUSTOMER_EMAIL_2FA, right).await);
+    assert_eq!(out["provider"], "onlineordering");
+    assert!(out["subject"]["CustomerId"].is_string());
+    let mails = e.sandbox.outbox().deliveries().len();
+    let again = json(
+        &e.run(&[
+            "login",
+            "onlineordering",
+            "--base-url",
+            &base,
+            "--company-code",
+            onlineordering::COMPANY_CODE,
+            "--api-credentials-env",
+            "NCR_API",
+            "--email",
+            onlineordering::CUSTOMER_EMAIL_2FA,
+            "--password-env",
+            "TWOFA_PASSWORD",
+            "--format",
+            "json",
+        ])
+        .await,
+    );
+    assert_eq!(again["provider"], "onlineordering");
+    assert_eq!(e.sandbox.outbox().deliveries().len(), mails, "the remembered device skipped the code");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_code_3_for_rejected_credentials() {
+    let e = env().await;
+    let base = e.sandbox.etna_base_url();
+    let out = e
+        .run(&[
+            "login",
+            "etna",
+            "--base-url",
+            &base,
+            "--app-key-env",
+            "ET_APP_KEY",
+            "--username",
+            etna::USER_2FA,
+            "--password-env",
+            "WRONG_PASSWORD",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(text(&out.stderr).lines().next(), Some("error: the username or password was rejected"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_code_4_when_every_code_is_rejected() {
+    let e = env().await;
+    let out = e.run_with_mail(e.etna_login(etna::USER_2FA), None, etna::USER_2FA, three_wrong).await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("error: the verification code was rejected") && stderr.contains("attempt 3 of 3"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_code_5_for_network_failures() {
+    let e = env().await;
+    let out = e
+        .run(&[
+            "login",
+            "etna",
+            "--base-url",
+            "http://127.0.0.1:1/api",
+            "--app-key-env",
+            "ET_APP_KEY",
+            "--username",
+            "u",
+            "--password-env",
+            "TWOFA_PASSWORD",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(5));
+    assert!(text(&out.stderr).starts_with("error: transport error"), "{}", text(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_code_6_when_rate_limited_says_when_to_retry() {
+    let e = env().await;
+    e.sandbox.set_etna_rate_limit(Some(1));
+    let first = e.run(&e.etna_login(etna::USER_NO_2FA).iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let second = e.run(&e.etna_login(etna::USER_NO_2FA).iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert_eq!(second.status.code(), Some(6));
+    assert!(text(&second.stderr).contains("hint: retry in"), "{}", text(&second.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_terminal_prompts_fail_clearly_instead_of_hanging() {
+    let e = env().await;
+    let base = e.sandbox.etna_base_url();
+    let no_password = e
+        .run(&["login", "etna", "--base-url", &base, "--app-key-env", "ET_APP_KEY", "--username", etna::USER_2FA])
+        .await;
+    assert_eq!(no_password.status.code(), Some(2));
+    assert!(text(&no_password.stderr).contains("standard input is not a terminal"), "{}", text(&no_password.stderr));
+    let no_code = e.run(&e.etna_login(etna::USER_2FA).iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert_eq!(no_code.status.code(), Some(2));
+    assert!(
+        text(&no_code.stderr).contains("standard input closed before a code was entered"),
+        "{}",
+        text(&no_code.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_off_loopback_needs_the_opt_in() {
+    let e = env().await;
+    let out = e
+        .run(&[
+            "login",
+            "etna",
+            "--base-url",
+            "http://etna.example/api",
+            "--app-key-env",
+            "ET_APP_KEY",
+            "--username",
+            "u",
+            "--password-env",
+            "TWOFA_PASSWORD",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("only allowed for loopback"), "{}", text(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_ends_the_session_at_the_provider_and_locally() {
+    let e = env().await;
+    let login = e.run(&e.etna_login(etna::USER_NO_2FA).iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert!(login.status.success());
+    let out = e.run(&["logout", "--profile", "etna"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(e.sandbox.stats().requests("etna.logout"), 1);
+    assert!(!e.home.path().join("sessions/etna.json").exists());
+    let token = e.run(&["token", "--profile", "etna"]).await;
+    assert_eq!(token.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn totp_prints_the_code_and_its_validity() {
+    let e = env().await;
+    let out = e.run(&["totp", "--secret-env", "OMS_SEED"]).await;
+    let shown = text(&out.stdout);
+    let (code, rest) = shown.trim().split_once(' ').unwrap();
+    assert!(code.len() == 6 && code.chars().all(|c| c.is_ascii_digit()), "{shown}");
+    assert!(rest.starts_with("(valid for "), "{shown}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_errors_exit_2_and_help_documents_exit_codes() {
+    let e = env().await;
+    assert_eq!(e.run(&["login", "etna"]).await.status.code(), Some(2));
+    let help = text(&e.run(&["login", "--help"]).await.stdout);
+    assert!(help.contains("6  rate limited"), "{help}");
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_at_a_terminal_answers_both_prompts() {
+    let e = env().await;
+    let mut cmd = e.command(&[
+        "login",
+        "etna",
+        "--base-url",
+        &e.sandbox.etna_base_url(),
+        "--app-key-env",
+        "ET_APP_KEY",
+        "--username",
+        etna::USER_2FA,
+    ]);
+    cmd.stdin(Stdio::inherit());
+    let outbox = e.sandbox.outbox();
+    tokio::task::spawn_blocking(move || {
+        let mut term = rexpect::session::spawn_command(cmd, Some(20_000)).unwrap();
+        term.exp_string("Password for alice: ").unwrap();
+        term.send_line(etna::PASSWORD).unwrap();
+        term.exp_string("Verification code for etna (code sent by email or SMS").unwrap();
+        term.send_line(&wait_for_code(&outbox, etna::USER_2FA)).unwrap();
+        term.exp_string("Logged in to etna as profile `etna`").unwrap();
+        term.exp_eof().unwrap();
+    })
+    .await
+    .unwrap();
+}
