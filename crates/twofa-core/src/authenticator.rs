@@ -38,8 +38,18 @@ use crate::{
 /// The session in use, and when it last did something useful.
 struct Current {
     session: Arc<Session>,
+    /// When the session stops being fresh (expiry less the margin), in Unix nanoseconds, so the
+    /// hot path compares two integers instead of doing date arithmetic.
+    fresh_until_ns: i64,
     last_used_ns: AtomicI64,
     stale: AtomicBool,
+}
+
+impl Current {
+    fn new(session: Arc<Session>, margin: Duration, last_used: OffsetDateTime) -> Self {
+        let fresh_until_ns = session.expires_at().map_or(i64::MAX, |at| nanos(at - margin));
+        Self { session, fresh_until_ns, last_used_ns: AtomicI64::new(nanos(last_used)), stale: AtomicBool::new(false) }
+    }
 }
 
 type Flight = OnceCell<Result<Arc<Session>, Error>>;
@@ -217,7 +227,7 @@ impl Authenticator {
     /// made without [`Authenticator::send_with_retry_on_401`] (which calls it itself).
     pub fn touch(&self) {
         if let Some(current) = self.inner.current.load().as_ref() {
-            current.last_used_ns.store(nanos(self.inner.clock.now()), Ordering::Relaxed);
+            current.last_used_ns.store(self.inner.clock.unix_nanos(), Ordering::Relaxed);
         }
     }
 
@@ -277,19 +287,19 @@ impl Authenticator {
     fn fresh(&self) -> Option<Arc<Session>> {
         let guard = self.inner.current.load();
         let current = guard.as_ref()?;
-        self.is_fresh(current, self.inner.clock.now()).then(|| Arc::clone(&current.session))
+        self.is_fresh(current, self.inner.clock.unix_nanos()).then(|| Arc::clone(&current.session))
     }
 
-    fn is_fresh(&self, current: &Current, now: OffsetDateTime) -> bool {
-        let margin = self.inner.margin;
-        if current.stale.load(Ordering::Relaxed) || current.session.is_expired_at(now, margin) {
+    /// `now` in Unix nanoseconds.
+    fn is_fresh(&self, current: &Current, now: i64) -> bool {
+        if current.stale.load(Ordering::Relaxed) || now >= current.fresh_until_ns {
             return false;
         }
         match current.session.idle_timeout() {
             None => true,
             Some(idle) => {
-                let idle_ns = i64::try_from((idle.saturating_sub(margin)).as_nanos()).unwrap_or(i64::MAX);
-                nanos(now).saturating_sub(current.last_used_ns.load(Ordering::Relaxed)) < idle_ns
+                let idle_ns = i64::try_from((idle.saturating_sub(self.inner.margin)).as_nanos()).unwrap_or(i64::MAX);
+                now.saturating_sub(current.last_used_ns.load(Ordering::Relaxed)) < idle_ns
             }
         }
     }
@@ -373,20 +383,13 @@ impl Authenticator {
     fn put(&self, session: Arc<Session>, now: OffsetDateTime) {
         // A stored session's last activity is unknown: count it as idle since its issue.
         let last_used = if session.idle_timeout().is_some() { session.issued_at().min(now) } else { now };
-        self.inner.current.store(Some(Arc::new(Current {
-            session,
-            last_used_ns: AtomicI64::new(nanos(last_used)),
-            stale: AtomicBool::new(false),
-        })));
+        self.inner.current.store(Some(Arc::new(Current::new(session, self.inner.margin, last_used))));
     }
 
     async fn install(&self, session: Session, now: OffsetDateTime) -> Arc<Session> {
         let session = Arc::new(session);
-        self.inner.current.store(Some(Arc::new(Current {
-            session: Arc::clone(&session),
-            last_used_ns: AtomicI64::new(nanos(now.max(self.inner.clock.now()))),
-            stale: AtomicBool::new(false),
-        })));
+        let last_used = now.max(self.inner.clock.now());
+        self.inner.current.store(Some(Arc::new(Current::new(Arc::clone(&session), self.inner.margin, last_used))));
         if let Err(e) = self.inner.store.save(&self.inner.profile, &session).await {
             warn!(profile = %self.inner.profile, error = %e, "cannot save the session; it lives in memory only");
         }

@@ -12,6 +12,11 @@ use time::OffsetDateTime;
 pub trait Clock: Send + Sync + fmt::Debug {
     /// Now, in UTC.
     fn now(&self) -> OffsetDateTime;
+
+    /// Now, in nanoseconds since the Unix epoch: the session manager's hot path, which needs no calendar.
+    fn unix_nanos(&self) -> i64 {
+        i64::try_from(self.now().unix_timestamp_nanos()).unwrap_or(i64::MAX)
+    }
 }
 
 /// The system's wall clock.
@@ -21,6 +26,11 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> OffsetDateTime {
         OffsetDateTime::now_utc()
+    }
+
+    fn unix_nanos(&self) -> i64 {
+        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        i64::try_from(since_epoch.as_nanos()).unwrap_or(i64::MAX)
     }
 }
 

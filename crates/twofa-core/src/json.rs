@@ -39,4 +39,12 @@ mod tests {
         }
         assert!(from_slice_ci::<Reply>(b"not json").is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = from_slice_ci::<Reply>(&bytes);
+            let _ = from_slice_ci::<Value>(&bytes);
+        }
+    }
 }

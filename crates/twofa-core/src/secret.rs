@@ -178,6 +178,28 @@ mod tests {
         assert!(!format!("{e:?}").contains("secret-ish"));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_a_code_or_an_invalid_input_error(raw in ".{0,80}") {
+            match OneTimeCode::new(raw.clone()) {
+                Ok(code) => proptest::prop_assert_eq!(code.expose_secret(), raw.trim()),
+                Err(e) => proptest::prop_assert!(matches!(e, Error::InvalidInput(_))),
+            }
+        }
+
+        #[test]
+        fn stored_sessions_and_challenges_parse_or_fail_cleanly(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = serde_json::from_slice::<crate::Session>(&bytes);
+            let _ = serde_json::from_slice::<crate::Challenge>(&bytes);
+        }
+
+        #[test]
+        fn any_seed_or_uri_is_a_generator_or_an_error(text in ".{0,64}") {
+            let _ = crate::code_source::Totp::from_base32(&TotpSeed::new(text.clone()));
+            let _ = crate::code_source::Totp::from_otpauth_uri(&Secret::new(format!("otpauth://totp/x?{text}")));
+        }
+    }
+
     #[test]
     fn secrets_deserialize_from_strings() {
         let p: Password = serde_json::from_str("\"pw\"").unwrap();

@@ -12,6 +12,7 @@ use twofa_core::{
     TokenPlacement, TwoFactorFlow,
     http::{Answer, Http, sensitive_value},
     json::from_slice_ci,
+    retry::Backoff,
 };
 
 use crate::{EtnaBuilder, config::required, wire::TokenReply};
@@ -33,7 +34,7 @@ pub struct EtnaFlow {
 }
 
 /// What a `/token` answer means once errors are taken out.
-enum Reply {
+pub(crate) enum Reply {
     Succeeded(Secret),
     Expecting { interim: Secret, reason: Option<String> },
 }
@@ -92,7 +93,7 @@ impl EtnaFlow {
 
 /// The one mapping from a `/token` answer to a [`Reply`] or an [`Error`]. The body decides, not the
 /// status: ETNA sends the same shapes with 200, 202 and 401.
-fn interpret(answer: &Answer) -> Result<Reply, Error> {
+pub(crate) fn interpret(answer: &Answer) -> Result<Reply, Error> {
     if answer.status == 429 {
         return Err(Error::RateLimited { retry_after: answer.retry_after() });
     }
@@ -176,16 +177,59 @@ impl TwoFactorFlow for EtnaFlow {
         }
     }
 
+    /// Logging out twice is harmless, so transport errors and 5xx are retried (see [`Backoff`]).
     async fn logout(&self, session: &Session) -> Result<(), Error> {
         session.ensure_provider(PROVIDER)?;
-        let request =
-            session.authorize(self.http.request(Method::POST, self.logout_url.clone()).header(CONTENT_LENGTH, 0))?;
-        let answer = self.http.send(request).await?;
-        match answer.status {
-            200..=299 => Ok(()),
-            429 => Err(Error::RateLimited { retry_after: answer.retry_after() }),
-            401 => Err(Error::SessionExpired),
-            _ => Err(answer.unexpected("a 2xx answer to /logout")),
+        Backoff::default()
+            .retry(|| async {
+                let request = self.http.request(Method::POST, self.logout_url.clone()).header(CONTENT_LENGTH, 0);
+                let answer = self.http.send(session.authorize(request)?).await?;
+                match answer.status {
+                    200..=299 => Ok(()),
+                    429 => Err(Error::RateLimited { retry_after: answer.retry_after() }),
+                    401 => Err(Error::SessionExpired),
+                    _ => Err(answer.unexpected("a 2xx answer to /logout")),
+                }
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use reqwest::header::HeaderMap;
+    use twofa_core::test_util::{arbitrary_bytes, arbitrary_json};
+
+    use super::*;
+
+    fn answer(status: u16, body: Vec<u8>) -> Answer {
+        Answer { status, headers: HeaderMap::new(), body }
+    }
+
+    const KEYS: &[&str] = &["State", "Step", "Reason", "Token", "error", "Message", "state", "token"];
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(status in 100u16..600, body in arbitrary_bytes()) {
+            let _ = interpret(&answer(status, body));
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics(status in 100u16..600, body in arbitrary_json(KEYS)) {
+            let _ = interpret(&answer(status, body.to_string().into_bytes()));
+        }
+
+        #[test]
+        fn every_token_answer_shape_maps_to_a_reply_or_an_error(
+            status in prop::sample::select(vec![200u16, 202, 401, 403, 500]),
+            state in prop::sample::select(vec!["Succeeded", "Expecting", "Failed", "BaseAuthentication", "", "Other"]),
+            step in prop::sample::select(vec!["VerificationCode", "BaseAuthentication", "SecutityPin", "SecurityPin", ""]),
+            reason in ".{0,30}",
+            token in prop::option::of("[A-Za-z0-9+/=]{0,20}"),
+        ) {
+            let body = serde_json::json!({ "State": state, "Step": step, "Reason": reason, "Token": token });
+            let _ = interpret(&answer(status, body.to_string().into_bytes()));
         }
     }
 }

@@ -39,3 +39,14 @@ pub use config::{
     AUTOSHARES_PRODUCTION, AUTOSHARES_SANDBOX, DEFAULT_TOKEN_LIFETIME, DEMO_BROKER_API, DEMO_TRADER_API, EtnaBuilder,
 };
 pub use flow::{EtnaFlow, PROVIDER};
+
+/// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`); not a stable API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Interprets a `/token` answer; `true` when it is a token or a challenge.
+    pub fn token_answer(status: u16, body: &[u8]) -> bool {
+        let answer = twofa_core::http::Answer { status, headers: Default::default(), body: body.to_vec() };
+        crate::flow::interpret(&answer).is_ok()
+    }
+}

@@ -14,6 +14,7 @@ use twofa_core::{
     AccessToken, Challenge, Clock, Error, OneTimeCode, Password, RenewalToken, Secret, Session, Step, TokenPlacement,
     TransportKind, TwoFactorFlow,
     http::{Answer, Http, sensitive_value},
+    retry::Backoff,
 };
 
 use crate::{
@@ -263,8 +264,20 @@ impl TwoFactorFlow for OmsFlow {
         }
     }
 
+    /// Re-authenticating with the session token is idempotent: transport errors and 5xx are retried.
     async fn resume(&self, session: &Session) -> Result<Session, Error> {
         session.ensure_provider(PROVIDER)?;
+        Backoff::default().retry(|| self.resume_once(session)).await
+    }
+
+    async fn logout(&self, session: &Session) -> Result<(), Error> {
+        session.ensure_provider(PROVIDER)?;
+        Backoff::default().retry(|| self.logout_once(session)).await
+    }
+}
+
+impl OmsFlow {
+    async fn resume_once(&self, session: &Session) -> Result<Session, Error> {
         match self.transport {
             Transport::WebSocket => {
                 let (conn, renewed) = self.reconnect(session).await?;
@@ -282,8 +295,7 @@ impl TwoFactorFlow for OmsFlow {
         }
     }
 
-    async fn logout(&self, session: &Session) -> Result<(), Error> {
-        session.ensure_provider(PROVIDER)?;
+    async fn logout_once(&self, session: &Session) -> Result<(), Error> {
         match self.transport {
             Transport::WebSocket => {
                 let (mut conn, _) = self.reconnect(session).await?;

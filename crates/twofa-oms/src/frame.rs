@@ -78,6 +78,26 @@ mod tests {
         assert_eq!(decode(r#"{"m":3,"i":9}"#).unwrap().o, "");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(text in ".{0,256}") {
+            let _ = decode(&text);
+        }
+
+        #[test]
+        fn arbitrary_frames_never_panic(value in twofa_core::test_util::arbitrary_json(&["m", "i", "n", "o"])) {
+            let _ = decode(&value.to_string());
+        }
+
+        #[test]
+        fn encoding_round_trips(i in proptest::prelude::any::<u64>(), name in "[A-Za-z0-9]{1,20}", payload in twofa_core::test_util::arbitrary_json(&["Code"])) {
+            let frame = decode(&encode(i, &name, &payload)).unwrap();
+            proptest::prop_assert_eq!(frame.i, i);
+            proptest::prop_assert_eq!(frame.n, name);
+            proptest::prop_assert_eq!(frame.o, payload.to_string(), "the payload text travels verbatim");
+        }
+    }
+
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         for bad in ["", "null", "[]", r#"{"m":"x","i":1}"#, r#"{"m":1,"i":-1}"#, "\u{0}"] {

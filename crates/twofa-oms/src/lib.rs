@@ -44,3 +44,22 @@ mod ws;
 
 pub use config::{DEFAULT_IDLE_TIMEOUT, OmsBuilder, Transport};
 pub use flow::{OmsFlow, PROVIDER, SESSION_HEADER};
+
+/// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`); not a stable API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Decodes a WebSocket frame; `true` when it is one.
+    pub fn frame(text: &str) -> bool {
+        crate::frame::decode(text).is_ok()
+    }
+
+    /// Parses a reply and maps it for every kind of call; `true` when it parsed.
+    pub fn reply(bytes: &[u8]) -> bool {
+        use crate::wire::{Call, Reply};
+        [Call::Login, Call::Verify, Call::Resume, Call::Other]
+            .into_iter()
+            .map(|call| Reply::parse(bytes).map(|r| r.outcome(call).is_ok()))
+            .all(|parsed| parsed.is_ok())
+    }
+}

@@ -235,6 +235,32 @@ mod tests {
         assert!(matches!(Reply::parse(b"not json"), Err(Error::UnexpectedResponse { .. })));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in twofa_core::test_util::arbitrary_bytes()) {
+            for call in [Call::Login, Call::Verify, Call::Resume, Call::Other] {
+                if let Ok(reply) = Reply::parse(&bytes) {
+                    let _ = reply.outcome(call);
+                }
+                if let Ok(reply) = Reply::parse(&bytes) {
+                    let _ = reply.generic(call);
+                }
+            }
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics(value in twofa_core::test_util::arbitrary_json(&[
+            "Authenticated", "Requires2FA", "Locked", "TwoFAType", "AuthType", "TwoFAToken", "Pending2FaToken",
+            "SessionToken", "UserId", "User", "errormsg", "result", "errorcode", "OMSId",
+        ])) {
+            for call in [Call::Login, Call::Verify, Call::Resume, Call::Other] {
+                if let Ok(reply) = Reply::parse(value.to_string().as_bytes()) {
+                    let _ = reply.outcome(call);
+                }
+            }
+        }
+    }
+
     #[test]
     fn generic_responses_and_operation_in_process() {
         let ok = |json: &str| Reply::parse(json.as_bytes()).unwrap().generic(Call::Other);

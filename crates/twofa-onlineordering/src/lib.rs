@@ -40,3 +40,18 @@ mod wire;
 
 pub use config::{CustomerTokenPlacement, LAB, OnlineOrderingBuilder, PRODUCTION, ResponseFormat};
 pub use flow::{DEVICE_ID_CLAIM, OnlineOrderingFlow, PROVIDER, remembered_device_id};
+
+/// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`); not a stable API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Parses a token result as JSON or XML; `true` when it parsed.
+    pub fn token_result(body: &[u8], xml: bool) -> bool {
+        crate::wire::TokenResult::parse(body, Some(if xml { "application/xml" } else { "application/json" })).is_some()
+    }
+
+    /// Decodes an `id_token`; `true` when it held a JSON object.
+    pub fn id_token(token: &str) -> bool {
+        crate::wire::decode_id_token(token).is_some()
+    }
+}

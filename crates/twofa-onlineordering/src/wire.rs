@@ -80,6 +80,30 @@ mod tests {
         assert!(decode_id_token("WzEsMl0=").is_none(), "an array is not claims");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bodies_never_panic(
+            body in twofa_core::test_util::arbitrary_bytes(),
+            xml in proptest::prelude::any::<bool>(),
+        ) {
+            let _ = TokenResult::parse(&body, Some(if xml { "application/xml" } else { "application/json" }));
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics(value in twofa_core::test_util::arbitrary_json(&["access_token", "refresh_token", "expires_in_seconds", "id_token", "auth_code", "$id"])) {
+            let _ = TokenResult::parse(value.to_string().as_bytes(), None);
+        }
+
+        #[test]
+        fn arbitrary_id_tokens_never_panic(token in ".{0,200}", claims in twofa_core::test_util::arbitrary_json(&["CustomerId", "AuthenticationMethod", "ManualEntryKey", "QrCodeData"])) {
+            let _ = decode_id_token(&token);
+            let encoded = base64::engine::general_purpose::STANDARD.encode(claims.to_string());
+            if let Some(map) = decode_id_token(&encoded) {
+                let _ = field(&map, "AuthenticationMethod").and_then(text);
+            }
+        }
+    }
+
     #[test]
     fn claims_are_read_case_insensitively() {
         let claims = decode_id_token("eyJhdXRoZW50aWNhdGlvbk1ldGhvZCI6Mn0=").unwrap();

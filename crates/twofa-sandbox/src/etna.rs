@@ -29,7 +29,8 @@ use crate::{Delivery, SandboxBuilder, Shared, header, lock, random_token};
 pub const APP_KEY: &str = "sandbox-et-app-key";
 /// The password of every seeded ETNA user.
 pub const PASSWORD: &str = "sandbox-password";
-/// A user with 2FA by email.
+/// A user with 2FA by email. Any `alice.<suffix>` is one too, each with its own mailbox, so
+/// concurrent load tests never read each other's codes.
 pub const USER_2FA: &str = "alice";
 /// A user without 2FA.
 pub const USER_NO_2FA: &str = "bob";
@@ -52,6 +53,7 @@ fn kind_of(username: &str) -> Option<Kind> {
         USER_NO_2FA => Some(Kind::Plain),
         USER_PASSWORD_EXPIRED => Some(Kind::PasswordExpired),
         USER_PIN => Some(Kind::Pin),
+        _ if username.strip_prefix("alice.").is_some_and(|suffix| !suffix.is_empty()) => Some(Kind::TwoFactor),
         _ => None,
     }
 }

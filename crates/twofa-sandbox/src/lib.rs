@@ -106,6 +106,7 @@ impl SandboxBuilder {
             oms: oms::OmsState::new(&self),
         });
         let app = Router::new()
+            .route("/_sandbox/outbox/latest", axum::routing::get(outbox::latest_code))
             .merge(etna::router())
             .merge(onlineordering::router())
             .merge(oms::router())
@@ -216,7 +217,8 @@ impl Sandbox {
         self.shared.oms.set_error_frames(on);
     }
 
-    /// Where delivered codes land.
+    /// Where delivered codes land; also readable over HTTP at
+    /// `GET /_sandbox/outbox/latest?recipient=NAME` (the code as text, or 404).
     pub fn outbox(&self) -> Outbox {
         self.shared.outbox.clone()
     }

@@ -1,6 +1,16 @@
-use std::sync::{Arc, Mutex};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
+use axum::{
+    extract::{Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
 use tokio::sync::broadcast;
+
+use crate::Shared;
 
 /// A code the sandbox "sent" by email or SMS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,5 +59,13 @@ impl Outbox {
     /// A feed of deliveries from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Delivery> {
         self.notify.subscribe()
+    }
+}
+
+/// `GET /_sandbox/outbox/latest?recipient=NAME`: the newest code, for clients outside the process.
+pub(crate) async fn latest_code(State(s): State<Arc<Shared>>, Query(q): Query<HashMap<String, String>>) -> Response {
+    match q.get("recipient").and_then(|r| s.outbox.latest_code(r)) {
+        Some(code) => code.into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
     }
 }

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use super::{SessionStore, check_profile};
 use crate::{Error, ExposedSession, Session};
 
-/// One JSON file per profile in a directory, written atomically (temporary file, fsync, rename).
+/// One JSON file per profile in a directory, written atomically (temporary file, fsync, rename)
+/// under an advisory lock, so concurrent writers — other processes included — never tear a file.
 ///
 /// On Unix the directory is created with mode 0700 and files with 0600. A file that cannot be
 /// parsed is reported as [`Error::Store`] naming it, never silently replaced by `load`.
@@ -94,16 +95,27 @@ fn create_dir(dir: &Path) -> io::Result<()> {
     builder.create(dir)
 }
 
+fn private_file() -> fs::OpenOptions {
+    let mut options = fs::OpenOptions::new();
+    options.write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+}
+
 fn write(dir: &Path, path: &Path, json: &[u8]) -> Result<(), Error> {
     create_dir(dir).map_err(|e| store_error(dir, "cannot create the session directory", e))?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("session");
+    // Writers of one profile, in this process or another, take turns (an advisory lock).
+    let lock = private_file()
+        .create(true)
+        .truncate(false)
+        .open(dir.join(format!(".{name}.lock")))
+        .and_then(|lock| lock.lock().map(|()| lock))
+        .map_err(|e| store_error(path, "cannot lock the session file", e))?;
     let tmp = dir.join(format!(".{name}.{}.{}.tmp", std::process::id(), rand_suffix()));
     let result = (|| {
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&tmp)?;
+        let mut file = private_file().create_new(true).open(&tmp)?;
         file.write_all(json)?;
         file.sync_all()?;
         fs::rename(&tmp, path)?;
@@ -112,6 +124,7 @@ fn write(dir: &Path, path: &Path, json: &[u8]) -> Result<(), Error> {
         fs::File::open(dir)?.sync_all()?;
         Ok::<_, io::Error>(())
     })();
+    drop(lock);
     result.map_err(|e| {
         let _ = fs::remove_file(&tmp);
         store_error(path, "cannot write the session file", e)
@@ -120,8 +133,7 @@ fn write(dir: &Path, path: &Path, json: &[u8]) -> Result<(), Error> {
 
 /// A per-write suffix, so concurrent writers never share a temporary file.
 fn rand_suffix() -> u64 {
-    use std::hash::{BuildHasher as _, RandomState};
-    RandomState::new().hash_one(std::time::SystemTime::now())
+    (crate::retry::jitter() * u64::MAX as f64) as u64
 }
 
 #[async_trait]

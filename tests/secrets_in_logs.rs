@@ -1,0 +1,183 @@
+//! Every provider's success and failure paths run with tracing at TRACE (and `log` records from
+//! reqwest and hyper bridged in); neither the captured logs nor any error, session or challenge
+//! output contains a password, code, interim token, session token, refresh token or TOTP seed.
+//!
+//! One exception, outside twofa's reach: `tungstenite` logs every WebSocket frame's payload at
+//! TRACE, including the OMS login frame. The capture here keeps that one target at DEBUG, as an
+//! application must (see docs/security.md).
+#![cfg(all(feature = "etna", feature = "oms", feature = "onlineordering"))]
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::{
+    io::Write,
+    sync::{Arc, Mutex},
+};
+
+use twofa::{
+    Authenticator, Error, OneTimeCode, Step, TotpSeed, TwoFactorFlow, code_source::Totp, etna::EtnaFlow, oms::OmsFlow,
+    onlineordering::OnlineOrderingFlow,
+};
+use twofa_sandbox::{Sandbox, etna, oms, onlineordering};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Everything shown or logged, and every secret that must not be in it.
+#[derive(Default)]
+struct Sweep {
+    shown: Vec<String>,
+    secrets: Vec<String>,
+}
+
+impl Sweep {
+    fn show(&mut self, thing: impl std::fmt::Debug) {
+        self.shown.push(format!("{thing:?}"));
+    }
+    fn error(&mut self, e: &Error) {
+        self.shown.push(format!("{e} {e:?}"));
+    }
+    fn secret(&mut self, s: &str) {
+        self.secrets.push(s.to_owned());
+    }
+    fn step(&mut self, step: &Step) {
+        self.show(step);
+        match step {
+            Step::Authenticated(s) => self.session(s),
+            Step::Challenge(c) => {
+                if let Ok(state) = c.portable_state(c.provider()) {
+                    self.secret(state.expose_secret());
+                }
+            }
+        }
+    }
+    fn session(&mut self, s: &twofa::Session) {
+        self.show(s);
+        self.shown.push(s.header_value().to_string());
+        self.secret(s.access_token().expose_secret());
+        if let Some(r) = s.renewal_token() {
+            self.secret(r.expose_secret());
+        }
+    }
+}
+
+fn wrong(code: &OneTimeCode) -> OneTimeCode {
+    OneTimeCode::new(if code.expose_secret() == "000000" { "111111" } else { "000000" }).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_logs_errors_or_debug_output() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    use tracing_subscriber::{filter::Targets, layer::SubscriberExt as _, util::SubscriberInitExt as _};
+    let everything_but_frames =
+        Targets::new().with_default(tracing::Level::TRACE).with_target("tungstenite", tracing::Level::DEBUG);
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().without_time().with_ansi(false).with_writer(move || writer.clone()))
+        .with(everything_but_frames)
+        .try_init()
+        .unwrap();
+
+    let sandbox = Sandbox::start().await.unwrap();
+    let mut sweep = Sweep::default();
+    for secret in
+        [etna::PASSWORD, etna::APP_KEY, onlineordering::API_PASSWORD, oms::TOTP_SEED, onlineordering::TOTP_SEED]
+    {
+        sweep.secret(secret);
+    }
+
+    // ETNA: bad password, wrong code, right code, logout.
+    let etna_flow = |password: &str| {
+        EtnaFlow::builder()
+            .base_url(sandbox.etna_base_url())
+            .app_key(etna::APP_KEY)
+            .username(etna::USER_2FA)
+            .password(password)
+            .build()
+            .unwrap()
+    };
+    sweep.error(&etna_flow("bad-password-value").start().await.unwrap_err());
+    sweep.secret("bad-password-value");
+    let flow = etna_flow(etna::PASSWORD);
+    let step = flow.start().await.unwrap();
+    sweep.step(&step);
+    let Step::Challenge(c) = step else { panic!() };
+    let code = OneTimeCode::new(sandbox.outbox().latest_code(etna::USER_2FA).unwrap()).unwrap();
+    sweep.secret(code.expose_secret());
+    sweep.error(&flow.verify(&c, &wrong(&code)).await.unwrap_err());
+    let session = flow.verify(&c, &code).await.unwrap();
+    sweep.session(&session);
+    flow.logout(&session).await.unwrap();
+    sweep.error(&flow.logout(&session).await.unwrap_err());
+
+    // Online Ordering: email code (code in the verify URL), authenticator, refresh.
+    let online = |email: &str| {
+        OnlineOrderingFlow::builder()
+            .base_url(sandbox.base_url())
+            .company_code(onlineordering::COMPANY_CODE)
+            .integrator(onlineordering::API_USER, onlineordering::API_PASSWORD)
+            .email(email)
+            .password(onlineordering::PASSWORD)
+            .build()
+            .unwrap()
+    };
+    let flow = online(onlineordering::CUSTOMER_EMAIL_2FA);
+    let step = flow.start().await.unwrap();
+    sweep.step(&step);
+    let Step::Challenge(c) = step else { panic!() };
+    let code = OneTimeCode::new(sandbox.outbox().latest_code(onlineordering::CUSTOMER_EMAIL_2FA).unwrap()).unwrap();
+    sweep.secret(code.expose_secret());
+    sweep.error(&flow.verify(&c, &wrong(&code)).await.unwrap_err());
+    let session = flow.verify(&c, &code).await.unwrap();
+    sweep.session(&session);
+    let renewed = flow.resume(&session).await.unwrap();
+    sweep.session(&renewed);
+    sweep.error(&flow.resume(&session).await.unwrap_err());
+    let flow = online(onlineordering::CUSTOMER_TOTP);
+    let step = flow.start().await.unwrap();
+    sweep.step(&step);
+    let Step::Challenge(c) = step else { panic!() };
+    let code = Totp::from_base32(&TotpSeed::new(onlineordering::TOTP_SEED)).unwrap().current().0;
+    sweep.secret(code.expose_secret());
+    sweep.session(&flow.verify(&c, &code).await.unwrap());
+
+    // OMS over both gateways, through the session manager too.
+    let totp = Totp::from_base32(&TotpSeed::new(oms::TOTP_SEED)).unwrap();
+    for endpoint in [sandbox.oms_ws_url(), sandbox.oms_http_url()] {
+        let flow =
+            OmsFlow::builder().endpoint(&endpoint).username(oms::USER_TOTP).password(oms::PASSWORD).build().unwrap();
+        let step = flow.start().await.unwrap();
+        sweep.step(&step);
+        let Step::Challenge(c) = step else { panic!() };
+        let code = totp.current().0;
+        sweep.secret(code.expose_secret());
+        sweep.error(&flow.verify(&c, &wrong(&code)).await.unwrap_err());
+        let session = flow.verify(&c, &code).await.unwrap();
+        sweep.session(&session);
+        sweep.session(&flow.resume(&session).await.unwrap());
+        flow.logout(&session).await.unwrap();
+        sweep.error(&flow.resume(&session).await.unwrap_err());
+        let auth = Authenticator::builder(Arc::new(flow)).code_source(Arc::new(totp.clone())).build();
+        sweep.session(&auth.session().await.unwrap());
+        sweep.show(&auth);
+    }
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("TRACE") || logs.contains("DEBUG"), "the capture works");
+    let shown = sweep.shown.join("\n");
+    for secret in sweep.secrets.iter().filter(|s| s.len() >= 6) {
+        if let Some(line) = logs.lines().find(|l| l.contains(secret.as_str())) {
+            panic!("secret `{secret}` in the logs: {}", line.chars().take(300).collect::<String>());
+        }
+        assert!(!shown.contains(secret.as_str()), "secret `{secret}` in an output:\n{shown}");
+    }
+}
