@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `etna` (default) | [`etna`] | ETNA Trader / AutoShares, header-based `POST /token` |
 //! | `oms` (default) | [`oms`] | exchange OMS (AlphaPoint APEX), WebSocket and HTTP gateways |
+//! | `redis` | [`redis`] | a Redis session store shared by a fleet of processes |
 //! | `onlineordering` (default) | [`onlineordering`] | NCR Aloha Online Ordering, `POST`/`GET v1/Authenticate/2FA` |
 //!
 //! ```
@@ -40,3 +41,7 @@ pub use twofa_oms as oms;
 /// NCR Aloha Online Ordering (feature `onlineordering`).
 #[cfg(feature = "onlineordering")]
 pub use twofa_onlineordering as onlineordering;
+
+/// A Redis session store shared by a fleet of processes (feature `redis`).
+#[cfg(feature = "redis")]
+pub use twofa_redis as redis;

@@ -32,7 +32,8 @@ use twofa_sandbox::{Outbox, Sandbox, etna, oms, onlineordering};
 
 type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
 
-const LOGINS: usize = 200;
+/// Logins per side of a ratio row (interleaved); the Python row runs as many.
+const LOGINS: usize = 1000;
 
 struct Table(Vec<[String; 5]>);
 

@@ -32,7 +32,7 @@ use crate::{
     AccessToken, Clock, CodeRequest, CodeSource, Error, LoginOptions, OneTimeCode, Session, SystemClock, TwoFactorFlow,
     http::transport_error,
     login,
-    store::{MemoryStore, SessionStore},
+    store::{MemoryStore, RenewalLease, SessionStore},
 };
 
 /// The session in use, and when it last did something useful.
@@ -62,6 +62,7 @@ struct Inner {
     margin: Duration,
     login: LoginOptions,
     clock: Arc<dyn Clock>,
+    lease: Duration,
     current: ArcSwapOption<Current>,
     flight: Mutex<Option<Arc<Flight>>>,
     store_checked: AtomicBool,
@@ -103,6 +104,7 @@ pub struct AuthenticatorBuilder {
     margin: Duration,
     login: LoginOptions,
     clock: Arc<dyn Clock>,
+    lease: Duration,
 }
 
 impl AuthenticatorBuilder {
@@ -143,6 +145,14 @@ impl AuthenticatorBuilder {
         self
     }
 
+    /// How long a renewal may hold a shared store's renewal lock, and how long another process
+    /// waits for it (default 5 min: long enough for a person to type a code). A holder that dies
+    /// frees the lock when this runs out.
+    pub fn renewal_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
     /// The authenticator. Nothing is sent until a session is asked for.
     pub fn build(self) -> Authenticator {
         let profile = self.profile.unwrap_or_else(|| self.flow.provider().to_owned());
@@ -155,12 +165,18 @@ impl AuthenticatorBuilder {
                 margin: self.margin,
                 login: self.login,
                 clock: self.clock,
+                lease: self.lease,
                 current: ArcSwapOption::empty(),
                 flight: Mutex::new(None),
                 store_checked: AtomicBool::new(false),
             }),
         }
     }
+}
+
+/// A stored session's last activity is unknown: count it as idle since its issue.
+fn last_use(session: &Session, now: OffsetDateTime) -> OffsetDateTime {
+    if session.idle_timeout().is_some() { session.issued_at().min(now) } else { now }
 }
 
 fn nanos(t: OffsetDateTime) -> i64 {
@@ -192,6 +208,7 @@ impl Authenticator {
             margin: Duration::from_secs(60),
             login: LoginOptions::default(),
             clock: Arc::new(SystemClock),
+            lease: Duration::from_secs(300),
         }
     }
 
@@ -323,13 +340,83 @@ impl Authenticator {
         if let Some(session) = self.fresh() {
             return Ok(session);
         }
+        let Some(lease) = self.lease().await? else {
+            // Another process renewed while we waited, and we adopted its session.
+            return self
+                .fresh()
+                .ok_or_else(|| Error::Store { path: None, detail: "the adopted session is stale".into() });
+        };
+        let result = self.renew_holding_lease().await;
+        if let Err(e) = self.inner.store.unlock_renewal(&self.inner.profile, lease).await {
+            warn!(profile = %self.inner.profile, error = %e, "cannot release the renewal lock; it will expire");
+        }
+        result
+    }
+
+    /// The renewal lease of a shared store, waiting (with backoff) while another process holds
+    /// it. `None` when, meanwhile, that process saved a fresh session, now adopted.
+    async fn lease(&self) -> Result<Option<RenewalLease>, Error> {
+        let inner = &self.inner;
+        let give_up = tokio::time::Instant::now() + inner.lease;
+        let backoff =
+            crate::retry::Backoff { attempts: u32::MAX, base: Duration::from_millis(20), max: Duration::from_secs(1) };
+        for waited in 1.. {
+            if let Some(lease) = inner.store.try_lock_renewal(&inner.profile, inner.lease).await? {
+                return Ok(Some(lease));
+            }
+            debug!(profile = %inner.profile, "another process is renewing; waiting for its session");
+            tokio::time::sleep(backoff.delay(waited.min(16))).await;
+            if self.adopt_stored().await {
+                return Ok(None);
+            }
+            if tokio::time::Instant::now() >= give_up {
+                break;
+            }
+        }
+        Err(Error::Store { path: None, detail: "another process held the renewal lock past its lease".into() })
+    }
+
+    /// Installs the stored session if it is fresh; whether one now is.
+    async fn adopt_stored(&self) -> bool {
+        match self.stored().await {
+            Some(stored) => self.adopt_if_fresh(stored),
+            None => false,
+        }
+    }
+
+    /// Installs `stored` if it is fresh and is not the session a 401 just refused.
+    fn adopt_if_fresh(&self, stored: Arc<Session>) -> bool {
+        let inner = &self.inner;
+        if let Some(current) = inner.current.load().as_ref()
+            && current.stale.load(Ordering::Relaxed)
+            && current.session.access_token().expose_secret() == stored.access_token().expose_secret()
+        {
+            return false;
+        }
+        let candidate = Current::new(Arc::clone(&stored), inner.margin, last_use(&stored, inner.clock.now()));
+        let fresh = self.is_fresh(&candidate, inner.clock.unix_nanos());
+        if fresh {
+            debug!(profile = %inner.profile, "adopted the stored session");
+            inner.current.store(Some(Arc::new(candidate)));
+        }
+        fresh
+    }
+
+    async fn renew_holding_lease(&self) -> Result<Arc<Session>, Error> {
         let inner = &self.inner;
         let now = inner.clock.now();
         let mut previous = inner.current.load_full().map(|c| Arc::clone(&c.session));
-        if previous.is_none() && !inner.store_checked.swap(true, Ordering::Relaxed) {
-            previous = self.load_stored(now).await;
-            if let Some(session) = self.fresh() {
-                return Ok(session);
+        let first_look = !inner.store_checked.swap(true, Ordering::Relaxed);
+        if inner.store.is_shared() || (previous.is_none() && first_look) {
+            // Another process may have renewed just before us: its session is as good as ours.
+            if let Some(stored) = self.stored().await {
+                if self.adopt_if_fresh(Arc::clone(&stored)) {
+                    return self.fresh().ok_or(Error::SessionExpired);
+                }
+                if previous.is_none() {
+                    self.put(Arc::clone(&stored), now);
+                    previous = Some(stored);
+                }
             }
         }
         if let Some(previous) = previous {
@@ -358,16 +445,11 @@ impl Authenticator {
         Ok(self.install(session, now).await)
     }
 
-    /// Loads the stored session; installs it when it is fresh.
-    async fn load_stored(&self, now: OffsetDateTime) -> Option<Arc<Session>> {
+    /// The stored session, when it is readable and this provider's.
+    async fn stored(&self) -> Option<Arc<Session>> {
         let inner = &self.inner;
         match inner.store.load(&inner.profile).await {
-            Ok(Some(session)) if session.provider() == inner.flow.provider() => {
-                let session = Arc::new(session);
-                self.put(Arc::clone(&session), now);
-                debug!(profile = %inner.profile, "loaded the stored session");
-                Some(session)
-            }
+            Ok(Some(session)) if session.provider() == inner.flow.provider() => Some(Arc::new(session)),
             Ok(Some(other)) => {
                 warn!(profile = %inner.profile, provider = other.provider(), "the stored session is another provider's; ignoring it");
                 None
@@ -381,8 +463,7 @@ impl Authenticator {
     }
 
     fn put(&self, session: Arc<Session>, now: OffsetDateTime) {
-        // A stored session's last activity is unknown: count it as idle since its issue.
-        let last_used = if session.idle_timeout().is_some() { session.issued_at().min(now) } else { now };
+        let last_used = last_use(&session, now);
         self.inner.current.store(Some(Arc::new(Current::new(session, self.inner.margin, last_used))));
     }
 

@@ -163,6 +163,11 @@ impl SessionStore for FileStore {
         .await
     }
 
+    /// Other processes may write the same directory (a CLI seeding a bot's session, say).
+    fn is_shared(&self) -> bool {
+        true
+    }
+
     async fn profiles(&self) -> Result<Vec<String>, Error> {
         let dir = self.dir.clone();
         Self::blocking(move || {

@@ -6,7 +6,7 @@
 mod file;
 mod memory;
 
-use std::fmt;
+use std::{fmt, time::Duration};
 
 use async_trait::async_trait;
 
@@ -26,6 +26,46 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
     async fn delete(&self, profile: &str) -> Result<(), Error>;
     /// Every saved profile name, sorted.
     async fn profiles(&self) -> Result<Vec<String>, Error>;
+
+    /// Whether other processes may save sessions here: then the authenticator reads the store
+    /// again before renewing, and adopts a fresh session another process saved.
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    /// Claims the right to renew `profile` for at most `ttl`; `Ok(None)` while another process
+    /// holds it. A store that only this process uses grants it at once (the default).
+    async fn try_lock_renewal(&self, _profile: &str, _ttl: Duration) -> Result<Option<RenewalLease>, Error> {
+        Ok(Some(RenewalLease::local()))
+    }
+
+    /// Gives a lease back; a lease that expired meanwhile (and may be someone else's now) is left alone.
+    async fn unlock_renewal(&self, _profile: &str, _lease: RenewalLease) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// The right to renew one profile, from [`SessionStore::try_lock_renewal`].
+#[derive(Debug)]
+pub struct RenewalLease {
+    token: String,
+}
+
+impl RenewalLease {
+    /// A lease identified by `token`, which only its holder knows.
+    pub fn new(token: impl Into<String>) -> Self {
+        Self { token: token.into() }
+    }
+
+    /// A lease of a store that nobody else uses.
+    pub fn local() -> Self {
+        Self::new("")
+    }
+
+    /// The holder's token.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
 }
 
 /// Checks a profile name: letters, digits, `.`, `_` and `-`, not starting with `.` (it names a file).

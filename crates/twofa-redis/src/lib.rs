@@ -1,0 +1,213 @@
+//! A Redis [`SessionStore`] for fleets: many processes, on many hosts, one 2FA session.
+//!
+//! Every process that shares a profile reads the session from Redis, and exactly one of them
+//! renews it: the renewal takes a lease (`SET lock token NX PX ttl`, released only by its holder
+//! through a compare-and-delete script); the others wait, then read the renewed session. A holder
+//! that dies frees the lease when it expires. Sessions expire in Redis with the access token
+//! (`PX`), and can be encrypted at rest with ChaCha20-Poly1305 and a key from the environment.
+//!
+//! ```no_run
+//! # async fn demo(flow: std::sync::Arc<dyn twofa_core::TwoFactorFlow>) -> Result<(), twofa_core::Error> {
+//! use std::sync::Arc;
+//! use twofa_core::Authenticator;
+//! use twofa_redis::RedisStore;
+//!
+//! let store = RedisStore::connect("redis://127.0.0.1/").await?
+//!     .with_encryption_key_from_env("TWOFA_SESSION_KEY")?; // optional: 32 bytes, base64
+//! let auth = Authenticator::builder(flow).store(Arc::new(store)).profile("desk-1").build();
+//! let token = auth.token().await?; // one login for the whole fleet
+//! # drop(token); Ok(()) }
+//! ```
+//!
+//! If Redis is unreachable, the renewal lock is an error ([`twofa_core::Error::Store`]) unless
+//! [`RedisStore::fall_back_to_local_renewal`] is set, in which case each process renews on its own
+//! (and a provider that allows one session per account may log the others out).
+
+mod seal;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chacha20poly1305::aead::{OsRng, rand_core::RngCore as _};
+use redis::{AsyncCommands as _, aio::ConnectionManager};
+use twofa_core::{
+    Error, Session,
+    store::{RenewalLease, SessionStore, check_profile},
+};
+
+use crate::seal::Seal;
+
+/// Releases a lease only if it still holds the caller's token.
+const UNLOCK: &str =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+
+/// Sessions in Redis, shared by every process that uses the same prefix and profile.
+#[derive(Clone)]
+pub struct RedisStore {
+    redis: ConnectionManager,
+    prefix: String,
+    seal: Option<Seal>,
+    local_fallback: bool,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .field("encrypted", &self.seal.is_some())
+            .field("local_fallback", &self.local_fallback)
+            .finish_non_exhaustive()
+    }
+}
+
+fn redis_error(e: redis::RedisError) -> Error {
+    Error::Store { path: None, detail: format!("Redis: {e}") }
+}
+
+impl RedisStore {
+    /// Connects (with automatic reconnection) to `url`, e.g. `redis://127.0.0.1/`.
+    ///
+    /// Calls give up after about 2 s when Redis does not answer: a dead Redis must not stall every
+    /// request of the bot that asked for a token.
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        let client = redis::Client::open(url).map_err(|e| Error::Config(format!("invalid Redis URL: {e}")))?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let redis = client.get_connection_manager_with_config(config).await.map_err(redis_error)?;
+        Ok(Self { redis, prefix: "twofa".into(), seal: None, local_fallback: false })
+    }
+
+    /// The key prefix (default `twofa`): keys are `{prefix}:session:{profile}` and `{prefix}:lock:{profile}`.
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Encrypts sessions at rest with a 32-byte key, base64 in the environment variable `var`.
+    pub fn with_encryption_key_from_env(mut self, var: &str) -> Result<Self, Error> {
+        self.seal = Some(Seal::from_env(var)?);
+        Ok(self)
+    }
+
+    /// When Redis cannot be reached for the renewal lock, renew locally instead of failing.
+    pub fn fall_back_to_local_renewal(mut self, fall_back: bool) -> Self {
+        self.local_fallback = fall_back;
+        self
+    }
+
+    fn key(&self, kind: &str, profile: &str) -> Result<String, Error> {
+        check_profile(profile)?;
+        Ok(format!("{}:{kind}:{profile}", self.prefix))
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedisStore {
+    async fn load(&self, profile: &str) -> Result<Option<Session>, Error> {
+        let key = self.key("session", profile)?;
+        let stored: Option<String> = self.redis.clone().get(&key).await.map_err(redis_error)?;
+        let Some(stored) = stored.map(zeroize::Zeroizing::new) else { return Ok(None) };
+        let json = match &self.seal {
+            Some(seal) => seal.open(&stored)?,
+            None => zeroize::Zeroizing::new(stored.as_bytes().to_vec()),
+        };
+        serde_json::from_slice(&json)
+            .map(Some)
+            .map_err(|e| Error::Store { path: None, detail: format!("corrupt session at {key}: {e}") })
+    }
+
+    async fn save(&self, profile: &str, session: &Session) -> Result<(), Error> {
+        let key = self.key("session", profile)?;
+        let json = zeroize::Zeroizing::new(
+            serde_json::to_vec(&session.expose_secrets())
+                .map_err(|e| Error::Store { path: None, detail: e.to_string() })?,
+        );
+        let value = zeroize::Zeroizing::new(match &self.seal {
+            Some(seal) => seal.seal(&json)?,
+            None => String::from_utf8_lossy(&json).into_owned(),
+        });
+        let mut set = redis::cmd("SET");
+        set.arg(&key).arg(value.as_str());
+        // The session leaves Redis with its access token; sessions without an expiry stay.
+        if let Some(expires_at) = session.expires_at() {
+            let left = (expires_at - twofa_core::time::OffsetDateTime::now_utc()).whole_milliseconds();
+            set.arg("PX").arg(left.clamp(1, i128::from(i64::MAX)) as i64);
+        }
+        set.query_async::<()>(&mut self.redis.clone()).await.map_err(redis_error)
+    }
+
+    async fn delete(&self, profile: &str) -> Result<(), Error> {
+        let key = self.key("session", profile)?;
+        self.redis.clone().del::<_, ()>(&key).await.map_err(redis_error)
+    }
+
+    async fn profiles(&self) -> Result<Vec<String>, Error> {
+        let pattern = format!("{}:session:*", self.prefix);
+        let mut redis = self.redis.clone();
+        let mut names = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .query_async(&mut redis)
+                .await
+                .map_err(redis_error)?;
+            names.extend(keys.iter().filter_map(|k| k.rsplit_once(":session:").map(|(_, p)| p.to_owned())));
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    async fn try_lock_renewal(&self, profile: &str, ttl: Duration) -> Result<Option<RenewalLease>, Error> {
+        let key = self.key("lock", profile)?;
+        let mut bytes = [0u8; 16];
+        OsRng.fill_bytes(&mut bytes);
+        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let set: Result<Option<String>, _> = redis::cmd("SET")
+            .arg(&key)
+            .arg(&token)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms)
+            .query_async(&mut self.redis.clone())
+            .await;
+        match set {
+            Ok(Some(_)) => Ok(Some(RenewalLease::new(token))),
+            Ok(None) => Ok(None),
+            Err(e) if self.local_fallback => {
+                tracing::warn!(profile, error = %e, "Redis is unreachable; renewing without the fleet's lock");
+                Ok(Some(RenewalLease::local()))
+            }
+            Err(e) => Err(redis_error(e)),
+        }
+    }
+
+    async fn unlock_renewal(&self, profile: &str, lease: RenewalLease) -> Result<(), Error> {
+        if lease.token().is_empty() {
+            return Ok(());
+        }
+        let key = self.key("lock", profile)?;
+        redis::Script::new(UNLOCK)
+            .key(&key)
+            .arg(lease.token())
+            .invoke_async::<i64>(&mut self.redis.clone())
+            .await
+            .map(drop)
+            .map_err(redis_error)
+    }
+}
