@@ -5,12 +5,28 @@
 //! sandbox's clock (and the bot's) forward 20 minutes, so a day passes in seconds:
 //! - Online Ordering sessions live 30 minutes and are renewed with the refresh token — no code;
 //! - ETNA tokens live 24 hours (here: 1 hour) with no refresh — the bot logs in again, and its code
-//!   source reads the sandbox outbox, as a mail-reading bot would.
+//!   source reads the sandbox outbox, as a mail-reading bot would;
+//! - the exchange OMS session dies after 1 hour without activity; the bot calls it every 40 minutes
+//!   and renews when 35 minutes have passed idle, so the session is re-established with its session
+//!   token before the server forgets it — no code after the first.
 
-use std::{error::Error, sync::Arc, time::Duration};
+use std::{
+    error::Error,
+    sync::{
+        Arc,
+        atomic::{AtomicU32, Ordering},
+    },
+    time::Duration,
+};
 
-use twofa::{Authenticator, ManualClock, code_source, etna::EtnaFlow, onlineordering::OnlineOrderingFlow};
-use twofa_sandbox::{Sandbox, etna, onlineordering};
+use twofa::{
+    Authenticator, ManualClock, TotpSeed,
+    code_source::{self, Totp},
+    etna::EtnaFlow,
+    oms::OmsFlow,
+    onlineordering::OnlineOrderingFlow,
+};
+use twofa_sandbox::{Sandbox, etna, oms, onlineordering};
 
 const TICK: Duration = Duration::from_secs(20 * 60);
 
@@ -51,19 +67,46 @@ async fn main() -> Result<(), Box<dyn Error>> {
     .clock(Arc::new(clock.clone()))
     .build();
 
+    let totp = Totp::from_base32(&TotpSeed::new(oms::TOTP_SEED))?;
+    let codes_asked = Arc::new(AtomicU32::new(0));
+    let asked = Arc::clone(&codes_asked);
+    let exchange = Authenticator::builder(Arc::new(
+        OmsFlow::builder()
+            .endpoint(sandbox.oms_ws_url())
+            .username(oms::USER_TOTP)
+            .password(oms::PASSWORD)
+            .clock(Arc::new(clock.clone()))
+            .build()?,
+    ))
+    .code_source(Arc::new(code_source::from_fn(move |_| {
+        asked.fetch_add(1, Ordering::SeqCst);
+        let code = totp.current().0.expose_secret().to_owned();
+        async move { Ok(code) }
+    })))
+    // Renew once idle for 35 of the 60 minutes: a session idle past the timeout is gone at the server.
+    .refresh_margin(Duration::from_secs(25 * 60))
+    .clock(Arc::new(clock.clone()))
+    .build();
+
     let client = reqwest::Client::new();
     let etna_url = format!("{}/v1.0/users/me", sandbox.etna_base_url());
     let ordering_url = format!("{}/v1/Customers/me", sandbox.base_url());
+    let oms_url = format!("{}/AP/GetUserInfo", sandbox.oms_http_url());
     for tick in 0..ticks {
         let a = etna.send_with_retry_on_401(|| client.get(&etna_url)).await?.status();
         let b = ordering.send_with_retry_on_401(|| client.get(&ordering_url)).await?.status();
+        if tick % 2 == 0 {
+            exchange.send_with_retry_on_401(|| client.post(&oms_url).body("{}")).await?;
+        }
         let stats = sandbox.stats();
         println!(
-            "t+{:>3} min  etna {a} (logins so far: {})  onlineordering {b} (logins: {}, refreshes: {})",
+            "t+{:>3} min  etna {a} (logins: {})  onlineordering {b} (logins: {}, refreshes: {})  oms (codes asked: {}, re-establishments: {})",
             tick * 20,
             stats.requests("etna.token") / 2,
             stats.requests("onlineordering.login"),
             stats.requests("onlineordering.refresh"),
+            codes_asked.load(Ordering::SeqCst),
+            stats.requests("oms.ws.connect").saturating_sub(1),
         );
         clock.advance(TICK);
         sandbox.clock().advance(TICK);

@@ -51,8 +51,15 @@ pub enum Command {
         header: bool,
     },
     /// List stored profiles: provider, subject, expiry, renewal (never a secret)
+    #[command(after_help = "Example:
+  twofa status
+  PROFILE  PROVIDER  SUBJECT         EXPIRES IN  RENEWABLE
+  etna     etna      username=alice  23h 59m     re-login")]
     Status,
     /// End a session at the provider and forget it
+    #[command(after_help = "Examples:
+  twofa logout --profile etna
+  twofa logout --all")]
     Logout {
         /// The profile
         #[arg(long, value_name = "NAME", required_unless_present = "all", conflicts_with = "all")]

@@ -155,7 +155,10 @@ async fn text_mode_prints_a_summary_without_the_token_and_stores_0600() {
     let stored = e.home.path().join("sessions/etna.json");
     let token: Value = serde_json::from_slice(&std::fs::read(&stored).unwrap()).unwrap();
     let token = token["session"]["access_token"].as_str().unwrap().to_owned();
-    assert!(!stdout.contains(&token) && !text(&out.stderr).contains(&token));
+    let code = e.sandbox.outbox().latest_code(etna::USER_2FA).unwrap();
+    for secret in [token.as_str(), code.as_str(), etna::PASSWORD, etna::APP_KEY] {
+        assert!(!stdout.contains(secret) && !text(&out.stderr).contains(secret), "{secret} was printed");
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
