@@ -95,7 +95,12 @@ impl SandboxBuilder {
 
     /// Binds `127.0.0.1` and serves until the [`Sandbox`] is dropped.
     pub async fn start(self) -> std::io::Result<Sandbox> {
-        let listener = TcpListener::bind(("127.0.0.1", self.port)).await?;
+        // A deep accept queue: the default of 128 makes hundreds of simultaneous connects wait out a
+        // one-second SYN retransmit, which load tests would misread as the client's latency.
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.set_reuseaddr(true)?;
+        socket.bind(std::net::SocketAddr::from(([127, 0, 0, 1], self.port)))?;
+        let listener: TcpListener = socket.listen(4096)?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             clock: SandboxClock::default(),
