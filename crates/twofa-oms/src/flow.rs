@@ -136,10 +136,14 @@ impl OmsFlow {
         let reply = conn
             .call("WebAuthenticateUser", &json!({ "SessionToken": session.access_token().expose_secret() }))
             .await?;
-        let renewed = self.session_of(Reply::parse(reply.as_bytes())?.outcome(Call::Resume)?)?;
-        let user_id = renewed.subject().get("UserId").or(session.subject().get("UserId")).cloned();
-        let renewed = self.session(Secret::new(renewed.access_token().expose_secret()), user_id, None);
-        Ok((conn, renewed))
+        match Reply::parse(reply.as_bytes())?.outcome(Call::Resume)? {
+            // The re-authentication reply may omit the user id: keep the one the session had.
+            Outcome::Session { token, user_id, oms_id } => {
+                let user_id = user_id.or_else(|| session.subject().get("UserId").cloned());
+                Ok((conn, self.session(token, user_id, oms_id)))
+            }
+            Outcome::Challenge { .. } => Err(Error::unexpected(None, "a 2FA request to a session-token login")),
+        }
     }
 
     /// `{endpoint}/AP/{function}`.
