@@ -87,8 +87,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
             (None, None) => "never expires".to_owned(),
         };
         println!("  logged in to {}: {expires}", session.provider());
-        // Secrets print as [REDACTED]; session.access_token().expose_secret() is the only way to read one.
-        println!("  {}: {}", session.header_name(), session.header_value());
+        // Secrets have no Display and Debug-print as [REDACTED]: expose_secret() is the only way to read one.
+        println!("  {}: {:?}", session.header_name(), session.header_value());
     }
     println!("{} logins, {} TCP connections to the sandbox", logins.len(), sandbox.stats().connections());
     Ok(())

@@ -62,7 +62,7 @@ impl Sweep {
     }
     fn session(&mut self, s: &twofa::Session) {
         self.show(s);
-        self.shown.push(s.header_value().to_string());
+        self.shown.push(format!("{:?}", s.header_value()));
         self.secret(s.access_token().expose_secret());
         if let Some(r) = s.renewal_token() {
             self.secret(r.expose_secret());

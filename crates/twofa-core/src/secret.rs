@@ -2,8 +2,37 @@
 //! an explicit `expose_secret()`.
 //!
 //! Distinct types keep a code from being passed where a password belongs. `Debug` prints
-//! `Name([REDACTED])` and `Display` prints `[REDACTED]`, so a secret that slips into a log line
-//! or an error message stays hidden.
+//! `Name([REDACTED])`, so a secret that slips into a log line or an error message stays hidden.
+//! There is no `Display`: `format!("{secret}")` does not compile, so no secret is ever formatted
+//! by accident; reading one takes the visible `expose_secret()`.
+//!
+//! Each `compile_fail` example below is this one with a single line changed, so it fails for
+//! that line and no other reason (stable rustdoc does not check the error code):
+//!
+//! ```
+//! let password = twofa_core::Password::new("hunter2");
+//! let shown = format!("{password:?}");
+//! assert_eq!(shown, "Password([REDACTED])");
+//! let code = twofa_core::OneTimeCode::new("123456").unwrap();
+//! println!("{code:?}");
+//! let token = twofa_core::AccessToken::new("t");
+//! let _ = token.expose_secret().to_string();
+//! ```
+//!
+//! ```compile_fail,E0277
+//! let password = twofa_core::Password::new("hunter2");
+//! let shown = format!("{password}"); // error: `Password` doesn't implement `std::fmt::Display`
+//! ```
+//!
+//! ```compile_fail,E0277
+//! let code = twofa_core::OneTimeCode::new("123456").unwrap();
+//! println!("{code}"); // error: `OneTimeCode` doesn't implement `std::fmt::Display`
+//! ```
+//!
+//! ```compile_fail,E0599
+//! let token = twofa_core::AccessToken::new("t");
+//! let _ = token.to_string(); // error: no `to_string` without `Display`
+//! ```
 
 use std::fmt;
 
@@ -33,12 +62,6 @@ macro_rules! secret_string {
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(concat!(stringify!($name), "([REDACTED])"))
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("[REDACTED]")
             }
         }
 
@@ -141,12 +164,6 @@ impl fmt::Debug for OneTimeCode {
     }
 }
 
-impl fmt::Display for OneTimeCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[REDACTED]")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,10 +172,9 @@ mod tests {
     fn secrets_never_print() {
         let p = Password::new("hunter2-password");
         assert_eq!(format!("{p:?}"), "Password([REDACTED])");
-        assert_eq!(format!("{p}"), "[REDACTED]");
         assert_eq!(p.expose_secret(), "hunter2-password");
         let t = AccessToken::from("tok-123");
-        assert!(!format!("{t:?} {t} {:?}", RenewalToken::new("ren-456")).contains("123"));
+        assert!(!format!("{t:?} {:?}", RenewalToken::new("ren-456")).contains("123"));
     }
 
     #[test]
