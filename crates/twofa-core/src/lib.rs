@@ -57,3 +57,7 @@ pub use login::{LoginOptions, login};
 pub use secret::{AccessToken, ApiKey, OneTimeCode, Password, RenewalToken, Secret, TotpSeed};
 pub use session::{ExposedSession, Session, TokenPlacement};
 pub use time;
+
+// Crates whose types appear in this API, re-exported so users name the very versions twofa uses.
+pub use async_trait;
+pub use reqwest;

@@ -4,7 +4,9 @@
 mod callback;
 mod channel;
 mod env;
+#[cfg(feature = "prompt")]
 mod prompt;
+#[cfg(feature = "totp")]
 mod totp;
 
 use std::fmt;
@@ -15,7 +17,9 @@ use time::OffsetDateTime;
 pub use callback::{FnCodeSource, from_fn};
 pub use channel::{ChannelCodeSource, CodeSender, code_channel};
 pub use env::EnvCode;
+#[cfg(feature = "prompt")]
 pub use prompt::Prompt;
+#[cfg(feature = "totp")]
 pub use totp::{Totp, TotpAlgorithm};
 
 use crate::{Challenge, Error, Method, OneTimeCode};
