@@ -7,6 +7,9 @@ use async_trait::async_trait;
 use crate::{Challenge, Error, OneTimeCode, Session};
 
 /// What a login start produced.
+///
+/// Deliberately exhaustive: a login step either ends in a session or asks for something, so a
+/// `match` on it needs no wildcard arm.
 #[derive(Debug)]
 pub enum Step {
     /// Logged in without a second factor (the account has none, or a remembered device).

@@ -155,6 +155,7 @@ impl Http {
 
 /// A response read into memory: status, headers and a bounded body.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Answer {
     /// The HTTP status code.
     pub status: u16,
@@ -165,6 +166,11 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// An answer built by hand: for tests and fuzz targets that feed a provider's parser.
+    pub fn new(status: u16, headers: HeaderMap, body: Vec<u8>) -> Self {
+        Self { status, headers, body }
+    }
+
     async fn read(mut response: reqwest::Response) -> Result<Self, Error> {
         let status = response.status().as_u16();
         let too_large = || Error::unexpected(Some(status), format!("the body is larger than {MAX_BODY_BYTES} bytes"));

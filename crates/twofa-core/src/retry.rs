@@ -11,6 +11,7 @@ use crate::Error;
 
 /// How many times, and how patiently, an idempotent call is tried.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct Backoff {
     /// Tries in all, the first included (default 3).
     pub attempts: u32,

@@ -204,7 +204,7 @@ mod tests {
     use super::*;
 
     fn answer(status: u16, body: Vec<u8>) -> Answer {
-        Answer { status, headers: HeaderMap::new(), body }
+        Answer::new(status, HeaderMap::new(), body)
     }
 
     const KEYS: &[&str] = &["State", "Step", "Reason", "Token", "error", "Message", "state", "token"];

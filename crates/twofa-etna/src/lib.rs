@@ -46,7 +46,7 @@ pub use flow::{EtnaFlow, PROVIDER};
 pub mod fuzzing {
     /// Interprets a `/token` answer; `true` when it is a token or a challenge.
     pub fn token_answer(status: u16, body: &[u8]) -> bool {
-        let answer = twofa_core::http::Answer { status, headers: Default::default(), body: body.to_vec() };
+        let answer = twofa_core::http::Answer::new(status, Default::default(), body.to_vec());
         crate::flow::interpret(&answer).is_ok()
     }
 }
