@@ -45,3 +45,13 @@ pub use twofa_onlineordering as onlineordering;
 /// A Redis session store shared by a fleet of processes (feature `redis`).
 #[cfg(feature = "redis")]
 pub use twofa_redis as redis;
+
+/// Every Rust example of the README and the docs, compiled by `cargo test` so none goes stale.
+#[cfg(doctest)]
+mod doc_examples {
+    #[doc = include_str!("../README.md")]
+    struct Readme;
+    #[cfg(feature = "redis")]
+    #[doc = include_str!("../docs/fleet.md")]
+    struct Fleet;
+}

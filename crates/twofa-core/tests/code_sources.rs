@@ -59,3 +59,11 @@ async fn prompt_that_requires_a_terminal_refuses_a_pipe() {
     let err = Prompt::new().require_tty().code(&request()).await.unwrap_err();
     assert!(matches!(err, Error::CodeSource(_)));
 }
+
+#[tokio::test]
+async fn channel_wait_limit_names_the_real_wait_not_zero_seconds() {
+    let (source, _sender) = code_channel();
+    let source = source.with_wait_limit(Duration::from_millis(30));
+    let Err(Error::CodeSource(message)) = source.code(&request()).await else { panic!("a code arrived from nowhere") };
+    assert!(message.contains("30ms"), "{message}");
+}

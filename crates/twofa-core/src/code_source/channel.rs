@@ -66,7 +66,7 @@ impl CodeSource for ChannelCodeSource {
         let received = match self.wait {
             Some(wait) => tokio::time::timeout(wait, codes.recv())
                 .await
-                .map_err(|_| Error::CodeSource(format!("no code arrived within {} s", wait.as_secs())))?,
+                .map_err(|_| Error::CodeSource(format!("no code arrived within {wait:?}")))?,
             None => codes.recv().await,
         };
         OneTimeCode::new(received.ok_or_else(|| Error::CodeSource("the code channel was closed".into()))?)
