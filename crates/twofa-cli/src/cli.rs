@@ -69,6 +69,7 @@ pub enum Command {
         all: bool,
     },
     /// Run the simulator of all three backends on loopback until Ctrl-C
+    #[cfg(feature = "sandbox")]
     #[command(after_help = "Example:
   twofa sandbox --port 8700   # then follow the printed `twofa login` lines in another terminal")]
     Sandbox {

@@ -9,6 +9,7 @@ mod commands;
 mod input;
 mod output;
 mod profile;
+#[cfg(feature = "sandbox")]
 mod sandbox;
 
 use std::{process::ExitCode, time::Duration};
@@ -58,6 +59,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Token { profile, header } => commands::token(&ctx, &profile, header).await,
         Command::Status => commands::status(&ctx).await,
         Command::Logout { profile, all } => commands::logout(&ctx, profile, all).await,
+        #[cfg(feature = "sandbox")]
         Command::Sandbox { port } => sandbox::run(port).await,
         Command::Totp { secret_env } => commands::totp(&secret_env),
     }
