@@ -20,9 +20,15 @@ pub struct Cli {
     /// Where sessions and profiles are kept [default: $TWOFA_HOME, else the platform data directory]
     #[arg(long, global = true, env = "TWOFA_HOME", value_name = "DIR")]
     pub store_dir: Option<PathBuf>,
-    /// Log what happens to standard error (secrets are never logged)
+    /// Log more to standard error: -v for debug, -vv for trace (secrets are never logged). RUST_LOG, when set, wins
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Log nothing but errors
     #[arg(short, long, global = true)]
-    pub verbose: bool,
+    pub quiet: bool,
+    /// Output format: text for people, JSON for scripts (errors too: one JSON object on standard error)
+    #[arg(long, global = true, value_enum, default_value_t)]
+    pub format: Format,
     /// Time limit of each request, in seconds
     #[arg(long, global = true, default_value_t = 30, value_name = "SECONDS")]
     pub timeout: u64,
@@ -77,6 +83,20 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         port: u16,
     },
+    /// Print a shell completion script
+    #[command(after_help = "Examples:
+  source <(twofa completions bash)
+  twofa completions zsh > \"${fpath[1]}/_twofa\"
+  twofa completions fish > ~/.config/fish/completions/twofa.fish")]
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff)
+    #[command(after_help = "Example:
+  twofa manpage > /usr/local/share/man/man1/twofa.1 && man twofa")]
+    Manpage,
     /// Print the current TOTP code of a seed and how long it stays valid
     #[command(after_help = "Example:
   TOTP_SEED=JBSWY3DPEHPK3PXP twofa totp --secret-env TOTP_SEED")]
@@ -188,9 +208,6 @@ pub struct Common {
     /// The profile to store the session under [default: the provider's name]
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
-    /// Output format
-    #[arg(long, value_enum, default_value_t)]
-    pub format: Format,
     /// Allow plain http:// to hosts other than loopback (credentials travel in clear)
     #[arg(long)]
     pub allow_insecure_http: bool,

@@ -4,6 +4,7 @@ use std::{
     collections::BTreeSet,
     io::IsTerminal as _,
     path::{Path, PathBuf},
+    sync::Arc,
     time::Duration,
 };
 
@@ -17,6 +18,7 @@ use crate::{
     input::{self, PasswordInput, ShowSetup},
     output::{self, Failure},
     profile::{Backend, Profile, secret_env},
+    progress::{PauseForCode, Progress},
 };
 
 /// A stand-in password for flows used only to resume or log out: those calls never send it.
@@ -26,6 +28,9 @@ const UNUSED_PASSWORD: &str = "unused-by-resume-and-logout";
 pub struct Context {
     pub store_dir: PathBuf,
     pub timeout: Duration,
+    pub format: Format,
+    /// Whether a spinner may show on a terminal (not with `-q`).
+    pub progress: bool,
 }
 
 impl Context {
@@ -97,12 +102,15 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
     let flow = profile.flow(password, ctx.timeout, previous.as_ref())?;
     let (codes, attempts) =
         input::codes(common.code.as_deref(), common.code_env.as_deref(), common.totp_secret_env.as_deref())?;
-    let codes = ShowSetup { inner: codes, enabled: common.format == Format::Text && std::io::stdout().is_terminal() };
-    let session =
-        twofa_core::login(flow.as_ref(), &codes, &LoginOptions::default().max_code_attempts(attempts)).await?;
+    let codes = ShowSetup { inner: codes, enabled: ctx.format == Format::Text && std::io::stdout().is_terminal() };
+    let progress = Progress::start(ctx.progress, &format!("logging in to {}", profile.provider()));
+    let codes = PauseForCode { inner: Arc::new(codes), progress: Arc::clone(&progress) };
+    let session = twofa_core::login(flow.as_ref(), &codes, &LoginOptions::default().max_code_attempts(attempts)).await;
+    progress.clear();
+    let session = session?;
     store.save(&name, &session).await?;
     profile.save(&ctx.profiles(), &name)?;
-    output::logged_in(common.format, &name, &session, &store.path(&name)?);
+    output::logged_in(ctx.format, &name, &session, &store.path(&name)?);
     Ok(())
 }
 
@@ -155,11 +163,21 @@ pub async fn token(ctx: &Context, name: &str, header: bool) -> Result<(), Failur
 
 pub async fn status(ctx: &Context) -> Result<(), Failure> {
     let names = ctx.names().await?;
+    let store = ctx.sessions();
+    if ctx.format == Format::Json {
+        let mut profiles = Vec::with_capacity(names.len());
+        for name in &names {
+            let provider = Profile::load(&ctx.profiles(), name).ok().flatten().map(|p| p.provider());
+            let session = store.load(name).await.ok().flatten();
+            profiles.push(output::status_json(name, provider, session.as_ref()));
+        }
+        println!("{}", serde_json::json!({ "profiles": profiles }));
+        return Ok(());
+    }
     if names.is_empty() {
         println!("No stored profiles in {}.", ctx.store_dir.display());
         return Ok(());
     }
-    let store = ctx.sessions();
     let mut rows = vec![["PROFILE", "PROVIDER", "SUBJECT", "EXPIRES IN", "RENEWABLE"].map(String::from)];
     for name in &names {
         let provider = Profile::load(&ctx.profiles(), name).ok().flatten().map_or("?", |p| p.provider());
@@ -185,6 +203,9 @@ pub async fn logout(ctx: &Context, name: Option<String>, all: bool) -> Result<()
         check_profile(&name)?;
         let profile = Profile::load(&ctx.profiles(), &name).ok().flatten();
         let session = store.load(&name).await.ok().flatten();
+        if !all && profile.is_none() && session.is_none() {
+            return Err(Failure::usage(format!("there is no profile `{name}`; `twofa status` lists them")));
+        }
         if let (Some(profile), Some(session)) = (&profile, &session) {
             let remote = match profile.flow(Password::new(UNUSED_PASSWORD), ctx.timeout, Some(session)) {
                 Ok(flow) => flow.logout(session).await,

@@ -20,8 +20,36 @@ pub mod exit {
 /// An error as the CLI reports it.
 pub struct Failure {
     pub code: u8,
+    /// A stable name for scripts: the library error's [`Error::kind`], or `usage`.
+    pub kind: &'static str,
+    pub retryable: bool,
     pub message: String,
     pub hint: Option<String>,
+}
+
+/// Prints `failure` on standard error, as text or as one JSON object, and gives its exit code.
+pub fn report(format: Format, failure: Failure) -> std::process::ExitCode {
+    match format {
+        Format::Json => {
+            let mut error = json!({
+                "kind": failure.kind,
+                "message": failure.message,
+                "retryable": failure.retryable,
+                "exit_code": failure.code,
+            });
+            if let Some(hint) = &failure.hint {
+                error["hint"] = json!(hint);
+            }
+            eprintln!("{}", json!({ "error": error }));
+        }
+        Format::Text => {
+            eprintln!("error: {}", failure.message);
+            if let Some(hint) = failure.hint {
+                eprintln!("hint: {hint}");
+            }
+        }
+    }
+    std::process::ExitCode::from(failure.code)
 }
 
 impl From<Error> for Failure {
@@ -49,13 +77,13 @@ impl From<Error> for Failure {
             }
             _ => (exit::USAGE, None),
         };
-        Self { code, message: e.to_string(), hint }
+        Self { code, kind: e.kind(), retryable: e.is_retryable(), message: e.to_string(), hint }
     }
 }
 
 impl Failure {
     pub fn usage(message: impl Into<String>) -> Self {
-        Self { code: exit::USAGE, message: message.into(), hint: None }
+        Self { code: exit::USAGE, kind: "usage", retryable: false, message: message.into(), hint: None }
     }
 }
 
@@ -110,6 +138,26 @@ pub fn logged_in(format: Format, profile: &str, session: &Session, store: &Path)
             println!("Stored in {}. Print the token with `twofa token --profile {profile}`.", store.display());
         }
     }
+}
+
+/// One profile of `twofa status --format json`: what a script needs to decide, never a secret.
+pub fn status_json(profile: &str, provider: Option<&str>, session: Option<&Session>) -> serde_json::Value {
+    let Some(session) = session else {
+        return json!({ "profile": profile, "provider": provider, "session": null });
+    };
+    let now = OffsetDateTime::now_utc();
+    json!({
+        "profile": profile,
+        "provider": provider.unwrap_or(session.provider()),
+        "session": {
+            "subject": session.subject(),
+            "issued_at": rfc3339(session.issued_at()),
+            "expires_at": session.expires_at().map(rfc3339),
+            "expires_in_seconds": session.expires_at().map(|at| (at - now).whole_seconds().max(0)),
+            "idle_timeout_seconds": session.idle_timeout().map(|d| d.as_secs()),
+            "renewable_without_code": session.renewal_token().is_some(),
+        },
+    })
 }
 
 /// One row of `twofa status`.

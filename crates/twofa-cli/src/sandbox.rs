@@ -7,6 +7,8 @@ use crate::output::Failure;
 pub async fn run(port: u16) -> Result<(), Failure> {
     let sandbox = Sandbox::builder().port(port).start().await.map_err(|e| Failure {
         code: crate::output::exit::NETWORK,
+        kind: "sandbox",
+        retryable: false,
         message: format!("cannot start the sandbox: {e}"),
         hint: None,
     })?;

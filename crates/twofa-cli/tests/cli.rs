@@ -482,3 +482,115 @@ async fn a_person_at_a_terminal_answers_both_prompts() {
     .await
     .unwrap();
 }
+
+/// The bash completion script, sourced in a real bash, completes the subcommands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bash_completion_completes_a_subcommand() {
+    let e = env().await;
+    let script = e.run(&["completions", "bash"]).await;
+    assert!(script.status.success(), "{}", text(&script.stderr));
+    let file = e.home.path().join("twofa.bash");
+    std::fs::write(&file, &script.stdout).unwrap();
+    let probe = format!(
+        "source {}; COMP_WORDS=(twofa lo); COMP_CWORD=1; COMP_LINE='twofa lo'; COMP_POINT=8; _twofa twofa lo twofa; \
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        file.display()
+    );
+    let out = Command::new("bash").args(["--norc", "-c", &probe]).output().unwrap();
+    let words: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(words, ["login", "logout"], "{}", text(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_manual_page_documents_every_subcommand() {
+    let e = env().await;
+    let out = e.run(&["manpage"]).await;
+    let roff = text(&out.stdout);
+    assert!(roff.starts_with(".ie") || roff.contains(".TH twofa"), "{roff}");
+    for word in ["login", "token", "status", "logout", "completions"] {
+        assert!(roff.contains(word), "{word} missing from the manual page");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_as_json_lists_profiles_without_a_secret() {
+    let e = env().await;
+    let mut args = e.etna_login(etna::USER_2FA);
+    args.extend(["--format", "json"].map(String::from));
+    let login = json(&e.run_with_mail(args, None, etna::USER_2FA, right).await);
+    let out = e.run(&["status", "--format", "json"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let profile = &status["profiles"][0];
+    assert_eq!(profile["profile"], "etna");
+    assert_eq!(profile["provider"], "etna");
+    assert!(profile["session"]["expires_in_seconds"].as_i64().unwrap() > 0);
+    assert_eq!(profile["session"]["renewable_without_code"], false);
+    let shown = text(&out.stdout);
+    assert!(!shown.contains(login["access_token"].as_str().unwrap()) && !shown.contains(etna::PASSWORD));
+}
+
+/// With `--format json` every error is one JSON object on standard error, with the documented exit code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_in_json_mode_are_one_object_on_stderr() {
+    let e = env().await;
+    let mut args = e.etna_login(etna::USER_2FA);
+    args.truncate(args.len() - 1);
+    args.extend(["WRONG_PASSWORD", "--format", "json"].map(String::from));
+    let out = e.run(&args.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert_eq!(out.status.code(), Some(3));
+    assert!(out.stdout.is_empty());
+    let error: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(error["error"]["kind"], "invalid_credentials");
+    assert_eq!(error["error"]["retryable"], false);
+    assert_eq!(error["error"]["exit_code"], 3);
+    assert!(!text(&out.stderr).contains("not-the-password"));
+
+    let usage = e.run(&["--format", "json", "token"]).await;
+    assert_eq!(usage.status.code(), Some(2));
+    let error: Value = serde_json::from_slice(&usage.stderr).unwrap();
+    assert_eq!(error["error"]["kind"], "usage");
+
+    let missing = e.run(&["token", "--profile", "nobody", "--format", "json"]).await;
+    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(serde_json::from_slice::<Value>(&missing.stderr).unwrap()["error"]["kind"], "usage");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_of_an_unknown_profile_fails_with_exit_2() {
+    let e = env().await;
+    let out = e.run(&["logout", "--profile", "typo"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no profile `typo`"), "{}", text(&out.stderr));
+}
+
+/// Logs go to stderr only, without colour when stderr is not a terminal; `-q` silences warnings;
+/// `RUST_LOG` wins over the flags. No spinner is drawn into a pipe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_follow_verbosity_flags_and_never_colour_a_pipe() {
+    let e = env().await;
+    let login = e.etna_login(etna::USER_NO_2FA);
+    let with = |extra: &[&str]| {
+        let mut args: Vec<&str> = login.iter().map(String::as_str).collect();
+        args.extend_from_slice(extra);
+        args.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let verbose = e.run(&with(&["-vv"]).iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert!(verbose.status.success(), "{}", text(&verbose.stderr));
+    let log = text(&verbose.stderr);
+    assert!(log.contains("DEBUG") || log.contains("TRACE"), "{log}");
+    assert!(!log.contains('\u{1b}') && !text(&verbose.stdout).contains('\u{1b}'), "escape codes in a pipe: {log:?}");
+    for spinner in ['⠁', '⠂', '⠄', '⡀', '⢀', '⠠', '⠐', '⠈'] {
+        assert!(!log.contains(spinner), "a spinner was drawn into a pipe");
+    }
+    assert!(!log.contains(etna::PASSWORD) && !log.contains(etna::APP_KEY));
+
+    let quiet = e.run(&with(&["-q"]).iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert!(quiet.status.success());
+    assert_eq!(text(&quiet.stderr), "");
+
+    let mut cmd = e.command(&with(&[]).iter().map(String::as_str).collect::<Vec<_>>());
+    cmd.env("RUST_LOG", "debug");
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    assert!(text(&out.stderr).contains("DEBUG"), "RUST_LOG=debug ignored: {}", text(&out.stderr));
+}

@@ -136,6 +136,30 @@ impl Error {
         }
     }
 
+    /// A stable, machine-readable name of the variant (`invalid_code`, `rate_limited`, …), for
+    /// JSON output and metrics. It never changes for an existing variant.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::InvalidAppKey => "invalid_app_key",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::AccountLocked => "account_locked",
+            Self::PasswordExpired => "password_expired",
+            Self::PinRequired { .. } => "pin_required",
+            Self::InvalidCode => "invalid_code",
+            Self::ChallengeExpired => "challenge_expired",
+            Self::SessionExpired => "session_expired",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Unsupported { .. } => "unsupported",
+            Self::Config(_) => "config",
+            Self::InvalidInput(_) => "invalid_input",
+            Self::CodeSource(_) => "code_source",
+            Self::Transport { .. } => "transport",
+            Self::UnexpectedResponse { .. } => "unexpected_response",
+            Self::Store { .. } => "store",
+            Self::Provider { .. } => "provider",
+        }
+    }
+
     /// How long the provider asked to wait, for [`Error::RateLimited`].
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -217,6 +241,14 @@ mod tests {
         assert!(!Error::unexpected(Some(400), "bad").is_retryable());
         assert!(!Error::InvalidCode.is_retryable());
         assert!(!Error::InvalidCredentials.is_retryable());
+    }
+
+    #[test]
+    fn kinds_are_stable_snake_case_names() {
+        assert_eq!(Error::InvalidCode.kind(), "invalid_code");
+        assert_eq!(Error::RateLimited { retry_after: None }.kind(), "rate_limited");
+        assert_eq!(Error::transport(TransportKind::Timeout, "slow").kind(), "transport");
+        assert_eq!(Error::unexpected(None, "x").kind(), "unexpected_response");
     }
 
     #[test]
