@@ -5,6 +5,9 @@
 #![cfg(all(feature = "etna", feature = "oms", feature = "onlineordering"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+mod child;
+mod proxy;
+
 use std::{
     net::SocketAddr,
     sync::{
