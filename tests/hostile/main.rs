@@ -5,6 +5,11 @@
 #![cfg(all(feature = "etna", feature = "oms", feature = "onlineordering"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+mod child;
+mod oms_reply;
+mod proxy;
+mod ws_flood;
+
 use std::{
     net::SocketAddr,
     sync::{
@@ -271,6 +276,8 @@ enum Socket {
     CloseAfterChallenge,
     Binary,
     Silent,
+    /// Answers with a logged-in session, under this function name.
+    ReplyNamed(&'static str),
 }
 
 async fn websocket(behaviour: Socket) -> String {
@@ -290,6 +297,11 @@ async fn websocket(behaviour: Socket) -> String {
                         let _ = ws.send(Message::binary(vec![0, 159, 146, 150])).await;
                     }
                     Socket::Silent => tokio::time::sleep(Duration::from_secs(30)).await,
+                    Socket::ReplyNamed(name) => {
+                        let payload = r#"{"Authenticated":true,"SessionToken":"forged-session","UserId":7}"#;
+                        let reply = serde_json::json!({ "m": 1, "i": frame["i"], "n": name, "o": payload });
+                        let _ = ws.send(Message::text(reply.to_string())).await;
+                    }
                     Socket::CloseAfterChallenge => {
                         let payload = r#"{"Authenticated":true,"Requires2FA":true,"AuthType":"Google"}"#;
                         let reply = serde_json::json!({ "m": 1, "i": frame["i"], "n": frame["n"], "o": payload });

@@ -3,6 +3,15 @@
 //!
 //! Providers never build their own `reqwest::Client` per call: one [`Http`] lives in each flow and
 //! keeps its connections alive, so a whole 2FA login runs over one TCP connection.
+//!
+//! **TLS** is rustls (aws-lc-rs) with the platform's verifier, plus any root added with
+//! [`HttpOptions::add_root_certificate`]; the same [`rustls::ClientConfig`] serves HTTPS and the
+//! providers' WebSockets ([`Http::tls_config`]), so both trust exactly the same certificates.
+//!
+//! **Proxies**: HTTPS requests to remote hosts honour the usual variables (`HTTPS_PROXY`,
+//! `ALL_PROXY`, `NO_PROXY`, lower case too). Plain `http://` and loopback destinations never go
+//! through a proxy: a loopback login sent to `HTTP_PROXY` would carry the password in clear to
+//! another process or machine.
 
 use std::{sync::Arc, time::Duration};
 
@@ -24,6 +33,7 @@ pub struct HttpOptions {
     timeout: Duration,
     connect_timeout: Duration,
     allow_insecure_http: bool,
+    extra_roots: Vec<Vec<u8>>,
 }
 
 impl Default for HttpOptions {
@@ -33,14 +43,16 @@ impl Default for HttpOptions {
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             allow_insecure_http: false,
+            extra_roots: Vec::new(),
         }
     }
 }
 
 impl HttpOptions {
-    /// Uses the caller's client (proxies, custom roots…). It must not follow redirects:
-    /// build it with `redirect(reqwest::redirect::Policy::none())`; a followed redirect is reported as
-    /// [`Error::Config`].
+    /// Uses the caller's client for HTTP calls (its proxies, roots… as they are). It must not
+    /// follow redirects: build it with `redirect(reqwest::redirect::Policy::none())`; a followed
+    /// redirect is reported as [`Error::Config`]. A WebSocket transport does not use it: roots for
+    /// both transports go through [`HttpOptions::add_root_certificate`].
     pub fn client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
         self
@@ -61,6 +73,15 @@ impl HttpOptions {
     /// Allows plain `http://` to hosts other than loopback. Off by default: credentials would travel in clear.
     pub fn allow_insecure_http(mut self, allow: bool) -> Self {
         self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Trusts one more root certificate (PEM, one or more `CERTIFICATE` blocks), beside the
+    /// platform's, over HTTPS and WebSocket alike — e.g. a company's TLS-inspecting proxy or a
+    /// test server. Checked by `build()`: text without a certificate is an [`Error::Config`].
+    /// A client given with [`HttpOptions::client`] keeps its own roots for HTTP.
+    pub fn add_root_certificate(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.extra_roots.push(pem.as_ref().to_vec());
         self
     }
 
@@ -102,16 +123,48 @@ impl HttpOptions {
 
     /// Builds the shared HTTP handle.
     pub fn build(&self) -> Result<Http, Error> {
-        let client = match &self.client {
-            Some(client) => client.clone(),
-            None => reqwest::Client::builder()
-                .redirect(redirect::Policy::none())
-                .connect_timeout(self.connect_timeout)
-                .user_agent(concat!("twofa/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| Error::Config(format!("cannot build the HTTP client: {}", e.without_url())))?,
+        let tls = Arc::new(self.tls_config()?);
+        let built = |r: reqwest::Result<reqwest::Client>| {
+            r.map_err(|e| Error::Config(format!("cannot build the HTTP client: {}", e.without_url())))
         };
-        Ok(Http { client, timeout: self.timeout })
+        let (client, direct) = match &self.client {
+            Some(client) => (client.clone(), client.clone()),
+            None => (built(self.client_builder(&tls).build())?, built(self.client_builder(&tls).no_proxy().build())?),
+        };
+        Ok(Http { client, direct, tls, timeout: self.timeout })
+    }
+
+    fn client_builder(&self, tls: &rustls::ClientConfig) -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
+            .tls_backend_preconfigured(tls.clone())
+            .redirect(redirect::Policy::none())
+            .connect_timeout(self.connect_timeout)
+            .user_agent(concat!("twofa/", env!("CARGO_PKG_VERSION")))
+    }
+
+    /// The one TLS configuration: the platform's verifier with the added roots, aws-lc-rs.
+    fn tls_config(&self) -> Result<rustls::ClientConfig, Error> {
+        use rustls::pki_types::{CertificateDer, pem::PemObject as _};
+        let mut roots = Vec::new();
+        for pem in &self.extra_roots {
+            let before = roots.len();
+            for cert in CertificateDer::pem_slice_iter(pem) {
+                roots.push(cert.map_err(|_| Error::Config("an added root certificate is not valid PEM".into()))?);
+            }
+            if roots.len() == before {
+                return Err(Error::Config("a root certificate was added that holds no PEM certificate".into()));
+            }
+        }
+        let tls_error = |e: rustls::Error| Error::Config(format!("cannot set up TLS: {e}"));
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(roots, Arc::clone(&provider))
+            .map_err(tls_error)?;
+        Ok(rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(tls_error)?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth())
     }
 }
 
@@ -124,17 +177,38 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// A client plus the per-request time limit.
-#[derive(Debug, Clone)]
+/// The clients plus the per-request time limit and the TLS configuration.
+#[derive(Clone)]
 pub struct Http {
+    /// Honours the proxy variables: HTTPS to remote hosts.
     client: reqwest::Client,
+    /// Never uses a proxy: plain HTTP and loopback.
+    direct: reqwest::Client,
+    tls: Arc<rustls::ClientConfig>,
     timeout: Duration,
+}
+
+impl std::fmt::Debug for Http {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http").field("timeout", &self.timeout).finish_non_exhaustive()
+    }
 }
 
 impl Http {
     /// Starts a request with the time limit applied.
     pub fn request(&self, method: Method, url: Url) -> RequestBuilder {
-        self.client.request(method, url).timeout(self.timeout)
+        self.client_for(&url).request(method, url).timeout(self.timeout)
+    }
+
+    /// The TLS configuration HTTPS uses (the platform's verifier and the added roots), for the
+    /// providers' WebSockets. Its ALPN list is empty: HTTP/1.1, as a WebSocket upgrade needs.
+    pub fn tls_config(&self) -> Arc<rustls::ClientConfig> {
+        Arc::clone(&self.tls)
+    }
+
+    /// Plain HTTP and loopback go direct; the rest may go through the proxy variables.
+    fn client_for(&self, url: &Url) -> &reqwest::Client {
+        if url.scheme() == "http" || is_loopback(url) { &self.direct } else { &self.client }
     }
 
     /// Sends a request and reads its answer, at most [`MAX_BODY_BYTES`].
@@ -143,7 +217,7 @@ impl Http {
     pub async fn send(&self, request: RequestBuilder) -> Result<Answer, Error> {
         let request = request.build().map_err(transport_error)?;
         let url = request.url().clone();
-        let response = self.client.execute(request).await.map_err(transport_error)?;
+        let response = self.client_for(&url).execute(request).await.map_err(transport_error)?;
         if response.url() != &url {
             return Err(Error::Config(
                 "the HTTP client followed a redirect; twofa needs a client with redirects disabled".into(),

@@ -127,7 +127,7 @@ impl OmsFlow {
     }
 
     async fn connect(&self) -> Result<Connection, Error> {
-        Connection::open(self.endpoint.as_str(), self.connect_timeout, self.timeout).await
+        Connection::open(&self.endpoint, self.http.tls_config(), self.connect_timeout, self.timeout).await
     }
 
     /// A new connection authenticated with the session token.

@@ -5,7 +5,8 @@
 //! `Authenticate2FA {Code}` must follow **on the same connection**: the [`Challenge`] holds that
 //! live connection, so an OMS WebSocket challenge cannot be serialized. Frames are
 //! `{"m","i","n","o"}` with `o` a JSON string holding JSON; requests carry even sequence numbers
-//! from 2 and replies are matched by number, skipping events and other replies.
+//! from 2 and replies are matched by number and function name, skipping events and other replies
+//! (a reply under our number for another function is a protocol error).
 //!
 //! Over the **HTTP** gateway, `GET /AP/AuthenticateUser` (Basic) returns a `Pending2FaToken` and
 //! `POST /AP/Authenticate2FA` with header `pending2FaToken` completes the login; later calls carry

@@ -1,23 +1,42 @@
-//! One WebSocket connection to an APEX gateway: numbered requests, replies matched by number.
+//! One WebSocket connection to an APEX gateway: numbered requests, replies matched by number and
+//! function name.
+//!
+//! The WebSocket layer is `tokio-websockets`, which logs nothing: no log level of any target can
+//! show a frame, and so the password and the code. TLS is the [`rustls::ClientConfig`] HTTPS uses
+//! (see `twofa_core::http`), so both transports trust the same roots. The gateway is reached
+//! directly, never through a proxy.
+//!
+//! [`rustls::ClientConfig`]: tokio_rustls::rustls::ClientConfig
 
-use std::time::Duration;
+use std::{sync::Arc, task::Poll, time::Duration};
 
 use futures_util::{SinkExt as _, StreamExt as _};
+use reqwest::Url;
 use serde_json::Value;
 use tokio::net::TcpStream;
-use tokio_tungstenite::{
-    MaybeTlsStream, WebSocketStream, connect_async_with_config,
-    tungstenite::{self, Message, protocol::WebSocketConfig},
+use tokio_rustls::{
+    TlsConnector,
+    rustls::{ClientConfig, pki_types::ServerName},
 };
+use tokio_websockets::{ClientBuilder, Limits, MaybeTlsStream, Message, WebSocketStream};
 use twofa_core::{Error, TransportKind, http::MAX_BODY_BYTES};
+use url::Host;
 
 use crate::frame::{ERROR, REPLY, decode, encode};
+
+/// The most Pong bytes allowed to wait for a server that does not read them. The library answers
+/// every Ping with a Pong; a server that floods Pings and never reads would otherwise grow our
+/// write queue without bound (the kernel's socket buffers come before this, so a healthy but slow
+/// connection never gets near it).
+pub(crate) const MAX_UNSENT_PONG_BYTES: usize = 256 * 1024;
 
 /// A connection and its next sequence number (even, from 2, as APEX recommends).
 pub(crate) struct Connection {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
     next: u64,
     timeout: Duration,
+    /// Pong bytes queued since the write queue was last seen empty (an upper bound).
+    unsent_pongs: usize,
 }
 
 impl std::fmt::Debug for Connection {
@@ -28,57 +47,143 @@ impl std::fmt::Debug for Connection {
 
 impl Connection {
     /// Opens a connection within `connect_timeout`; calls then time out after `timeout` each.
-    pub(crate) async fn open(url: &str, connect_timeout: Duration, timeout: Duration) -> Result<Self, Error> {
-        let config =
-            WebSocketConfig::default().max_message_size(Some(MAX_BODY_BYTES)).max_frame_size(Some(MAX_BODY_BYTES));
-        let connect = connect_async_with_config(url, Some(config), true);
-        let (stream, _) = tokio::time::timeout(connect_timeout, connect)
+    pub(crate) async fn open(
+        url: &Url,
+        tls: Arc<ClientConfig>,
+        connect_timeout: Duration,
+        timeout: Duration,
+    ) -> Result<Self, Error> {
+        let stream = tokio::time::timeout(connect_timeout, connect(url, tls))
             .await
-            .map_err(|_| Error::transport(TransportKind::Timeout, "the WebSocket connection timed out"))?
-            .map_err(ws_error)?;
-        Ok(Self { stream, next: 2, timeout })
+            .map_err(|_| Error::transport(TransportKind::Timeout, "the WebSocket connection timed out"))??;
+        Ok(Self { stream, next: 2, timeout, unsent_pongs: 0 })
     }
 
     /// Calls `function` with `payload` and returns the reply's payload text.
     ///
     /// Events (`m:3`) and replies to other requests that arrive first are skipped; an error frame
-    /// (`m:5`) for this request is an error.
+    /// (`m:5`) for this request is an error. A reply or error frame with this request's number
+    /// but another function's name is a protocol error ([`Error::UnexpectedResponse`]).
     pub(crate) async fn call(&mut self, function: &str, payload: &Value) -> Result<String, Error> {
         let i = self.next;
         self.next += 2;
         let text = zeroize::Zeroizing::new(encode(i, function, payload));
-        self.stream.send(Message::text(text.as_str())).await.map_err(ws_error)?;
-        tokio::time::timeout(self.timeout, self.reply_to(i))
+        let limit = self.timeout;
+        let exchange = async {
+            self.stream.send(Message::text(text.as_str().to_owned())).await.map_err(ws_error)?;
+            self.reply_to(i, function).await
+        };
+        tokio::time::timeout(limit, exchange)
             .await
             .map_err(|_| Error::transport(TransportKind::Timeout, format!("no answer to {function} in time")))?
     }
 
-    async fn reply_to(&mut self, i: u64) -> Result<String, Error> {
+    async fn reply_to(&mut self, i: u64, function: &str) -> Result<String, Error> {
         loop {
             let message = self.stream.next().await.ok_or_else(closed)?.map_err(ws_error)?;
-            let text = match message {
-                Message::Text(text) => text,
-                Message::Binary(_) => return Err(Error::unexpected(None, "a binary WebSocket frame")),
-                Message::Close(_) => return Err(closed()),
-                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
-            };
-            let frame = decode(&text)?;
-            match (frame.i == i, frame.m) {
-                (true, REPLY) => return Ok(frame.o),
-                (true, ERROR) => return Err(error_frame(&frame.o)),
-                _ => continue,
+            if message.is_ping() {
+                self.pong_queued(message.as_payload().len()).await?;
+                continue;
             }
+            if message.is_close() {
+                return Err(closed());
+            }
+            if message.is_binary() {
+                return Err(Error::unexpected(None, "a binary WebSocket frame"));
+            }
+            let Some(text) = message.as_text() else { continue };
+            let frame = decode(text)?;
+            if frame.i != i || !matches!(frame.m, REPLY | ERROR) {
+                continue;
+            }
+            // The gateway echoes the function name; a reply under our number for another function
+            // is not our answer, and taking it would let a confused or hostile gateway answer a
+            // login with whatever another call returned.
+            if !frame.n.eq_ignore_ascii_case(function) {
+                return Err(Error::unexpected(
+                    None,
+                    format!("an APEX frame numbered as the answer to {function} names another function"),
+                ));
+            }
+            return if frame.m == REPLY { Ok(frame.o) } else { Err(error_frame(&frame.o)) };
         }
     }
 
-    /// Closes politely; a failure to do so changes nothing for the caller.
-    pub(crate) async fn close(mut self) {
-        let _ = self.stream.close(None).await;
+    /// Accounts for the Pong the library queued for a Ping of `len` bytes: if the queue cannot be
+    /// written out now, the bytes add up, and past [`MAX_UNSENT_PONG_BYTES`] the server is
+    /// flooding us without reading.
+    async fn pong_queued(&mut self, len: usize) -> Result<(), Error> {
+        let stream = &mut self.stream;
+        match std::future::poll_fn(|cx| Poll::Ready(stream.poll_flush_unpin(cx))).await {
+            Poll::Ready(Ok(())) => self.unsent_pongs = 0,
+            Poll::Ready(Err(e)) => return Err(ws_error(e)),
+            // A client frame of at most 125 bytes: 2 header bytes and a 4-byte mask.
+            Poll::Pending => self.unsent_pongs += len + 6,
+        }
+        if self.unsent_pongs > MAX_UNSENT_PONG_BYTES {
+            return Err(Error::unexpected(
+                None,
+                format!(
+                    "the gateway sent Pings faster than it read our Pongs (over {MAX_UNSENT_PONG_BYTES} bytes unsent); \
+                     the connection was dropped"
+                ),
+            ));
+        }
+        Ok(())
     }
+
+    /// Says goodbye with a Close frame and drops the connection without waiting for the answer (a
+    /// gateway that never answers must not hold the caller); a failure changes nothing for the caller.
+    pub(crate) async fn close(mut self) {
+        let goodbye = self.stream.send(Message::close(None, ""));
+        let _ = tokio::time::timeout(self.timeout.min(Duration::from_secs(2)), goodbye).await;
+    }
+}
+
+/// TCP, then TLS for `wss://`, then the upgrade, with the message size bounded.
+async fn connect(url: &Url, tls: Arc<ClientConfig>) -> Result<WebSocketStream<MaybeTlsStream<TcpStream>>, Error> {
+    let host = match url.host() {
+        Some(Host::Domain(d)) => d.to_owned(),
+        Some(Host::Ipv4(ip)) => ip.to_string(),
+        Some(Host::Ipv6(ip)) => ip.to_string(),
+        None => return Err(Error::Config("the OMS endpoint has no host".into())),
+    };
+    let port = url.port_or_known_default().unwrap_or(443);
+    let tcp = TcpStream::connect((host.as_str(), port)).await.map_err(|e| io_error(e, "connect"))?;
+    let _ = tcp.set_nodelay(true);
+    let stream = if url.scheme() == "wss" {
+        let name = ServerName::try_from(host)
+            .map_err(|_| Error::Config("the OMS endpoint's host is not a valid TLS server name".into()))?;
+        let tls = TlsConnector::from(tls).connect(name, tcp).await.map_err(|e| io_error(e, "TLS"))?;
+        MaybeTlsStream::Rustls(tls)
+    } else {
+        MaybeTlsStream::Plain(tcp)
+    };
+    let (stream, _) = ClientBuilder::new()
+        .uri(url.as_str())
+        .map_err(|_| Error::Config("the OMS endpoint is not a valid URI".into()))?
+        .limits(Limits::default().max_payload_len(Some(MAX_BODY_BYTES)))
+        .connect_on(stream)
+        .await
+        .map_err(ws_error)?;
+    Ok(stream)
 }
 
 fn closed() -> Error {
     Error::transport(TransportKind::Closed, "the WebSocket connection was closed")
+}
+
+/// An I/O error while connecting (`connect`), in the TLS handshake (`TLS`: a refused certificate
+/// too) or on the open connection.
+fn io_error(io: std::io::Error, during: &str) -> Error {
+    use std::io::ErrorKind as K;
+    let kind = match (during, io.kind()) {
+        ("connect", _) => TransportKind::Connect,
+        ("TLS", _) => TransportKind::Other,
+        (_, K::UnexpectedEof | K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe) => TransportKind::Closed,
+        _ => TransportKind::Body,
+    };
+    Error::Transport { kind, message: format!("WebSocket {during} error: {io}"), source: Some(std::sync::Arc::new(io)) }
 }
 
 /// An `m:5` frame: its payload is a generic error response when the gateway sends one.
@@ -96,22 +201,19 @@ fn error_frame(payload: &str) -> Error {
     }
 }
 
-fn ws_error(e: tungstenite::Error) -> Error {
-    use tungstenite::Error as E;
+fn ws_error(e: tokio_websockets::Error) -> Error {
+    use tokio_websockets::{Error as E, upgrade::Error as U};
     match e {
-        E::ConnectionClosed | E::AlreadyClosed => closed(),
-        E::Io(io) => Error::Transport {
-            kind: if io.kind() == std::io::ErrorKind::ConnectionRefused {
-                TransportKind::Connect
-            } else {
-                TransportKind::Body
-            },
-            message: format!("WebSocket I/O error: {io}"),
-            source: Some(std::sync::Arc::new(io)),
-        },
-        E::Capacity(_) => Error::unexpected(None, format!("a WebSocket message larger than {MAX_BODY_BYTES} bytes")),
-        E::Http(response) => Error::unexpected(Some(response.status().as_u16()), "the WebSocket handshake was refused"),
-        E::Tls(tls) => Error::transport(TransportKind::Other, format!("TLS error: {tls}")),
+        E::AlreadyClosed => closed(),
+        E::Io(io) => io_error(io, "I/O"),
+        E::PayloadTooLong { .. } => {
+            Error::unexpected(None, format!("a WebSocket message larger than {MAX_BODY_BYTES} bytes"))
+        }
+        E::Protocol(p) => Error::unexpected(None, format!("a WebSocket protocol violation: {p}")),
+        E::Upgrade(U::DidNotSwitchProtocols(status)) => {
+            Error::unexpected(Some(status), "the WebSocket handshake was refused")
+        }
+        E::Upgrade(_) => Error::unexpected(None, "an invalid WebSocket handshake answer"),
         other => Error::transport(TransportKind::Other, format!("WebSocket error: {other}")),
     }
 }
