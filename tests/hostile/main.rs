@@ -5,6 +5,8 @@
 #![cfg(all(feature = "etna", feature = "oms", feature = "onlineordering"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+mod local_files;
+
 use std::{
     net::SocketAddr,
     sync::{

@@ -45,11 +45,8 @@ impl Context {
     /// Every profile with a configuration or a session.
     async fn names(&self) -> Result<BTreeSet<String>, Failure> {
         let mut names: BTreeSet<String> = self.sessions().profiles().await?.into_iter().collect();
-        if let Ok(entries) = std::fs::read_dir(self.profiles()) {
-            names
-                .extend(entries.filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".json").map(str::to_owned)));
-        }
-        Ok(names.into_iter().filter(|n| check_profile(n).is_ok()).collect())
+        names.extend(Profile::names(&self.profiles())?);
+        Ok(names)
     }
 }
 
@@ -100,8 +97,9 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
     let codes = ShowSetup { inner: codes, enabled: common.format == Format::Text && std::io::stdout().is_terminal() };
     let session =
         twofa_core::login(flow.as_ref(), &codes, &LoginOptions::default().max_code_attempts(attempts)).await?;
-    store.save(&name, &session).await?;
+    // The profile first: a refused profile file leaves the stored session as it was.
     profile.save(&ctx.profiles(), &name)?;
+    store.save(&name, &session).await?;
     output::logged_in(common.format, &name, &session, &store.path(&name)?);
     Ok(())
 }

@@ -1,20 +1,18 @@
-use std::{
-    fs, io,
-    io::Write as _,
-    path::{Path, PathBuf},
-};
+use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{SessionStore, check_profile};
+use super::{SessionStore, check_profile, private_fs};
 use crate::{Error, ExposedSession, Session};
 
 /// One JSON file per profile in a directory, written atomically (temporary file, fsync, rename)
 /// under an advisory lock, so concurrent writers — other processes included — never tear a file.
 ///
-/// On Unix the directory is created with mode 0700 and files with 0600. A file that cannot be
-/// parsed is reported as [`Error::Store`] naming it, never silently replaced by `load`.
+/// On Unix the directory is created with mode 0700 and files with 0600; symbolic links, files
+/// that are not regular, over 1 MiB, owned by another user or writable by group/others are refused
+/// (see [`private_fs`](super::private_fs)). A file that cannot be parsed is reported as
+/// [`Error::Store`] naming it, never silently replaced by `load`.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), twofa_core::Error> {
@@ -75,65 +73,12 @@ fn store_error(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
 }
 
 fn read(path: &Path) -> Result<Option<Session>, Error> {
-    let bytes = match fs::read(path) {
-        Ok(bytes) => zeroize::Zeroizing::new(bytes),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(store_error(path, "cannot read the session file", e)),
-    };
+    let Some(bytes) = private_fs::read(path)? else { return Ok(None) };
     let file: FileIn = serde_json::from_slice(&bytes).map_err(|e| store_error(path, "corrupt session file", e))?;
     if file.version != VERSION {
         return Err(store_error(path, "unsupported session file version", file.version));
     }
     Ok(Some(file.session))
-}
-
-fn create_dir(dir: &Path) -> io::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
-}
-
-fn private_file() -> fs::OpenOptions {
-    let mut options = fs::OpenOptions::new();
-    options.write(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
-}
-
-fn write(dir: &Path, path: &Path, json: &[u8]) -> Result<(), Error> {
-    create_dir(dir).map_err(|e| store_error(dir, "cannot create the session directory", e))?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("session");
-    // Writers of one profile, in this process or another, take turns (an advisory lock).
-    let lock = private_file()
-        .create(true)
-        .truncate(false)
-        .open(dir.join(format!(".{name}.lock")))
-        .and_then(|lock| lock.lock().map(|()| lock))
-        .map_err(|e| store_error(path, "cannot lock the session file", e))?;
-    let tmp = dir.join(format!(".{name}.{}.{}.tmp", std::process::id(), rand_suffix()));
-    let result = (|| {
-        let mut file = private_file().create_new(true).open(&tmp)?;
-        file.write_all(json)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        // The rename is durable only once the directory entry is.
-        #[cfg(unix)]
-        fs::File::open(dir)?.sync_all()?;
-        Ok::<_, io::Error>(())
-    })();
-    drop(lock);
-    result.map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        store_error(path, "cannot write the session file", e)
-    })
-}
-
-/// A per-write suffix, so concurrent writers never share a temporary file.
-fn rand_suffix() -> u64 {
-    (crate::retry::jitter() * u64::MAX as f64) as u64
 }
 
 #[async_trait]
@@ -148,19 +93,12 @@ impl SessionStore for FileStore {
         let json = serde_json::to_vec_pretty(&FileOut { version: VERSION, session: session.expose_secrets() })
             .map_err(|e| store_error(&path, "cannot encode the session", e))?;
         let json = zeroize::Zeroizing::new(json);
-        let dir = self.dir.clone();
-        Self::blocking(move || write(&dir, &path, &json)).await
+        Self::blocking(move || private_fs::write(&path, &json)).await
     }
 
     async fn delete(&self, profile: &str) -> Result<(), Error> {
         let path = self.path(profile)?;
-        Self::blocking(move || match fs::remove_file(&path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                Err(store_error(&path, "cannot delete the session file", e))
-            }
-            _ => Ok(()),
-        })
-        .await
+        Self::blocking(move || private_fs::remove(&path)).await
     }
 
     /// Other processes may write the same directory (a CLI seeding a bot's session, say).
@@ -170,25 +108,14 @@ impl SessionStore for FileStore {
 
     async fn profiles(&self) -> Result<Vec<String>, Error> {
         let dir = self.dir.clone();
-        Self::blocking(move || {
-            let entries = match fs::read_dir(&dir) {
-                Ok(entries) => entries,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-                Err(e) => return Err(store_error(&dir, "cannot list the session directory", e)),
-            };
-            let mut names: Vec<String> = entries
-                .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".json").map(str::to_owned))
-                .filter(|name| check_profile(name).is_ok())
-                .collect();
-            names.sort();
-            Ok(names)
-        })
-        .await
+        Self::blocking(move || private_fs::list(&dir, ".json", |name| check_profile(name).is_ok())).await
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
     use crate::{AccessToken, RenewalToken, TokenPlacement};
 

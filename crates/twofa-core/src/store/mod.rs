@@ -5,6 +5,7 @@
 
 mod file;
 mod memory;
+pub mod private_fs;
 
 use std::{fmt, time::Duration};
 
