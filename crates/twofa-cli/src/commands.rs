@@ -9,6 +9,7 @@ use std::{
 
 use twofa_core::{
     Error, LoginOptions, Password, Session,
+    code_source::Prompt,
     store::{FileStore, SessionStore, check_profile},
 };
 
@@ -92,8 +93,12 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
     let store = ctx.sessions();
     let previous = store.load(&name).await.ok().flatten();
     let flow = profile.flow(password, ctx.timeout, previous.as_ref())?;
-    let (codes, attempts) =
-        input::codes(common.code.as_deref(), common.code_env.as_deref(), common.totp_secret_env.as_deref())?;
+    let (codes, attempts) = input::codes(
+        common.code.as_deref(),
+        common.code_env.as_deref(),
+        common.totp_secret_env.as_deref(),
+        input::login_prompt(common.password_stdin, common.code_stdin),
+    )?;
     let codes = ShowSetup { inner: codes, enabled: common.format == Format::Text && std::io::stdout().is_terminal() };
     let session =
         twofa_core::login(flow.as_ref(), &codes, &LoginOptions::default().max_code_attempts(attempts)).await?;
@@ -133,7 +138,8 @@ async fn valid_session(ctx: &Context, name: &str, profile: &Profile) -> Result<S
     }
     let password_input = profile.password_env.as_deref().map_or(PasswordInput::Prompt, PasswordInput::Env);
     let flow = profile.flow(input::password(password_input, who(&profile.backend))?, ctx.timeout, previous.as_ref())?;
-    let (codes, attempts) = input::codes(None, profile.code_env.as_deref(), profile.totp_secret_env.as_deref())?;
+    let (codes, attempts) =
+        input::codes(None, profile.code_env.as_deref(), profile.totp_secret_env.as_deref(), Prompt::new())?;
     let session =
         twofa_core::login(flow.as_ref(), codes.as_ref(), &LoginOptions::default().max_code_attempts(attempts)).await?;
     store.save(name, &session).await?;

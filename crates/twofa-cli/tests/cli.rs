@@ -180,11 +180,45 @@ async fn password_and_code_from_standard_input() {
         "--username",
         etna::USER_2FA,
         "--password-stdin",
+        "--code-stdin",
         "--format",
         "json",
     ];
     let out = e.run_with_mail(args.map(String::from).to_vec(), Some(etna::PASSWORD), etna::USER_2FA, right).await;
     assert_eq!(json(&out)["provider"], "etna");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_stdin_reads_one_line_and_the_next_is_never_taken_as_the_code() {
+    let e = env().await;
+    let base = e.sandbox.etna_base_url();
+    let args = [
+        "login",
+        "etna",
+        "--base-url",
+        &base,
+        "--app-key-env",
+        "ET_APP_KEY",
+        "--username",
+        etna::USER_2FA,
+        "--password-stdin",
+    ];
+    // The right code follows the password on standard input, yet no flag said it is a code.
+    let out = e.run_with_mail(args.map(String::from).to_vec(), Some(etna::PASSWORD), etna::USER_2FA, right).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("standard input is not a terminal"), "{}", text(&out.stderr));
+    assert_eq!(e.sandbox.stats().requests("etna.token"), 1, "the password was sent, never a code");
+    assert!(!e.home.path().join("sessions/etna.json").exists());
+
+    // One line, bounded: a 5000-byte "password" is refused before anything is sent.
+    let mut child = e.command(&args).stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let _ = writeln!(stdin, "{}", "x".repeat(5000));
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("longer than 4096 bytes"), "{}", text(&out.stderr));
+    assert_eq!(e.sandbox.stats().requests("etna.token"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
