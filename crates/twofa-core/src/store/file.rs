@@ -1,9 +1,13 @@
-use std::path::{Path, PathBuf};
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{SessionStore, check_profile, private_fs};
+use super::{RenewalLease, SessionStore, check_profile, private_fs};
 use crate::{Error, ExposedSession, Session};
 
 /// One JSON file per profile in a directory, written atomically (temporary file, fsync, rename)
@@ -13,6 +17,9 @@ use crate::{Error, ExposedSession, Session};
 /// that are not regular, over 1 MiB, owned by another user or writable by group/others are refused
 /// (see [`private_fs`](super::private_fs)). A file that cannot be parsed is reported as
 /// [`Error::Store`] naming it, never silently replaced by `load`.
+///
+/// The store is shared between processes: its renewal lease is an advisory lock on a lock file per
+/// profile, so one process of the host renews (and asks for a code) for all of them.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), twofa_core::Error> {
@@ -81,6 +88,19 @@ fn read(path: &Path) -> Result<Option<Session>, Error> {
     Ok(Some(file.session))
 }
 
+/// Takes the renewal lease of the profile whose lease file is `path`: an exclusive advisory lock
+/// (`flock`) on it, held by the returned lease's open file. Dropping the lease closes the file and
+/// releases the lock; so does the kernel when the holder dies, even by `kill -9`.
+fn try_lease(dir: &Path, path: &Path) -> Result<Option<RenewalLease>, Error> {
+    private_fs::create_dir(dir)?;
+    let file = private_fs::lock_file(path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(RenewalLease::holding(format!("flock:{}", std::process::id()), file))),
+        Err(fs::TryLockError::WouldBlock) => Ok(None),
+        Err(fs::TryLockError::Error(e)) => Err(store_error(path, "cannot lock the renewal lease file", e)),
+    }
+}
+
 #[async_trait]
 impl SessionStore for FileStore {
     async fn load(&self, profile: &str) -> Result<Option<Session>, Error> {
@@ -110,12 +130,27 @@ impl SessionStore for FileStore {
         let dir = self.dir.clone();
         Self::blocking(move || private_fs::list(&dir, ".json", |name| check_profile(name).is_ok())).await
     }
+
+    /// A lease is an exclusive `flock` on `{dir}/.{profile}.json.lease`, owned by the returned
+    /// [`RenewalLease`]: it ends when the lease is dropped or given back, or when the holding process
+    /// dies. `ttl` is not used: an advisory lock cannot expire, and the kernel frees the lock of a
+    /// dead holder at once. A holder that hangs keeps it; the authenticator's wait gives up after its lease time.
+    async fn try_lock_renewal(&self, profile: &str, _ttl: Duration) -> Result<Option<RenewalLease>, Error> {
+        check_profile(profile)?;
+        let path = self.dir.join(format!(".{profile}.json.lease"));
+        let dir = self.dir.clone();
+        Self::blocking(move || try_lease(&dir, &path)).await
+    }
+
+    /// Closes the lease's file, which releases the lock.
+    async fn unlock_renewal(&self, _profile: &str, lease: RenewalLease) -> Result<(), Error> {
+        drop(lease);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::fs;
-
     use super::*;
     use crate::{AccessToken, RenewalToken, TokenPlacement};
 
@@ -179,6 +214,24 @@ mod tests {
         for bad in ["../etc/passwd", ".hidden", "", "a/b", "sp ace"] {
             assert!(matches!(store.load(bad).await, Err(Error::InvalidInput(_))), "{bad}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_renewal_lease_has_one_holder_and_ends_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (FileStore::new(dir.path().join("s")), FileStore::new(dir.path().join("s")));
+        let ttl = Duration::from_secs(30);
+        let lease = a.try_lock_renewal("p", ttl).await.unwrap().expect("free");
+        assert!(b.try_lock_renewal("p", ttl).await.unwrap().is_none(), "contended");
+        assert!(b.try_lock_renewal("q", ttl).await.unwrap().is_some(), "per profile");
+        // The lease's lock file is not the write lock: the holder saves while holding it.
+        a.save("p", &session()).await.unwrap();
+        a.unlock_renewal("p", lease).await.unwrap();
+        let lease = b.try_lock_renewal("p", ttl).await.unwrap().expect("given back");
+        drop(lease);
+        assert!(a.try_lock_renewal("p", ttl).await.unwrap().is_some(), "dropped");
+        assert!(matches!(a.try_lock_renewal("../p", ttl).await, Err(Error::InvalidInput(_))));
+        assert_eq!(a.profiles().await.unwrap(), ["p"], "lease files are not profiles");
     }
 
     #[tokio::test]
