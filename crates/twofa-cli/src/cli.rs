@@ -193,9 +193,13 @@ pub struct Common {
     /// Read the password from this variable (kept in the profile, so `token` can log in again)
     #[arg(long, value_name = "VAR", conflicts_with = "password_stdin")]
     pub password_env: Option<String>,
-    /// Read the password from the first line of standard input
+    /// Read the password from the first line of standard input (and nothing more: see --code-stdin)
     #[arg(long)]
     pub password_stdin: bool,
+    /// With --password-stdin: read the code from the next line of standard input. Without it, a
+    /// line after the password is never taken as the code
+    #[arg(long, requires = "password_stdin", group = "code_source")]
+    pub code_stdin: bool,
     /// The verification code
     #[arg(long, value_name = "CODE", group = "code_source")]
     pub code: Option<String>,

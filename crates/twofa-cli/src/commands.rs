@@ -10,6 +10,7 @@ use std::{
 
 use twofa_core::{
     Error, LoginOptions, Password, Session,
+    code_source::Prompt,
     store::{FileStore, SessionStore, check_profile},
 };
 
@@ -50,11 +51,8 @@ impl Context {
     /// Every profile with a configuration or a session.
     async fn names(&self) -> Result<BTreeSet<String>, Failure> {
         let mut names: BTreeSet<String> = self.sessions().profiles().await?.into_iter().collect();
-        if let Ok(entries) = std::fs::read_dir(self.profiles()) {
-            names
-                .extend(entries.filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".json").map(str::to_owned)));
-        }
-        Ok(names.into_iter().filter(|n| check_profile(n).is_ok()).collect())
+        names.extend(Profile::names(&self.profiles())?);
+        Ok(names)
     }
 }
 
@@ -100,16 +98,21 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
     let store = ctx.sessions();
     let previous = store.load(&name).await.ok().flatten();
     let flow = profile.flow(password, ctx.timeout, previous.as_ref())?;
-    let (codes, attempts) =
-        input::codes(common.code.as_deref(), common.code_env.as_deref(), common.totp_secret_env.as_deref())?;
+    let (codes, attempts) = input::codes(
+        common.code.as_deref(),
+        common.code_env.as_deref(),
+        common.totp_secret_env.as_deref(),
+        input::login_prompt(common.password_stdin, common.code_stdin),
+    )?;
     let codes = ShowSetup { inner: codes, enabled: ctx.format == Format::Text && std::io::stdout().is_terminal() };
     let progress = Progress::start(ctx.progress, &format!("logging in to {}", profile.provider()));
     let codes = PauseForCode { inner: Arc::new(codes), progress: Arc::clone(&progress) };
     let session = twofa_core::login(flow.as_ref(), &codes, &LoginOptions::default().max_code_attempts(attempts)).await;
     progress.clear();
     let session = session?;
-    store.save(&name, &session).await?;
+    // The profile first: a refused profile file leaves the stored session as it was.
     profile.save(&ctx.profiles(), &name)?;
+    store.save(&name, &session).await?;
     output::logged_in(ctx.format, &name, &session, &store.path(&name)?);
     Ok(())
 }
@@ -143,7 +146,8 @@ async fn valid_session(ctx: &Context, name: &str, profile: &Profile) -> Result<S
     }
     let password_input = profile.password_env.as_deref().map_or(PasswordInput::Prompt, PasswordInput::Env);
     let flow = profile.flow(input::password(password_input, who(&profile.backend))?, ctx.timeout, previous.as_ref())?;
-    let (codes, attempts) = input::codes(None, profile.code_env.as_deref(), profile.totp_secret_env.as_deref())?;
+    let (codes, attempts) =
+        input::codes(None, profile.code_env.as_deref(), profile.totp_secret_env.as_deref(), Prompt::new())?;
     let session =
         twofa_core::login(flow.as_ref(), codes.as_ref(), &LoginOptions::default().max_code_attempts(attempts)).await?;
     store.save(name, &session).await?;

@@ -2,7 +2,7 @@
 //! (but `--code`, a one-time value).
 
 use std::{
-    io::{BufRead as _, IsTerminal as _},
+    io::{BufRead as _, IsTerminal as _, Read as _},
     sync::Arc,
 };
 
@@ -13,6 +13,9 @@ use twofa_core::{
 };
 
 use crate::profile::secret_env;
+
+/// The longest password line read from standard input, newline included.
+const MAX_PASSWORD_LINE: u64 = 4096;
 
 /// Where the password comes from.
 pub enum PasswordInput<'a> {
@@ -26,11 +29,18 @@ pub fn password(input: PasswordInput<'_>, who: &str) -> Result<Password, Error> 
     match input {
         PasswordInput::Env(var) => Ok(Password::new(secret_env(var, "the password")?.as_str())),
         PasswordInput::Stdin => {
+            // Exactly one line, bounded: what follows stays unread (a code only with --code-stdin).
             let mut line = zeroize::Zeroizing::new(String::new());
             std::io::stdin()
                 .lock()
+                .take(MAX_PASSWORD_LINE + 1)
                 .read_line(&mut line)
                 .map_err(|e| Error::InvalidInput(format!("cannot read the password from standard input: {e}")))?;
+            if line.len() as u64 > MAX_PASSWORD_LINE {
+                return Err(Error::InvalidInput(format!(
+                    "the password line on standard input is longer than {MAX_PASSWORD_LINE} bytes"
+                )));
+            }
             let password = line.trim_end_matches(['\r', '\n']);
             if password.is_empty() {
                 return Err(Error::InvalidInput("standard input held no password".into()));
@@ -48,11 +58,13 @@ pub fn password(input: PasswordInput<'_>, who: &str) -> Result<Password, Error> 
     }
 }
 
-/// The code source the flags ask for, and how many codes it is worth trying.
+/// The code source the flags ask for, and how many codes it is worth trying. `prompt` asks a
+/// person when no flag names a source.
 pub fn codes(
     code: Option<&str>,
     code_env: Option<&str>,
     totp_env: Option<&str>,
+    prompt: Prompt,
 ) -> Result<(Arc<dyn CodeSource>, u32), Error> {
     if let Some(code) = code {
         let code = Secret::new(code);
@@ -71,7 +83,13 @@ pub fn codes(
         let value = secret_env(var, "the TOTP seed")?;
         return Ok((Arc::new(totp(&value)?), 2));
     }
-    Ok((Arc::new(Prompt::new()), 3))
+    Ok((Arc::new(prompt), 3))
+}
+
+/// The prompt of a `login`: once the password came from standard input, the rest of it is never
+/// taken as a code unless `code_stdin` says so — the prompt then needs a terminal.
+pub fn login_prompt(password_stdin: bool, code_stdin: bool) -> Prompt {
+    if password_stdin && !code_stdin { Prompt::new().require_tty() } else { Prompt::new() }
 }
 
 /// A TOTP generator from a base32 seed or an otpauth URI.

@@ -72,9 +72,14 @@ impl From<Error> for Failure {
             e if e.is_rejected_credentials() => (exit::REJECTED, None),
             Error::Transport { .. } => (exit::NETWORK, Some("check the URL and the network".into())),
             Error::UnexpectedResponse { .. } | Error::Provider { .. } | Error::Store { .. } => (exit::NETWORK, None),
-            Error::CodeSource(_) => {
-                (exit::USAGE, Some("pass --code-env VAR or --totp-secret-env VAR when no one is at a terminal".into()))
-            }
+            Error::CodeSource(_) => (
+                exit::USAGE,
+                Some(
+                    "pass --code-env VAR, --totp-secret-env VAR or (after --password-stdin) --code-stdin \
+                     when no one is at a terminal"
+                        .into(),
+                ),
+            ),
             _ => (exit::USAGE, None),
         };
         Self { code, kind: e.kind(), retryable: e.is_retryable(), message: e.to_string(), hint }

@@ -2,10 +2,14 @@
 //! the original flags: endpoints, user names and the *names* of variables holding secrets —
 //! never a secret itself.
 
-use std::{fs, path::Path, sync::Arc};
+use std::{path::Path, sync::Arc};
 
 use serde::{Deserialize, Serialize};
-use twofa_core::{ApiKey, Error, Password, Session, TwoFactorFlow, http::HttpOptions, store::check_profile};
+use twofa_core::{
+    ApiKey, Error, Password, Session, TwoFactorFlow,
+    http::HttpOptions,
+    store::{check_profile, private_fs},
+};
 use twofa_etna::EtnaFlow;
 use twofa_oms::{OmsFlow, Transport};
 use twofa_onlineordering::{OnlineOrderingFlow, remembered_device_id};
@@ -58,37 +62,30 @@ impl Profile {
         Ok(dir.join(format!("{name}.json")))
     }
 
+    /// The profile `name`, if saved; read under the private-file rules (no symbolic link, no FIFO,
+    /// nothing another user owns or may write, at most 1 MiB).
     pub fn load(dir: &Path, name: &str) -> Result<Option<Self>, Error> {
         let path = Self::path(dir, name)?;
-        match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| Error::Store { path: Some(path), detail: format!("corrupt profile: {e}") }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::Store { path: Some(path), detail: e.to_string() }),
-        }
+        let Some(bytes) = private_fs::read(&path)? else { return Ok(None) };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| Error::Store { path: Some(path), detail: format!("corrupt profile: {e}") })
     }
 
+    /// Saves the profile atomically, 0600 in a 0700 directory.
     pub fn save(&self, dir: &Path, name: &str) -> Result<(), Error> {
         let path = Self::path(dir, name)?;
-        let io = |e: std::io::Error| Error::Store { path: Some(path.clone()), detail: e.to_string() };
-        let mut builder = fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(dir).map_err(io)?;
         let json = serde_json::to_vec_pretty(self).map_err(|e| Error::Config(e.to_string()))?;
-        fs::write(&path, json).map_err(io)
+        private_fs::write(&path, &json)
     }
 
     pub fn delete(dir: &Path, name: &str) -> Result<(), Error> {
-        let path = Self::path(dir, name)?;
-        match fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(Error::Store { path: Some(path), detail: e.to_string() })
-            }
-            _ => Ok(()),
-        }
+        private_fs::remove(&Self::path(dir, name)?)
+    }
+
+    /// The names of the saved profiles, sorted.
+    pub fn names(dir: &Path) -> Result<Vec<String>, Error> {
+        private_fs::list(dir, ".json", |name| check_profile(name).is_ok())
     }
 
     pub fn provider(&self) -> &'static str {

@@ -180,11 +180,45 @@ async fn password_and_code_from_standard_input() {
         "--username",
         etna::USER_2FA,
         "--password-stdin",
+        "--code-stdin",
         "--format",
         "json",
     ];
     let out = e.run_with_mail(args.map(String::from).to_vec(), Some(etna::PASSWORD), etna::USER_2FA, right).await;
     assert_eq!(json(&out)["provider"], "etna");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_stdin_reads_one_line_and_the_next_is_never_taken_as_the_code() {
+    let e = env().await;
+    let base = e.sandbox.etna_base_url();
+    let args = [
+        "login",
+        "etna",
+        "--base-url",
+        &base,
+        "--app-key-env",
+        "ET_APP_KEY",
+        "--username",
+        etna::USER_2FA,
+        "--password-stdin",
+    ];
+    // The right code follows the password on standard input, yet no flag said it is a code.
+    let out = e.run_with_mail(args.map(String::from).to_vec(), Some(etna::PASSWORD), etna::USER_2FA, right).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("standard input is not a terminal"), "{}", text(&out.stderr));
+    assert_eq!(e.sandbox.stats().requests("etna.token"), 1, "the password was sent, never a code");
+    assert!(!e.home.path().join("sessions/etna.json").exists());
+
+    // One line, bounded: a 5000-byte "password" is refused before anything is sent.
+    let mut child = e.command(&args).stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let _ = writeln!(stdin, "{}", "x".repeat(5000));
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("longer than 4096 bytes"), "{}", text(&out.stderr));
+    assert_eq!(e.sandbox.stats().requests("etna.token"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -593,4 +627,73 @@ async fn logs_follow_verbosity_flags_and_never_colour_a_pipe() {
     cmd.env("RUST_LOG", "debug");
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
     assert!(text(&out.stderr).contains("DEBUG"), "RUST_LOG=debug ignored: {}", text(&out.stderr));
+}
+
+/// Runs `cmd`, killing it (and failing) if it has not ended after 30 s: a hang fails the test
+/// instead of blocking it.
+async fn run_guarded(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("the command hung: {:?}", child.wait_with_output().unwrap());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profiles_are_0600_and_never_read_or_written_through_a_symlink() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let e = env().await;
+    let out = e.run_with_mail(e.etna_login(etna::USER_2FA), None, etna::USER_2FA, right).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let profiles = e.home.path().join("profiles");
+    let profile = profiles.join("etna.json");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&profile), 0o600);
+    assert_eq!(mode(&profiles), 0o700);
+
+    // A link planted where the profile was, pointing at a file the attacker wants read or overwritten.
+    let victim = e.home.path().join("victim");
+    std::fs::write(&victim, b"precious").unwrap();
+    std::fs::remove_file(&profile).unwrap();
+    std::os::unix::fs::symlink(&victim, &profile).unwrap();
+    let token = run_guarded(e.command(&["token", "--profile", "etna"])).await;
+    assert!(!token.status.success());
+    assert!(text(&token.stderr).contains("symbolic link"), "{}", text(&token.stderr));
+    let login = e.run(&e.etna_login(etna::USER_NO_2FA).iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert!(!login.status.success());
+    assert!(text(&login.stderr).contains("symbolic link"), "{}", text(&login.stderr));
+    assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    let stored: Value =
+        serde_json::from_slice(&std::fs::read(e.home.path().join("sessions/etna.json")).unwrap()).unwrap();
+    assert_eq!(stored["session"]["subject"]["username"], etna::USER_2FA, "the refused login kept the stored session");
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fifo_in_place_of_a_profile_fails_instead_of_hanging() {
+    let e = env().await;
+    let profiles = e.home.path().join("profiles");
+    std::fs::create_dir(&profiles).unwrap();
+    let fifo = profiles.join("p.json");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    for args in [&["token", "--profile", "p"][..], &["status"]] {
+        let out = run_guarded(e.command(args)).await;
+        if args[0] == "token" {
+            assert!(!out.status.success());
+            assert!(text(&out.stderr).contains("not a regular file"), "{}", text(&out.stderr));
+        } else {
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            assert!(text(&out.stdout).contains("No stored profiles"), "a FIFO is not a profile: {}", text(&out.stdout));
+        }
+    }
 }

@@ -1,20 +1,25 @@
 use std::{
-    fs, io,
-    io::Write as _,
+    fs,
     path::{Path, PathBuf},
+    time::Duration,
 };
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{SessionStore, check_profile};
+use super::{RenewalLease, SessionStore, check_profile, private_fs};
 use crate::{Error, ExposedSession, Session};
 
 /// One JSON file per profile in a directory, written atomically (temporary file, fsync, rename)
 /// under an advisory lock, so concurrent writers — other processes included — never tear a file.
 ///
-/// On Unix the directory is created with mode 0700 and files with 0600. A file that cannot be
-/// parsed is reported as [`Error::Store`] naming it, never silently replaced by `load`.
+/// On Unix the directory is created with mode 0700 and files with 0600; symbolic links, files
+/// that are not regular, over 1 MiB, owned by another user or writable by group/others are refused
+/// (see [`private_fs`](super::private_fs)). A file that cannot be parsed is reported as
+/// [`Error::Store`] naming it, never silently replaced by `load`.
+///
+/// The store is shared between processes: its renewal lease is an advisory lock on a lock file per
+/// profile, so one process of the host renews (and asks for a code) for all of them.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), twofa_core::Error> {
@@ -75,11 +80,7 @@ fn store_error(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
 }
 
 fn read(path: &Path) -> Result<Option<Session>, Error> {
-    let bytes = match fs::read(path) {
-        Ok(bytes) => zeroize::Zeroizing::new(bytes),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(store_error(path, "cannot read the session file", e)),
-    };
+    let Some(bytes) = private_fs::read(path)? else { return Ok(None) };
     let file: FileIn = serde_json::from_slice(&bytes).map_err(|e| store_error(path, "corrupt session file", e))?;
     if file.version != VERSION {
         return Err(store_error(path, "unsupported session file version", file.version));
@@ -87,53 +88,17 @@ fn read(path: &Path) -> Result<Option<Session>, Error> {
     Ok(Some(file.session))
 }
 
-fn create_dir(dir: &Path) -> io::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
-}
-
-fn private_file() -> fs::OpenOptions {
-    let mut options = fs::OpenOptions::new();
-    options.write(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
-}
-
-fn write(dir: &Path, path: &Path, json: &[u8]) -> Result<(), Error> {
-    create_dir(dir).map_err(|e| store_error(dir, "cannot create the session directory", e))?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("session");
-    // Writers of one profile, in this process or another, take turns (an advisory lock).
-    let lock = private_file()
-        .create(true)
-        .truncate(false)
-        .open(dir.join(format!(".{name}.lock")))
-        .and_then(|lock| lock.lock().map(|()| lock))
-        .map_err(|e| store_error(path, "cannot lock the session file", e))?;
-    let tmp = dir.join(format!(".{name}.{}.{}.tmp", std::process::id(), rand_suffix()));
-    let result = (|| {
-        let mut file = private_file().create_new(true).open(&tmp)?;
-        file.write_all(json)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        // The rename is durable only once the directory entry is.
-        #[cfg(unix)]
-        fs::File::open(dir)?.sync_all()?;
-        Ok::<_, io::Error>(())
-    })();
-    drop(lock);
-    result.map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        store_error(path, "cannot write the session file", e)
-    })
-}
-
-/// A per-write suffix, so concurrent writers never share a temporary file.
-fn rand_suffix() -> u64 {
-    (crate::retry::jitter() * u64::MAX as f64) as u64
+/// Takes the renewal lease of the profile whose lease file is `path`: an exclusive advisory lock
+/// (`flock`) on it, held by the returned lease's open file. Dropping the lease closes the file and
+/// releases the lock; so does the kernel when the holder dies, even by `kill -9`.
+fn try_lease(dir: &Path, path: &Path) -> Result<Option<RenewalLease>, Error> {
+    private_fs::create_dir(dir)?;
+    let file = private_fs::lock_file(path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(RenewalLease::holding(format!("flock:{}", std::process::id()), file))),
+        Err(fs::TryLockError::WouldBlock) => Ok(None),
+        Err(fs::TryLockError::Error(e)) => Err(store_error(path, "cannot lock the renewal lease file", e)),
+    }
 }
 
 #[async_trait]
@@ -148,19 +113,12 @@ impl SessionStore for FileStore {
         let json = serde_json::to_vec_pretty(&FileOut { version: VERSION, session: session.expose_secrets() })
             .map_err(|e| store_error(&path, "cannot encode the session", e))?;
         let json = zeroize::Zeroizing::new(json);
-        let dir = self.dir.clone();
-        Self::blocking(move || write(&dir, &path, &json)).await
+        Self::blocking(move || private_fs::write(&path, &json)).await
     }
 
     async fn delete(&self, profile: &str) -> Result<(), Error> {
         let path = self.path(profile)?;
-        Self::blocking(move || match fs::remove_file(&path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                Err(store_error(&path, "cannot delete the session file", e))
-            }
-            _ => Ok(()),
-        })
-        .await
+        Self::blocking(move || private_fs::remove(&path)).await
     }
 
     /// Other processes may write the same directory (a CLI seeding a bot's session, say).
@@ -170,20 +128,24 @@ impl SessionStore for FileStore {
 
     async fn profiles(&self) -> Result<Vec<String>, Error> {
         let dir = self.dir.clone();
-        Self::blocking(move || {
-            let entries = match fs::read_dir(&dir) {
-                Ok(entries) => entries,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-                Err(e) => return Err(store_error(&dir, "cannot list the session directory", e)),
-            };
-            let mut names: Vec<String> = entries
-                .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".json").map(str::to_owned))
-                .filter(|name| check_profile(name).is_ok())
-                .collect();
-            names.sort();
-            Ok(names)
-        })
-        .await
+        Self::blocking(move || private_fs::list(&dir, ".json", |name| check_profile(name).is_ok())).await
+    }
+
+    /// A lease is an exclusive `flock` on `{dir}/.{profile}.json.lease`, owned by the returned
+    /// [`RenewalLease`]: it ends when the lease is dropped or given back, or when the holding process
+    /// dies. `ttl` is not used: an advisory lock cannot expire, and the kernel frees the lock of a
+    /// dead holder at once. A holder that hangs keeps it; the authenticator's wait gives up after its lease time.
+    async fn try_lock_renewal(&self, profile: &str, _ttl: Duration) -> Result<Option<RenewalLease>, Error> {
+        check_profile(profile)?;
+        let path = self.dir.join(format!(".{profile}.json.lease"));
+        let dir = self.dir.clone();
+        Self::blocking(move || try_lease(&dir, &path)).await
+    }
+
+    /// Closes the lease's file, which releases the lock.
+    async fn unlock_renewal(&self, _profile: &str, lease: RenewalLease) -> Result<(), Error> {
+        drop(lease);
+        Ok(())
     }
 }
 
@@ -252,6 +214,24 @@ mod tests {
         for bad in ["../etc/passwd", ".hidden", "", "a/b", "sp ace"] {
             assert!(matches!(store.load(bad).await, Err(Error::InvalidInput(_))), "{bad}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_renewal_lease_has_one_holder_and_ends_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (FileStore::new(dir.path().join("s")), FileStore::new(dir.path().join("s")));
+        let ttl = Duration::from_secs(30);
+        let lease = a.try_lock_renewal("p", ttl).await.unwrap().expect("free");
+        assert!(b.try_lock_renewal("p", ttl).await.unwrap().is_none(), "contended");
+        assert!(b.try_lock_renewal("q", ttl).await.unwrap().is_some(), "per profile");
+        // The lease's lock file is not the write lock: the holder saves while holding it.
+        a.save("p", &session()).await.unwrap();
+        a.unlock_renewal("p", lease).await.unwrap();
+        let lease = b.try_lock_renewal("p", ttl).await.unwrap().expect("given back");
+        drop(lease);
+        assert!(a.try_lock_renewal("p", ttl).await.unwrap().is_some(), "dropped");
+        assert!(matches!(a.try_lock_renewal("../p", ttl).await, Err(Error::InvalidInput(_))));
+        assert_eq!(a.profiles().await.unwrap(), ["p"], "lease files are not profiles");
     }
 
     #[tokio::test]

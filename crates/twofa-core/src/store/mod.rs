@@ -5,8 +5,9 @@
 
 mod file;
 mod memory;
+pub mod private_fs;
 
-use std::{fmt, time::Duration};
+use std::{any::Any, fmt, time::Duration};
 
 use async_trait::async_trait;
 
@@ -46,15 +47,31 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
 }
 
 /// The right to renew one profile, from [`SessionStore::try_lock_renewal`].
-#[derive(Debug)]
+///
+/// A lease is a token only its holder knows (a Redis lock's value, say) and, for stores whose lock
+/// lives in an open file or connection, a guard that holds the lock: dropping the lease — or
+/// giving it back with [`SessionStore::unlock_renewal`], which consumes it — drops the guard and
+/// releases the lock.
 pub struct RenewalLease {
     token: String,
+    guard: Option<Box<dyn Any + Send + Sync>>,
+}
+
+impl fmt::Debug for RenewalLease {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RenewalLease").field("token", &self.token).field("holds_guard", &self.guard.is_some()).finish()
+    }
 }
 
 impl RenewalLease {
     /// A lease identified by `token`, which only its holder knows.
     pub fn new(token: impl Into<String>) -> Self {
-        Self { token: token.into() }
+        Self { token: token.into(), guard: None }
+    }
+
+    /// A lease identified by `token` that keeps `guard` (a locked file, say) alive until it is dropped.
+    pub fn holding(token: impl Into<String>, guard: impl Any + Send + Sync) -> Self {
+        Self { token: token.into(), guard: Some(Box::new(guard)) }
     }
 
     /// A lease of a store that nobody else uses.
