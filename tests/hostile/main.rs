@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 mod child;
+mod lockout;
 mod oms_reply;
 mod proxy;
 mod ws_flood;
