@@ -58,6 +58,12 @@ impl Cooldown {
         self
     }
 
+    /// Sets [`Cooldown::max_rate_limited`].
+    pub fn max_rate_limited(mut self, wait: Duration) -> Self {
+        self.max_rate_limited = wait;
+        self
+    }
+
     /// How long `error` is answered from memory.
     pub fn for_error(&self, error: &Error) -> Duration {
         match error {

@@ -3,9 +3,10 @@
 //! Spans are named after the operation (`login`, `renewal`, `resume`, `logout`) and carry
 //! `provider`, `profile` (when an authenticator runs them), `outcome` and, on failure, `error` —
 //! the error's message, which never holds a secret. Each ends with a `finished` event at INFO
-//! (WARN on failure) carrying the outcome, so a plain `fmt` subscriber shows it too.
+//! carrying the outcome, so a plain `fmt` subscriber shows it too. Failures are INFO as well, not
+//! WARN: the error is returned to the caller, who decides whether it deserves a warning.
 
-use tracing::{Span, field::Empty, info, info_span, warn};
+use tracing::{Span, field::Empty, info, info_span};
 
 use crate::Error;
 
@@ -49,7 +50,7 @@ pub(crate) fn record(span: &Span, outcome: Result<&'static str, &Error>) {
         Err(e) => {
             span.record("outcome", "error");
             span.record("error", tracing::field::display(e));
-            warn!(parent: span, outcome = "error", error = %e, "finished");
+            info!(parent: span, outcome = "error", error = %e, "finished");
         }
     }
 }
