@@ -66,7 +66,9 @@ impl Fake {
     /// An idempotent call retried as providers do (5 tries), each try running into its own timeout.
     async fn retried(&self, operation: &'static str) -> Result<(), Error> {
         let Some(takes) = self.attempt_takes else { return Err(Error::Unsupported { operation }) };
-        Backoff { attempts: 5, base: Duration::from_millis(1), max: Duration::from_millis(1) }
+        let mut backoff = Backoff::default();
+        (backoff.attempts, backoff.base, backoff.max) = (5, Duration::from_millis(1), Duration::from_millis(1));
+        backoff
             .retry(|| async {
                 self.attempts.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(takes).await;
