@@ -20,32 +20,11 @@ use twofa::{
 };
 use twofa_sandbox::{Outbox, Sandbox, etna, onlineordering};
 
+mod sandbox_flows;
+use sandbox_flows::{etna_flow, online_flow};
+
 fn clock() -> ManualClock {
     ManualClock::new(twofa::time::OffsetDateTime::now_utc())
-}
-
-fn etna_flow(sandbox: &Sandbox, user: &str, password: &str) -> Arc<dyn TwoFactorFlow> {
-    Arc::new(
-        EtnaFlow::builder()
-            .base_url(sandbox.etna_base_url())
-            .app_key(etna::APP_KEY)
-            .username(user)
-            .password(password)
-            .build()
-            .unwrap(),
-    )
-}
-
-fn online_flow(sandbox: &Sandbox, email: &str, clock: &ManualClock) -> OnlineOrderingFlow {
-    OnlineOrderingFlow::builder()
-        .base_url(sandbox.base_url())
-        .company_code(onlineordering::COMPANY_CODE)
-        .integrator(onlineordering::API_USER, onlineordering::API_PASSWORD)
-        .email(email)
-        .password(onlineordering::PASSWORD)
-        .clock(Arc::new(clock.clone()))
-        .build()
-        .unwrap()
 }
 
 /// A code source that reads the outbox and counts how often it was asked.

@@ -5,20 +5,11 @@
 
 use std::sync::Arc;
 
-use twofa::{Authenticator, Error, TwoFactorFlow, etna::EtnaFlow};
+use twofa::{Authenticator, Error};
 use twofa_sandbox::{Sandbox, etna};
 
-fn etna_flow(sandbox: &Sandbox, user: &str, password: &str) -> Arc<dyn TwoFactorFlow> {
-    Arc::new(
-        EtnaFlow::builder()
-            .base_url(sandbox.etna_base_url())
-            .app_key(etna::APP_KEY)
-            .username(user)
-            .password(password)
-            .build()
-            .unwrap(),
-    )
-}
+mod sandbox_flows;
+use sandbox_flows::etna_flow;
 
 /// Captured `fmt` output.
 #[derive(Clone, Default)]

@@ -5,10 +5,12 @@
 
 use std::{sync::Arc, time::Duration};
 
-use twofa::{
-    Authenticator, Error, ManualClock, TwoFactorFlow, code_source, etna::EtnaFlow, onlineordering::OnlineOrderingFlow,
-};
+use twofa::{Authenticator, Error, ManualClock, TwoFactorFlow, code_source};
 use twofa_sandbox::{Sandbox, etna, onlineordering};
+
+#[path = "../sandbox_flows/mod.rs"]
+mod sandbox_flows;
+use sandbox_flows::{etna_flow, online_flow};
 
 /// `n` callers released together on a multi-threaded runtime; every result.
 async fn callers(auth: &Authenticator, n: usize) -> Vec<Result<twofa::AccessToken, Error>> {
@@ -38,15 +40,7 @@ fn clock() -> ManualClock {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_wrong_password_reaches_the_provider_once_for_two_hundred_callers() {
     let sandbox = Sandbox::start().await.unwrap();
-    let flow: Arc<dyn TwoFactorFlow> = Arc::new(
-        EtnaFlow::builder()
-            .base_url(sandbox.etna_base_url())
-            .app_key(etna::APP_KEY)
-            .username(etna::USER_NO_2FA)
-            .password("wrong-password")
-            .build()
-            .unwrap(),
-    );
+    let flow = etna_flow(&sandbox, etna::USER_NO_2FA, "wrong-password");
     let clock = clock();
     let auth = Authenticator::builder(flow).clock(Arc::new(clock.clone())).build();
     for wave in 0..2 {
@@ -94,16 +88,4 @@ async fn a_locked_account_is_asked_once() {
         }
     }
     assert_eq!(sandbox.stats().requests("onlineordering.login"), 1);
-}
-
-fn online_flow(sandbox: &Sandbox, email: &str, clock: &ManualClock) -> OnlineOrderingFlow {
-    OnlineOrderingFlow::builder()
-        .base_url(sandbox.base_url())
-        .company_code(onlineordering::COMPANY_CODE)
-        .integrator(onlineordering::API_USER, onlineordering::API_PASSWORD)
-        .email(email)
-        .password(onlineordering::PASSWORD)
-        .clock(Arc::new(clock.clone()))
-        .build()
-        .unwrap()
 }
