@@ -20,32 +20,11 @@ use twofa::{
 };
 use twofa_sandbox::{Outbox, Sandbox, etna, onlineordering};
 
+mod sandbox_flows;
+use sandbox_flows::{etna_flow, online_flow};
+
 fn clock() -> ManualClock {
     ManualClock::new(twofa::time::OffsetDateTime::now_utc())
-}
-
-fn etna_flow(sandbox: &Sandbox, user: &str, password: &str) -> Arc<dyn TwoFactorFlow> {
-    Arc::new(
-        EtnaFlow::builder()
-            .base_url(sandbox.etna_base_url())
-            .app_key(etna::APP_KEY)
-            .username(user)
-            .password(password)
-            .build()
-            .unwrap(),
-    )
-}
-
-fn online_flow(sandbox: &Sandbox, email: &str, clock: &ManualClock) -> OnlineOrderingFlow {
-    OnlineOrderingFlow::builder()
-        .base_url(sandbox.base_url())
-        .company_code(onlineordering::COMPANY_CODE)
-        .integrator(onlineordering::API_USER, onlineordering::API_PASSWORD)
-        .email(email)
-        .password(onlineordering::PASSWORD)
-        .clock(Arc::new(clock.clone()))
-        .build()
-        .unwrap()
 }
 
 /// A code source that reads the outbox and counts how often it was asked.
@@ -159,9 +138,12 @@ async fn a_dead_refresh_token_falls_back_to_a_full_login() {
 }
 
 #[tokio::test]
-async fn a_failed_renewal_reaches_every_waiter_and_is_not_cached() {
+async fn a_failed_renewal_reaches_every_waiter_and_cools_down() {
     let sandbox = Sandbox::start().await.unwrap();
-    let auth = Authenticator::builder(etna_flow(&sandbox, etna::USER_NO_2FA, "wrong-password")).build();
+    let clock = clock();
+    let auth = Authenticator::builder(etna_flow(&sandbox, etna::USER_NO_2FA, "wrong-password"))
+        .clock(Arc::new(clock.clone()))
+        .build();
     let calls: Vec<_> = (0..200)
         .map(|_| {
             tokio::spawn({
@@ -175,7 +157,10 @@ async fn a_failed_renewal_reaches_every_waiter_and_is_not_cached() {
     }
     assert_eq!(sandbox.stats().requests("etna.token"), 1, "one attempt shared by all 200 callers");
     assert!(matches!(auth.token().await, Err(Error::InvalidCredentials)));
-    assert_eq!(sandbox.stats().requests("etna.token"), 2, "the next call tries again");
+    assert_eq!(sandbox.stats().requests("etna.token"), 1, "within the cool-down, the failure is answered from memory");
+    clock.advance(Duration::from_secs(30));
+    assert!(matches!(auth.token().await, Err(Error::InvalidCredentials)));
+    assert_eq!(sandbox.stats().requests("etna.token"), 2, "after the cool-down the next call tries again");
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 
 mod child;
 mod local_files;
+mod lockout;
 mod oms_reply;
 mod proxy;
 mod ws_flood;

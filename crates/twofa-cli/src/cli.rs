@@ -32,6 +32,10 @@ pub struct Cli {
     /// Time limit of each request, in seconds
     #[arg(long, global = true, default_value_t = 30, value_name = "SECONDS")]
     pub timeout: u64,
+    /// Time limit of one whole login, renewal or logout, in seconds, retries included (time spent
+    /// typing a code does not count)
+    #[arg(long, global = true, default_value_t = 60, value_name = "SECONDS")]
+    pub deadline: u64,
     #[command(subcommand)]
     pub command: Command,
 }

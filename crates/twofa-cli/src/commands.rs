@@ -11,6 +11,7 @@ use std::{
 use twofa_core::{
     Error, LoginOptions, Password, Session,
     code_source::Prompt,
+    deadline::{self, Budget},
     store::{FileStore, SessionStore, check_profile},
 };
 
@@ -25,13 +26,14 @@ use crate::{
 /// A stand-in password for flows used only to resume or log out: those calls never send it.
 const UNUSED_PASSWORD: &str = "unused-by-resume-and-logout";
 
-/// Where things live, and the request time limit.
+/// Where things live, the request time limit, and the deadline of one login, renewal or logout.
 pub struct Context {
     pub store_dir: PathBuf,
     pub timeout: Duration,
     pub format: Format,
     /// Whether a spinner may show on a terminal (not with `-q`).
     pub progress: bool,
+    pub deadline: Duration,
 }
 
 impl Context {
@@ -107,7 +109,8 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
     let codes = ShowSetup { inner: codes, enabled: ctx.format == Format::Text && std::io::stdout().is_terminal() };
     let progress = Progress::start(ctx.progress, &format!("logging in to {}", profile.provider()));
     let codes = PauseForCode { inner: Arc::new(codes), progress: Arc::clone(&progress) };
-    let session = twofa_core::login(flow.as_ref(), &codes, &LoginOptions::default().max_code_attempts(attempts)).await;
+    let options = LoginOptions::default().max_code_attempts(attempts).deadline(ctx.deadline);
+    let session = twofa_core::login(flow.as_ref(), &codes, &options).await;
     progress.clear();
     let session = session?;
     // The profile first: a refused profile file leaves the stored session as it was.
@@ -127,6 +130,8 @@ async fn valid_session(ctx: &Context, name: &str, profile: &Profile) -> Result<S
             None
         }
     };
+    // Resume and login share one deadline.
+    let mut budget = Budget::new(ctx.deadline);
     if let Some(session) = &previous {
         // A session with an idle timeout may have idled out since it was stored: resume it (cheap, no code).
         if !session.is_expired(Duration::from_secs(60)) && session.idle_timeout().is_none() {
@@ -134,7 +139,7 @@ async fn valid_session(ctx: &Context, name: &str, profile: &Profile) -> Result<S
         }
         if session.renewal_token().is_some() {
             let flow = profile.flow(Password::new(UNUSED_PASSWORD), ctx.timeout, Some(session))?;
-            match flow.resume(session).await {
+            match budget.run(flow.resume(session)).await {
                 Ok(renewed) => {
                     store.save(name, &renewed).await?;
                     return Ok(renewed);
@@ -148,8 +153,8 @@ async fn valid_session(ctx: &Context, name: &str, profile: &Profile) -> Result<S
     let flow = profile.flow(input::password(password_input, who(&profile.backend))?, ctx.timeout, previous.as_ref())?;
     let (codes, attempts) =
         input::codes(None, profile.code_env.as_deref(), profile.totp_secret_env.as_deref(), Prompt::new())?;
-    let session =
-        twofa_core::login(flow.as_ref(), codes.as_ref(), &LoginOptions::default().max_code_attempts(attempts)).await?;
+    let options = LoginOptions::default().max_code_attempts(attempts).deadline(budget.left());
+    let session = twofa_core::login(flow.as_ref(), codes.as_ref(), &options).await?;
     store.save(name, &session).await?;
     Ok(session)
 }
@@ -212,7 +217,7 @@ pub async fn logout(ctx: &Context, name: Option<String>, all: bool) -> Result<()
         }
         if let (Some(profile), Some(session)) = (&profile, &session) {
             let remote = match profile.flow(Password::new(UNUSED_PASSWORD), ctx.timeout, Some(session)) {
-                Ok(flow) => flow.logout(session).await,
+                Ok(flow) => deadline::within(ctx.deadline, flow.logout(session)).await,
                 Err(e) => Err(e),
             };
             match remote {

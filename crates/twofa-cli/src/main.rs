@@ -91,6 +91,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         timeout: Duration::from_secs(cli.timeout.max(1)),
         format: cli.format,
         progress: !cli.quiet,
+        deadline: Duration::from_secs(cli.deadline.max(1)),
     };
     match cli.command {
         Command::Login { provider } => commands::login(&ctx, *provider).await,

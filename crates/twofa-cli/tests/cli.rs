@@ -697,3 +697,38 @@ async fn a_fifo_in_place_of_a_profile_fails_instead_of_hanging() {
         }
     }
 }
+
+/// A server that accepts and never answers: `--deadline` ends the login before `--timeout` would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deadline_ends_a_login_that_the_server_never_answers() {
+    let e = env().await;
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base_url = format!("http://{}/api", silent.local_addr().unwrap());
+    let _held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket); // read nothing, answer nothing
+        }
+    });
+    let out = e
+        .run(&[
+            "--timeout",
+            "600",
+            "--deadline",
+            "1",
+            "login",
+            "etna",
+            "--base-url",
+            &base_url,
+            "--app-key-env",
+            "ET_APP_KEY",
+            "--username",
+            "u",
+            "--password-env",
+            "TWOFA_PASSWORD",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(5));
+    let stderr = text(&out.stderr);
+    assert!(stderr.starts_with("error: transport error (timeout)") && stderr.contains("1000 ms deadline"), "{stderr}");
+}

@@ -11,6 +11,11 @@
 //! token); then a full [`login`](crate::login) with the code source — but only when resume is
 //! unsupported or definitively refused. A network error during resume is returned as is (no
 //! prompt in a headless service because the network blinked), and a still-valid token is kept.
+//!
+//! A failed renewal is remembered for a [`Cooldown`]: callers meanwhile get the same error without
+//! a request, so a wrong password is tried once, not once per caller. A renewal's calls to the
+//! provider (resume, then login) share one [deadline](crate::deadline), and every renewal, resume,
+//! login and logout runs in a `tracing` span that records its outcome.
 
 use std::{
     fmt,
@@ -26,13 +31,16 @@ use async_trait::async_trait;
 use reqwest::RequestBuilder;
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
-use tracing::{debug, info, warn};
+use tracing::{Instrument as _, debug, info, warn};
 
 use crate::{
-    AccessToken, Clock, CodeRequest, CodeSource, Error, LoginOptions, OneTimeCode, Session, SystemClock, TwoFactorFlow,
+    AccessToken, Clock, CodeRequest, CodeSource, Cooldown, Error, LoginOptions, OneTimeCode, Session, SystemClock,
+    TwoFactorFlow,
+    deadline::Budget,
     http::transport_error,
-    login,
+    login::login_within,
     store::{MemoryStore, RenewalLease, SessionStore},
+    telemetry::{self, Operation},
 };
 
 /// The session in use, and when it last did something useful.
@@ -46,13 +54,27 @@ struct Current {
 }
 
 impl Current {
-    fn new(session: Arc<Session>, margin: Duration, last_used: OffsetDateTime) -> Self {
-        let fresh_until_ns = session.expires_at().map_or(i64::MAX, |at| nanos(at - margin));
+    /// `early`: the margin, plus this session's share of the jitter.
+    fn new(session: Arc<Session>, early: Duration, last_used: OffsetDateTime) -> Self {
+        let fresh_until_ns = session.expires_at().map_or(i64::MAX, |at| nanos(at - early));
         Self { session, fresh_until_ns, last_used_ns: AtomicI64::new(nanos(last_used)), stale: AtomicBool::new(false) }
     }
 }
 
 type Flight = OnceCell<Result<Arc<Session>, Error>>;
+
+/// The renewal in flight, and the last failure while it cools down.
+#[derive(Default)]
+struct Slot {
+    flight: Option<Arc<Flight>>,
+    failure: Option<Failure>,
+}
+
+struct Failure {
+    error: Error,
+    /// Unix nanoseconds, on the authenticator's clock.
+    until_ns: i64,
+}
 
 struct Inner {
     flow: Arc<dyn TwoFactorFlow>,
@@ -60,11 +82,13 @@ struct Inner {
     store: Arc<dyn SessionStore>,
     profile: String,
     margin: Duration,
+    jitter: Duration,
     login: LoginOptions,
+    cooldown: Cooldown,
     clock: Arc<dyn Clock>,
     lease: Duration,
     current: ArcSwapOption<Current>,
-    flight: Mutex<Option<Arc<Flight>>>,
+    slot: Mutex<Slot>,
     store_checked: AtomicBool,
 }
 
@@ -102,7 +126,9 @@ pub struct AuthenticatorBuilder {
     store: Arc<dyn SessionStore>,
     profile: Option<String>,
     margin: Duration,
+    jitter: Duration,
     login: LoginOptions,
+    cooldown: Cooldown,
     clock: Arc<dyn Clock>,
     lease: Duration,
 }
@@ -133,9 +159,35 @@ impl AuthenticatorBuilder {
         self
     }
 
-    /// Code attempts and restarts for full logins.
+    /// Renews each session a random amount earlier, up to `jitter` more than the margin (default
+    /// zero), so a fleet that logged in together does not renew in the same second. The jitter
+    /// never exceeds a quarter of the session's lifetime, so short sessions stay usable; it is
+    /// drawn once per session, so the hot path pays nothing for it.
+    pub fn refresh_jitter(mut self, jitter: Duration) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// Code attempts, restarts and the deadline for full logins (this replaces a
+    /// [`AuthenticatorBuilder::deadline`] set before).
     pub fn login_options(mut self, options: LoginOptions) -> Self {
         self.login = options;
+        self
+    }
+
+    /// The renewal timeout: the network time one renewal (resume, then login if needed) or one
+    /// logout may take, retries included, before it ends with a timeout error (default 60 s; see
+    /// [`deadline`](crate::deadline)). Waiting for a person to type a code, and for another process
+    /// holding the renewal lease, does not count. Sets [`LoginOptions::deadline`].
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.login.deadline = deadline;
+        self
+    }
+
+    /// How long a failed renewal is answered from memory before another is tried (default
+    /// [`Cooldown::default`]: 30 s after rejected credentials or codes, 1 s after a transport error).
+    pub fn cooldown(mut self, cooldown: Cooldown) -> Self {
+        self.cooldown = cooldown;
         self
     }
 
@@ -163,11 +215,13 @@ impl AuthenticatorBuilder {
                 store: self.store,
                 profile,
                 margin: self.margin,
+                jitter: self.jitter,
                 login: self.login,
+                cooldown: self.cooldown,
                 clock: self.clock,
                 lease: self.lease,
                 current: ArcSwapOption::empty(),
-                flight: Mutex::new(None),
+                slot: Mutex::new(Slot::default()),
                 store_checked: AtomicBool::new(false),
             }),
         }
@@ -206,7 +260,9 @@ impl Authenticator {
             store: Arc::new(MemoryStore::new()),
             profile: None,
             margin: Duration::from_secs(60),
+            jitter: Duration::ZERO,
             login: LoginOptions::default(),
+            cooldown: Cooldown::default(),
             clock: Arc::new(SystemClock),
             lease: Duration::from_secs(300),
         }
@@ -290,10 +346,17 @@ impl Authenticator {
             None => inner.store.load(&inner.profile).await.ok().flatten().map(Arc::new),
         };
         let remote = match session {
-            Some(session) => match inner.flow.logout(&session).await {
-                Err(Error::Unsupported { .. }) => Ok(()),
-                other => other,
-            },
+            Some(session) => {
+                let span = self.span(Operation::Logout);
+                let ended = crate::deadline::within(inner.login.deadline, inner.flow.logout(&session));
+                match ended.instrument(span.clone()).await {
+                    Err(Error::Unsupported { .. }) => {
+                        telemetry::record(&span, Ok("unsupported"));
+                        Ok(())
+                    }
+                    other => telemetry::finish(&span, other),
+                }
+            }
             None => Ok(()),
         };
         inner.store.delete(&inner.profile).await?;
@@ -321,18 +384,48 @@ impl Authenticator {
         }
     }
 
-    /// Joins the renewal in flight, or starts one; every joiner gets the same result.
+    /// Joins the renewal in flight, or starts one; every joiner gets the same result. Within the
+    /// cool-down of a failed renewal, its error is returned without starting another.
     async fn renew_once(&self) -> Result<Arc<Session>, Error> {
         let flight = {
-            let mut slot = self.inner.flight.lock().unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(slot.get_or_insert_with(|| Arc::new(Flight::new())))
+            let mut slot = self.slot();
+            if let Some(failure) = &slot.failure {
+                if self.inner.clock.unix_nanos() < failure.until_ns {
+                    debug!(profile = %self.inner.profile, error = %failure.error, "the last renewal failed moments ago; returning its error");
+                    return Err(failure.error.clone());
+                }
+                slot.failure = None;
+            }
+            Arc::clone(slot.flight.get_or_insert_with(|| Arc::new(Flight::new())))
         };
-        let result = flight.get_or_init(|| self.renew()).await.clone();
-        let mut slot = self.inner.flight.lock().unwrap_or_else(PoisonError::into_inner);
-        if slot.as_ref().is_some_and(|f| Arc::ptr_eq(f, &flight)) {
-            *slot = None;
+        flight.get_or_init(|| self.renew_and_settle(&flight)).await.clone()
+    }
+
+    /// Renews, then — before any joiner sees the result — frees the slot and records a failure,
+    /// so a caller arriving a moment later gets the cached failure instead of a new login.
+    async fn renew_and_settle(&self, flight: &Arc<Flight>) -> Result<Arc<Session>, Error> {
+        let result = self.renew().await;
+        let mut slot = self.slot();
+        if slot.flight.as_ref().is_some_and(|f| Arc::ptr_eq(f, flight)) {
+            slot.flight = None;
+        }
+        if let Err(error) = &result {
+            let wait = self.inner.cooldown.for_error(error);
+            if !wait.is_zero() {
+                let until_ns =
+                    self.inner.clock.unix_nanos().saturating_add(i64::try_from(wait.as_nanos()).unwrap_or(i64::MAX));
+                slot.failure = Some(Failure { error: error.clone(), until_ns });
+            }
         }
         result
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Slot> {
+        self.inner.slot.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn span(&self, operation: Operation) -> tracing::Span {
+        telemetry::span(operation, self.inner.flow.provider(), Some(&self.inner.profile))
     }
 
     async fn renew(&self) -> Result<Arc<Session>, Error> {
@@ -340,10 +433,19 @@ impl Authenticator {
         if let Some(session) = self.fresh() {
             return Ok(session);
         }
+        let span = self.span(Operation::Renewal);
+        let result = self.renew_traced().instrument(span.clone()).await;
+        telemetry::record(&span, result.as_ref().map(|(_, how)| *how));
+        result.map(|(session, _)| session)
+    }
+
+    /// The renewed session, and how it was obtained (the span's outcome).
+    async fn renew_traced(&self) -> Result<(Arc<Session>, &'static str), Error> {
         let Some(lease) = self.lease().await? else {
             // Another process renewed while we waited, and we adopted its session.
             return self
                 .fresh()
+                .map(|session| (session, "adopted"))
                 .ok_or_else(|| Error::Store { path: None, detail: "the adopted session is stale".into() });
         };
         let result = self.renew_holding_lease().await;
@@ -393,7 +495,7 @@ impl Authenticator {
         {
             return false;
         }
-        let candidate = Current::new(Arc::clone(&stored), inner.margin, last_use(&stored, inner.clock.now()));
+        let candidate = self.current(Arc::clone(&stored), last_use(&stored, inner.clock.now()));
         let fresh = self.is_fresh(&candidate, inner.clock.unix_nanos());
         if fresh {
             debug!(profile = %inner.profile, "adopted the stored session");
@@ -402,16 +504,17 @@ impl Authenticator {
         fresh
     }
 
-    async fn renew_holding_lease(&self) -> Result<Arc<Session>, Error> {
+    async fn renew_holding_lease(&self) -> Result<(Arc<Session>, &'static str), Error> {
         let inner = &self.inner;
         let now = inner.clock.now();
+        let mut budget = Budget::new(inner.login.deadline);
         let mut previous = inner.current.load_full().map(|c| Arc::clone(&c.session));
         let first_look = !inner.store_checked.swap(true, Ordering::Relaxed);
         if inner.store.is_shared() || (previous.is_none() && first_look) {
             // Another process may have renewed just before us: its session is as good as ours.
             if let Some(stored) = self.stored().await {
                 if self.adopt_if_fresh(Arc::clone(&stored)) {
-                    return self.fresh().ok_or(Error::SessionExpired);
+                    return self.fresh().map(|session| (session, "adopted")).ok_or(Error::SessionExpired);
                 }
                 if previous.is_none() {
                     self.put(Arc::clone(&stored), now);
@@ -420,10 +523,10 @@ impl Authenticator {
             }
         }
         if let Some(previous) = previous {
-            match inner.flow.resume(&previous).await {
+            match self.resume(&previous, &mut budget).await {
                 Ok(session) => {
                     info!(profile = %inner.profile, "session renewed without a code");
-                    return Ok(self.install(session, now).await);
+                    return Ok((self.install(session, now).await, "resumed"));
                 }
                 Err(e @ (Error::Unsupported { .. } | Error::SessionExpired)) => {
                     debug!(profile = %inner.profile, error = %e, "cannot resume; logging in again");
@@ -431,7 +534,7 @@ impl Authenticator {
                 Err(e) => {
                     if !previous.is_expired_at(now, Duration::ZERO) && previous.idle_timeout().is_none() {
                         warn!(profile = %inner.profile, error = %e, "early renewal failed; keeping the current token");
-                        return Ok(previous);
+                        return Ok((previous, "kept_current"));
                     }
                     return Err(e);
                 }
@@ -441,8 +544,20 @@ impl Authenticator {
             Some(codes) => codes.as_ref(),
             None => &NoCodeSource,
         };
-        let session = login(inner.flow.as_ref(), codes, &inner.login).await?;
-        Ok(self.install(session, now).await)
+        let session = login_within(inner.flow.as_ref(), codes, &inner.login, &mut budget).await?;
+        Ok((self.install(session, now).await, "logged_in"))
+    }
+
+    /// The provider's resume, charged to `budget`, in a `resume` span.
+    async fn resume(&self, previous: &Session, budget: &mut Budget) -> Result<Session, Error> {
+        let span = self.span(Operation::Resume);
+        match budget.run(self.inner.flow.resume(previous)).instrument(span.clone()).await {
+            Err(e @ Error::Unsupported { .. }) => {
+                span.record("outcome", "unsupported");
+                Err(e)
+            }
+            other => telemetry::finish(&span, other),
+        }
     }
 
     /// The stored session, when it is readable and this provider's.
@@ -464,13 +579,26 @@ impl Authenticator {
 
     fn put(&self, session: Arc<Session>, now: OffsetDateTime) {
         let last_used = last_use(&session, now);
-        self.inner.current.store(Some(Arc::new(Current::new(session, self.inner.margin, last_used))));
+        self.inner.current.store(Some(Arc::new(self.current(session, last_used))));
+    }
+
+    /// `session` as the current one, with the margin and a fresh draw of the jitter.
+    fn current(&self, session: Arc<Session>, last_used: OffsetDateTime) -> Current {
+        let inner = &self.inner;
+        let jitter = match session.expires_at() {
+            Some(expires) if !inner.jitter.is_zero() => {
+                let fresh_life = Duration::try_from(expires - inner.margin - session.issued_at()).unwrap_or_default();
+                inner.jitter.min(fresh_life / 4).mul_f64(crate::retry::jitter())
+            }
+            _ => Duration::ZERO,
+        };
+        Current::new(session, inner.margin.saturating_add(jitter), last_used)
     }
 
     async fn install(&self, session: Session, now: OffsetDateTime) -> Arc<Session> {
         let session = Arc::new(session);
         let last_used = now.max(self.inner.clock.now());
-        self.inner.current.store(Some(Arc::new(Current::new(Arc::clone(&session), self.inner.margin, last_used))));
+        self.inner.current.store(Some(Arc::new(self.current(Arc::clone(&session), last_used))));
         if let Err(e) = self.inner.store.save(&self.inner.profile, &session).await {
             warn!(profile = %self.inner.profile, error = %e, "cannot save the session; it lives in memory only");
         }

@@ -33,6 +33,8 @@ mod authenticator;
 mod challenge;
 mod clock;
 pub mod code_source;
+mod cooldown;
+pub mod deadline;
 mod error;
 mod flow;
 pub mod http;
@@ -44,6 +46,7 @@ pub mod retry;
 mod secret;
 mod session;
 pub mod store;
+mod telemetry;
 #[cfg(feature = "test-util")]
 pub mod test_util;
 
@@ -51,6 +54,7 @@ pub use authenticator::{Authenticator, AuthenticatorBuilder};
 pub use challenge::{AuthenticatorSetup, Challenge, ExposedChallenge, Method};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use code_source::{CodeRequest, CodeSource};
+pub use cooldown::Cooldown;
 pub use error::{Error, TransportKind};
 pub use flow::{Step, TwoFactorFlow};
 pub use login::{LoginOptions, login};

@@ -1,8 +1,15 @@
 //! The login driver: start → code → verify, with bounded retries.
 
-use tracing::{debug, info, warn};
+use std::time::Duration;
 
-use crate::{CodeSource, Error, Session, Step, TwoFactorFlow, code_source::CodeRequest};
+use tracing::{Instrument as _, debug, info, warn};
+
+use crate::{
+    CodeSource, Error, Session, Step, TwoFactorFlow,
+    code_source::CodeRequest,
+    deadline::{Budget, DEFAULT_DEADLINE},
+    telemetry,
+};
 
 /// How [`login`] handles rejected codes and expired challenges.
 #[derive(Debug, Clone)]
@@ -13,11 +20,15 @@ pub struct LoginOptions {
     pub max_code_attempts: u32,
     /// Whether to start over once when the challenge expires (default true).
     pub restart_on_expired: bool,
+    /// The network time one login (or one renewal, resume and login together) may take, retries
+    /// included; time spent waiting for the code is not counted (default 60 s, see
+    /// [`deadline`](crate::deadline)).
+    pub deadline: Duration,
 }
 
 impl Default for LoginOptions {
     fn default() -> Self {
-        Self { max_code_attempts: 3, restart_on_expired: true }
+        Self { max_code_attempts: 3, restart_on_expired: true, deadline: DEFAULT_DEADLINE }
     }
 }
 
@@ -33,6 +44,12 @@ impl LoginOptions {
         self.restart_on_expired = restart;
         self
     }
+
+    /// Sets [`LoginOptions::deadline`].
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
 }
 
 /// Logs in: starts the flow, asks `codes` for the second factor when challenged, and verifies it.
@@ -40,7 +57,8 @@ impl LoginOptions {
 /// A wrong code ([`Error::InvalidCode`]) is asked for again up to
 /// [`LoginOptions::max_code_attempts`] times; an expired challenge restarts the login once. Every
 /// other error ends the login and is returned as is. Nothing is retried on transport errors: a
-/// repeated start could send the user a second code.
+/// repeated start could send the user a second code. The provider's calls together take at most
+/// [`LoginOptions::deadline`] (waiting for the code excluded), else a timeout error is returned.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -59,12 +77,32 @@ impl LoginOptions {
 /// # Ok(()) }
 /// ```
 pub async fn login(flow: &dyn TwoFactorFlow, codes: &dyn CodeSource, options: &LoginOptions) -> Result<Session, Error> {
+    login_within(flow, codes, options, &mut Budget::new(options.deadline)).await
+}
+
+/// [`login`] charging the provider's calls to `budget`, in a `login` span that records the outcome.
+pub(crate) async fn login_within(
+    flow: &dyn TwoFactorFlow,
+    codes: &dyn CodeSource,
+    options: &LoginOptions,
+    budget: &mut Budget,
+) -> Result<Session, Error> {
+    let span = telemetry::span(telemetry::Operation::Login, flow.provider(), None);
+    telemetry::finish(&span, login_steps(flow, codes, options, budget).instrument(span.clone()).await)
+}
+
+async fn login_steps(
+    flow: &dyn TwoFactorFlow,
+    codes: &dyn CodeSource,
+    options: &LoginOptions,
+    budget: &mut Budget,
+) -> Result<Session, Error> {
     let provider = flow.provider();
     let max = options.max_code_attempts.max(1);
     let mut restarts_left = u32::from(options.restart_on_expired);
     loop {
         debug!(provider, "starting login");
-        let challenge = match flow.start().await? {
+        let challenge = match budget.run(flow.start()).await? {
             Step::Authenticated(session) => {
                 info!(provider, "logged in without a second factor");
                 return Ok(session);
@@ -75,7 +113,7 @@ pub async fn login(flow: &dyn TwoFactorFlow, codes: &dyn CodeSource, options: &L
         let mut attempt = 1;
         loop {
             let code = codes.code(&CodeRequest::new(&challenge, attempt, max)).await?;
-            match flow.verify(&challenge, &code).await {
+            match budget.run(flow.verify(&challenge, &code)).await {
                 Ok(session) => {
                     info!(provider, attempt, "logged in");
                     return Ok(session);
