@@ -78,6 +78,15 @@ pub enum Error {
         /// What was unexpected, never the raw body.
         detail: String,
     },
+    /// The provider issued a credential (a token, pending-2FA state, setup data, a device id) that
+    /// is not visible ASCII of at most 16 KiB, so it cannot travel in a header or be printed safely.
+    /// It was refused where it was parsed and replaced nothing: a protocol error, not retryable.
+    /// The message names the wire field, never the value (see [`crate::untrusted::credential`]).
+    #[error("the provider sent a malformed {field}: only visible ASCII of at most 16 KiB is accepted")]
+    MalformedCredential {
+        /// The field's name on the wire, e.g. `SessionToken`.
+        field: &'static str,
+    },
     /// A session store could not load, save or delete a session.
     #[error("session store error{}: {detail}", At(path.as_deref()))]
     Store {
