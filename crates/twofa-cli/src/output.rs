@@ -112,9 +112,14 @@ pub fn until(t: OffsetDateTime) -> String {
     }
 }
 
-/// The session's subject (ids the server chose) as `key=value` pairs, escaped for a terminal.
+/// The session's subject (ids the server chose), escaped for a terminal.
+fn escaped_subject(session: &Session) -> std::collections::BTreeMap<String, String> {
+    session.subject().iter().map(|(k, v)| (escape(k), escape(v))).collect()
+}
+
+/// The subject as `key=value` pairs, escaped.
 fn subject(session: &Session) -> String {
-    session.subject().iter().map(|(k, v)| format!("{}={}", escape(k), escape(v))).collect::<Vec<_>>().join(" ")
+    escaped_subject(session).iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
 }
 
 /// Prints a fresh login: JSON with the token, or text without it.
@@ -128,7 +133,7 @@ pub fn logged_in(format: Format, profile: &str, session: &Session, store: &Path)
                 "header_name": session.header_name(),
                 "header_value": session.header_value().expose_secret(),
                 "expires_at": session.expires_at().map(rfc3339),
-                "subject": session.subject().iter().map(|(k, v)| (escape(k), escape(v))).collect::<std::collections::BTreeMap<_, _>>(),
+                "subject": escaped_subject(session),
             });
             println!("{out}");
         }
@@ -160,7 +165,7 @@ pub fn status_json(profile: &str, provider: Option<&str>, session: Option<&Sessi
         "profile": profile,
         "provider": provider.unwrap_or(session.provider()),
         "session": {
-            "subject": session.subject(),
+            "subject": escaped_subject(session),
             "issued_at": rfc3339(session.issued_at()),
             "expires_at": session.expires_at().map(rfc3339),
             "expires_in_seconds": session.expires_at().map(|at| (at - now).whole_seconds().max(0)),

@@ -164,6 +164,7 @@ impl Error {
             Self::CodeSource(_) => "code_source",
             Self::Transport { .. } => "transport",
             Self::UnexpectedResponse { .. } => "unexpected_response",
+            Self::MalformedCredential { .. } => "malformed_credential",
             Self::Store { .. } => "store",
             Self::Provider { .. } => "provider",
         }
@@ -258,6 +259,7 @@ mod tests {
         assert_eq!(Error::RateLimited { retry_after: None }.kind(), "rate_limited");
         assert_eq!(Error::transport(TransportKind::Timeout, "slow").kind(), "transport");
         assert_eq!(Error::unexpected(None, "x").kind(), "unexpected_response");
+        assert_eq!(Error::MalformedCredential { field: "Token" }.kind(), "malformed_credential");
     }
 
     #[test]
