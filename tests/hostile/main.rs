@@ -347,3 +347,6 @@ async fn a_websocket_that_never_answers() {
     let err = ws_flow(&websocket(Socket::Silent).await).start().await.unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
 }
+
+mod server_tokens;
+mod userinfo;

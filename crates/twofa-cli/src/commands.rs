@@ -91,6 +91,7 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
     };
     let name = common.profile.clone().unwrap_or_else(|| profile.provider().to_owned());
     check_profile(&name)?;
+    profile.check()?;
     let password_input = match (&common.password_env, common.password_stdin) {
         (Some(var), _) => PasswordInput::Env(var),
         (None, true) => PasswordInput::Stdin,
@@ -223,7 +224,8 @@ pub async fn logout(ctx: &Context, name: Option<String>, all: bool) -> Result<()
             match remote {
                 Ok(()) | Err(Error::Unsupported { .. }) => {}
                 Err(e) => eprintln!(
-                    "warning: the provider's logout of `{name}` failed ({e}); removing the local session anyway"
+                    "warning: the provider's logout of `{name}` failed ({}); removing the local session anyway",
+                    twofa_core::untrusted::escape(&e.to_string())
                 ),
             }
         }

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use twofa_core::{
     CodeRequest, CodeSource, Error, Method, OneTimeCode, Password, Secret, TotpSeed,
     code_source::{self, EnvCode, Prompt, Totp},
+    untrusted::escape,
 };
 
 use crate::profile::secret_env;
@@ -115,9 +116,9 @@ impl CodeSource for ShowSetup {
         if let (true, 1, Method::Authenticator { setup: Some(setup) }) =
             (self.enabled, request.attempt, &request.method)
         {
-            println!("Set up your authenticator app for {}:", request.provider);
+            println!("Set up your authenticator app for {}:", escape(&request.provider));
             if let Some(key) = &setup.manual_key {
-                println!("  manual entry key: {}", key.expose_secret());
+                println!("  manual entry key: {}", escape(key.expose_secret()));
             }
             if let Some(payload) = setup.otpauth_uri.as_ref().or(setup.qr_data.as_ref()) {
                 match qrcode::QrCode::new(payload.expose_secret().as_bytes()) {

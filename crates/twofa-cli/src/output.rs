@@ -4,7 +4,7 @@ use std::{fmt::Write as _, path::Path};
 
 use serde_json::json;
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
-use twofa_core::{Error, Session};
+use twofa_core::{Error, Session, untrusted::escape};
 
 use crate::cli::Format;
 
@@ -71,7 +71,10 @@ impl From<Error> for Failure {
             Error::SessionExpired => (exit::REJECTED, Some("log in again with `twofa login`".into())),
             e if e.is_rejected_credentials() => (exit::REJECTED, None),
             Error::Transport { .. } => (exit::NETWORK, Some("check the URL and the network".into())),
-            Error::UnexpectedResponse { .. } | Error::Provider { .. } | Error::Store { .. } => (exit::NETWORK, None),
+            Error::UnexpectedResponse { .. }
+            | Error::MalformedCredential { .. }
+            | Error::Provider { .. }
+            | Error::Store { .. } => (exit::NETWORK, None),
             Error::CodeSource(_) => (
                 exit::USAGE,
                 Some(
@@ -82,7 +85,8 @@ impl From<Error> for Failure {
             ),
             _ => (exit::USAGE, None),
         };
-        Self { code, kind: e.kind(), retryable: e.is_retryable(), message: e.to_string(), hint }
+        // Provider messages, hints and reasons are server text: escaped before the terminal sees them.
+        Self { code, kind: e.kind(), retryable: e.is_retryable(), message: escape(&e.to_string()), hint }
     }
 }
 
@@ -108,8 +112,14 @@ pub fn until(t: OffsetDateTime) -> String {
     }
 }
 
+/// The session's subject (ids the server chose), escaped for a terminal.
+fn escaped_subject(session: &Session) -> std::collections::BTreeMap<String, String> {
+    session.subject().iter().map(|(k, v)| (escape(k), escape(v))).collect()
+}
+
+/// The subject as `key=value` pairs, escaped.
 fn subject(session: &Session) -> String {
-    session.subject().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+    escaped_subject(session).iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
 }
 
 /// Prints a fresh login: JSON with the token, or text without it.
@@ -123,7 +133,7 @@ pub fn logged_in(format: Format, profile: &str, session: &Session, store: &Path)
                 "header_name": session.header_name(),
                 "header_value": session.header_value().expose_secret(),
                 "expires_at": session.expires_at().map(rfc3339),
-                "subject": session.subject(),
+                "subject": escaped_subject(session),
             });
             println!("{out}");
         }
@@ -155,7 +165,7 @@ pub fn status_json(profile: &str, provider: Option<&str>, session: Option<&Sessi
         "profile": profile,
         "provider": provider.unwrap_or(session.provider()),
         "session": {
-            "subject": session.subject(),
+            "subject": escaped_subject(session),
             "issued_at": rfc3339(session.issued_at()),
             "expires_at": session.expires_at().map(rfc3339),
             "expires_in_seconds": session.expires_at().map(|at| (at - now).whole_seconds().max(0)),

@@ -72,8 +72,24 @@ impl Profile {
             .map_err(|e| Error::Store { path: Some(path), detail: format!("corrupt profile: {e}") })
     }
 
+    /// Refuses a URL with userinfo before anything is asked or saved: a `user:secret@` in it would
+    /// be written into the profile file. The builders refuse it too; this says so before the
+    /// password prompt.
+    pub fn check(&self) -> Result<(), Error> {
+        let url = match &self.backend {
+            Backend::Etna { base_url, .. } | Backend::Onlineordering { base_url, .. } => base_url,
+            Backend::Oms { url, .. } => url,
+        };
+        match twofa_core::reqwest::Url::parse(url.trim()) {
+            Ok(url) => twofa_core::http::refuse_userinfo(&url),
+            // Not a URL at all: the builder says why.
+            Err(_) => Ok(()),
+        }
+    }
+
     /// Saves the profile atomically, 0600 in a 0700 directory.
     pub fn save(&self, dir: &Path, name: &str) -> Result<(), Error> {
+        self.check()?;
         let path = Self::path(dir, name)?;
         let json = serde_json::to_vec_pretty(self).map_err(|e| Error::Config(e.to_string()))?;
         private_fs::write(&path, &json)

@@ -78,6 +78,15 @@ pub enum Error {
         /// What was unexpected, never the raw body.
         detail: String,
     },
+    /// The provider issued a credential (a token, pending-2FA state, setup data, a device id) that
+    /// is not visible ASCII of at most 16 KiB, so it cannot travel in a header or be printed safely.
+    /// It was refused where it was parsed and replaced nothing: a protocol error, not retryable.
+    /// The message names the wire field, never the value (see [`crate::untrusted::credential`]).
+    #[error("the provider sent a malformed {field}: only visible ASCII of at most 16 KiB is accepted")]
+    MalformedCredential {
+        /// The field's name on the wire, e.g. `SessionToken`.
+        field: &'static str,
+    },
     /// A session store could not load, save or delete a session.
     #[error("session store error{}: {detail}", At(path.as_deref()))]
     Store {
@@ -155,6 +164,7 @@ impl Error {
             Self::CodeSource(_) => "code_source",
             Self::Transport { .. } => "transport",
             Self::UnexpectedResponse { .. } => "unexpected_response",
+            Self::MalformedCredential { .. } => "malformed_credential",
             Self::Store { .. } => "store",
             Self::Provider { .. } => "provider",
         }
@@ -249,6 +259,7 @@ mod tests {
         assert_eq!(Error::RateLimited { retry_after: None }.kind(), "rate_limited");
         assert_eq!(Error::transport(TransportKind::Timeout, "slow").kind(), "transport");
         assert_eq!(Error::unexpected(None, "x").kind(), "unexpected_response");
+        assert_eq!(Error::MalformedCredential { field: "Token" }.kind(), "malformed_credential");
     }
 
     #[test]

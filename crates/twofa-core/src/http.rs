@@ -107,9 +107,10 @@ impl HttpOptions {
         Ok(url)
     }
 
-    /// Checks that `url` is safe to send credentials to: `secure` scheme (`https`/`wss`), or its plain
-    /// twin on loopback or with the opt-in.
+    /// Checks that `url` is safe to send credentials to: no userinfo (see [`refuse_userinfo`]), and
+    /// `secure` scheme (`https`/`wss`), or its plain twin on loopback or with the opt-in.
     pub fn check_scheme(&self, url: &Url, secure: &str) -> Result<(), Error> {
+        refuse_userinfo(url)?;
         let plain = secure.strip_suffix('s').unwrap_or(secure);
         match url.scheme() {
             s if s == secure => Ok(()),
@@ -166,6 +167,21 @@ impl HttpOptions {
             .with_custom_certificate_verifier(Arc::new(verifier))
             .with_no_client_auth())
     }
+}
+
+/// Refuses a URL with userinfo (`https://user:secret@host/`): that secret would ride along with
+/// every request and be saved wherever the URL is. The message quotes neither part.
+///
+/// # Errors
+///
+/// [`Error::Config`] when the URL names a user or a password.
+pub fn refuse_userinfo(url: &Url) -> Result<(), Error> {
+    if url.username().is_empty() && url.password().is_none() {
+        return Ok(());
+    }
+    Err(Error::Config(
+        "the URL carries a user name or password (`user:secret@host`); remove it and pass credentials through their own settings".into(),
+    ))
 }
 
 fn is_loopback(url: &Url) -> bool {

@@ -42,6 +42,7 @@ pub mod json;
 mod login;
 #[cfg(feature = "reqwest-middleware")]
 pub mod middleware;
+pub mod provider;
 pub mod retry;
 mod secret;
 mod session;
@@ -49,6 +50,7 @@ pub mod store;
 mod telemetry;
 #[cfg(feature = "test-util")]
 pub mod test_util;
+pub mod untrusted;
 
 pub use authenticator::{Authenticator, AuthenticatorBuilder};
 pub use challenge::{AuthenticatorSetup, Challenge, ExposedChallenge, Method};

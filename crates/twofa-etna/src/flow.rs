@@ -10,15 +10,20 @@ use reqwest::{
 use twofa_core::{
     AccessToken, ApiKey, Challenge, Clock, Error, Method as Delivery, OneTimeCode, Password, Secret, Session, Step,
     TokenPlacement, TwoFactorFlow,
-    http::{Answer, Http, sensitive_value},
+    http::{Answer, Http, HttpOptions, sensitive_value},
     json::from_slice_ci,
+    provider::{Spec, clip, required},
     retry::Backoff,
+    untrusted,
 };
 
-use crate::{EtnaBuilder, config::required, wire::TokenReply};
+use crate::{EtnaBuilder, wire::TokenReply};
 
 /// The provider name sessions and challenges carry.
 pub const PROVIDER: &str = "etna";
+
+/// How errors name this provider and its common fields.
+const SPEC: Spec = Spec::new("ETNA", "a base URL (e.g. twofa_etna::DEMO_TRADER_API)", "a username", "a password");
 
 /// ETNA Trader / AutoShares login; build it with [`EtnaFlow::builder`].
 #[derive(Debug)]
@@ -46,27 +51,24 @@ impl EtnaFlow {
     }
 
     pub(crate) fn from_builder(b: EtnaBuilder) -> Result<Self, Error> {
-        let base = b.http.base_url(&required(b.base_url, "a base URL (e.g. twofa_etna::DEMO_TRADER_API)")?)?;
-        let app_key = required(b.app_key, "an app key (Et-App-Key)")?;
-        let username = required(b.username, "a username")?;
-        let password = required(b.password, "a password")?;
-        if app_key.expose_secret().is_empty() || username.is_empty() || password.expose_secret().is_empty() {
-            return Err(Error::Config("ETNA needs a non-empty app key, username and password".into()));
+        let ep = b.common.resolve(&SPEC, HttpOptions::base_url)?;
+        let app_key = required(b.app_key, SPEC.name, "an app key (Et-App-Key)")?;
+        if app_key.expose_secret().is_empty() {
+            return Err(Error::Config("ETNA needs a non-empty app key".into()));
         }
         // Fail at build time, not at the first request, on values a header cannot carry.
         sensitive_value(app_key.expose_secret(), "the app key")?;
-        sensitive_value(&username, "the username")?;
-        sensitive_value(password.expose_secret(), "the password")?;
-        let join = |path: &str| base.join(path).map_err(|e| Error::Config(format!("invalid base URL: {e}")));
+        sensitive_value(&ep.login, "the username")?;
+        sensitive_value(ep.password.expose_secret(), "the password")?;
         Ok(Self {
-            token_url: join("token")?,
-            logout_url: join("logout")?,
+            token_url: ep.join("token")?,
+            logout_url: ep.join("logout")?,
             app_key,
-            username,
-            password,
-            http: b.http.build()?,
+            username: ep.login,
+            password: ep.password,
+            http: ep.http,
             token_lifetime: b.token_lifetime,
-            clock: b.clock,
+            clock: ep.clock,
         })
     }
 
@@ -97,7 +99,9 @@ pub(crate) fn interpret(answer: &Answer) -> Result<Reply, Error> {
     if answer.status == 429 {
         return Err(Error::RateLimited { retry_after: answer.retry_after() });
     }
-    let reply: TokenReply = from_slice_ci(&answer.body).map_err(|_| answer.unexpected("a JSON object"))?;
+    let mut reply: TokenReply = from_slice_ci(&answer.body).map_err(|_| answer.unexpected("a JSON object"))?;
+    // Both the interim and the final token go back out in a header: checked before anything reads them.
+    reply.token = untrusted::optional_credential("Token", reply.token)?;
     if let Some(error) = reply.error {
         return Err(if error.to_ascii_lowercase().contains("application key") {
             Error::InvalidAppKey
@@ -136,11 +140,6 @@ pub(crate) fn interpret(answer: &Answer) -> Result<Reply, Error> {
         Some(message) => Err(Error::unexpected(Some(answer.status), clip(&message))),
         None => Err(answer.unexpected("an ETNA token answer")),
     }
-}
-
-/// Server-supplied text is kept short in errors.
-fn clip(text: &str) -> String {
-    text.chars().take(200).collect()
 }
 
 #[async_trait]

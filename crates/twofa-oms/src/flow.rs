@@ -3,7 +3,6 @@
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use base64::Engine as _;
 use reqwest::{
     Method, RequestBuilder, Url,
     header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE},
@@ -14,12 +13,12 @@ use twofa_core::{
     AccessToken, Challenge, Clock, Error, OneTimeCode, Password, RenewalToken, Secret, Session, Step, TokenPlacement,
     TransportKind, TwoFactorFlow,
     http::{Answer, Http, sensitive_value},
+    provider::{Spec, basic_auth},
     retry::Backoff,
 };
 
 use crate::{
     OmsBuilder, Transport,
-    config::required,
     wire::{Call, Outcome, Reply},
     ws::Connection,
 };
@@ -29,6 +28,10 @@ pub const PROVIDER: &str = "oms";
 
 /// The header that carries the session token on HTTP calls.
 pub const SESSION_HEADER: &str = "aptoken";
+
+/// How errors name this provider and its common fields.
+const SPEC: Spec =
+    Spec::new("the OMS", "an endpoint (wss://host/WSGateway or https://host)", "a username", "a password");
 
 /// Exchange OMS login (AlphaPoint APEX and white labels); build it with [`OmsFlow::builder`].
 #[derive(Debug)]
@@ -56,42 +59,36 @@ impl OmsFlow {
     }
 
     pub(crate) fn from_builder(b: OmsBuilder) -> Result<Self, Error> {
-        let raw = required(b.endpoint, "an endpoint (wss://host/WSGateway or https://host)")?;
-        let endpoint = Url::parse(raw.trim()).map_err(|e| Error::Config(format!("invalid OMS endpoint: {e}")))?;
-        let inferred = match endpoint.scheme() {
-            "wss" | "ws" => Transport::WebSocket,
-            _ => Transport::Http,
-        };
-        let transport = b.transport.unwrap_or(inferred);
-        if transport != inferred {
-            return Err(Error::Config(format!(
-                "the endpoint's scheme `{}` does not match the {transport:?} transport",
-                endpoint.scheme()
-            )));
-        }
-        let endpoint = match transport {
-            Transport::WebSocket => {
-                b.http.check_scheme(&endpoint, "wss")?;
-                endpoint
+        let mut transport = Transport::Http;
+        let ep = b.common.resolve(&SPEC, |http, raw| {
+            let endpoint = Url::parse(raw.trim()).map_err(|e| Error::Config(format!("invalid OMS endpoint: {e}")))?;
+            let inferred = match endpoint.scheme() {
+                "wss" | "ws" => Transport::WebSocket,
+                _ => Transport::Http,
+            };
+            transport = b.transport.unwrap_or(inferred);
+            if transport != inferred {
+                return Err(Error::Config(format!(
+                    "the endpoint's scheme `{}` does not match the {transport:?} transport",
+                    endpoint.scheme()
+                )));
             }
-            Transport::Http => b.http.base_url(endpoint.as_str())?,
-        };
-        let username = required(b.username, "a username")?;
-        let password = required(b.password, "a password")?;
-        if username.is_empty() || password.expose_secret().is_empty() {
-            return Err(Error::Config("the OMS needs a non-empty username and password".into()));
-        }
+            match transport {
+                Transport::WebSocket => http.check_scheme(&endpoint, "wss").map(|()| endpoint),
+                Transport::Http => http.base_url(endpoint.as_str()),
+            }
+        })?;
         Ok(Self {
-            endpoint,
             transport,
-            username,
-            password,
             oms_id: b.oms_id,
             idle_timeout: b.idle_timeout,
-            connect_timeout: b.http.connect_time_limit(),
-            timeout: b.http.request_timeout(),
-            http: b.http.build()?,
-            clock: b.clock,
+            connect_timeout: ep.connect_timeout(),
+            timeout: ep.timeout(),
+            endpoint: ep.url,
+            username: ep.login,
+            password: ep.password,
+            http: ep.http,
+            clock: ep.clock,
         })
     }
 
@@ -163,7 +160,10 @@ impl OmsFlow {
     /// An HTTP answer's reply; HTTP-level refusals first (APEX itself answers 200 with a logical error).
     fn reply(answer: &Answer, call: Call) -> Result<Reply, Error> {
         match answer.status {
-            200..=299 => Reply::parse(&answer.body).map_err(|_| answer.unexpected("an APEX JSON reply")),
+            200..=299 => Reply::parse(&answer.body).map_err(|e| match e {
+                Error::MalformedCredential { .. } => e,
+                _ => answer.unexpected("an APEX JSON reply"),
+            }),
             429 => Err(Error::RateLimited { retry_after: answer.retry_after() }),
             401 | 403 => Err(match call {
                 Call::Login => Error::InvalidCredentials,
@@ -211,16 +211,12 @@ impl TwoFactorFlow for OmsFlow {
                 }
             }
             Transport::Http => {
-                let pair = zeroize::Zeroizing::new(format!("{}:{}", self.username, self.password.expose_secret()));
-                let basic = zeroize::Zeroizing::new(format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(pair.as_bytes())
-                ));
+                let basic = basic_auth(&self.username, self.password.expose_secret());
                 let request = self
                     .http
                     .request(Method::GET, self.ap("AuthenticateUser")?)
                     .header(ACCEPT, "application/json")
-                    .header(AUTHORIZATION, sensitive_value(&basic, "the credentials")?);
+                    .header(AUTHORIZATION, sensitive_value(basic.expose_secret(), "the credentials")?);
                 match self.send(request, Call::Login).await?.outcome(Call::Login)? {
                     Outcome::Challenge { method, pending } => Ok(Step::Challenge(Challenge::portable(
                         PROVIDER,

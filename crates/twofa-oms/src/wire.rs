@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
-use twofa_core::{AuthenticatorSetup, Error, Method, Secret, json::from_slice_ci};
+use twofa_core::{AuthenticatorSetup, Error, Method, Secret, json::from_slice_ci, provider::clip, untrusted};
 
 /// `AuthenticateUser`, `WebAuthenticateUser` and `Authenticate2FA` replies, and the generic
 /// `{result, errormsg, errorcode, detail}` response. Field names are lower case because keys are
@@ -89,7 +89,13 @@ impl Reply {
         if payload.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self::default());
         }
-        from_slice_ci(payload).map_err(|_| Error::unexpected(None, "an APEX reply that is not a JSON object"))
+        let mut reply: Self =
+            from_slice_ci(payload).map_err(|_| Error::unexpected(None, "an APEX reply that is not a JSON object"))?;
+        // Each goes back out (a header, a frame) or onto a terminal: checked before anything reads them.
+        reply.sessiontoken = untrusted::optional_credential("SessionToken", reply.sessiontoken)?;
+        reply.pending2fatoken = untrusted::optional_credential("Pending2FaToken", reply.pending2fatoken)?;
+        reply.twofatoken = untrusted::optional_credential("TwoFAToken", reply.twofatoken)?;
+        Ok(reply)
     }
 
     /// The one mapping from a reply to an outcome or an error.
@@ -150,10 +156,6 @@ impl Reply {
 fn setup_of(token: Secret) -> AuthenticatorSetup {
     let uri = token.expose_secret().starts_with("otpauth://").then(|| Secret::new(token.expose_secret()));
     AuthenticatorSetup::new(None, uri, Some(token))
-}
-
-fn clip(text: &str) -> String {
-    text.chars().take(200).collect()
 }
 
 #[cfg(test)]

@@ -195,7 +195,7 @@ fn error_frame(payload: &str) -> Error {
     }
     match twofa_core::json::from_slice_ci::<Generic>(payload.as_bytes()) {
         Ok(Generic { errorcode: Some(code), errormsg }) => {
-            Error::Provider { code, message: errormsg.unwrap_or_default().chars().take(200).collect() }
+            Error::Provider { code, message: twofa_core::provider::clip(&errormsg.unwrap_or_default()) }
         }
         _ => Error::unexpected(None, "an APEX error frame"),
     }

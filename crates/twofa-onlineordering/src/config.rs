@@ -1,9 +1,6 @@
 //! The builder of an [`OnlineOrderingFlow`]: validated once, in `build()`.
 
-use std::sync::Arc;
-
-use base64::Engine as _;
-use twofa_core::{Clock, Error, Password, Secret, SystemClock, http::HttpOptions};
+use twofa_core::{Error, Password, Secret, provider::ProviderConfig};
 
 use crate::OnlineOrderingFlow;
 
@@ -38,47 +35,23 @@ pub enum ResponseFormat {
 }
 
 /// Configuration of an [`OnlineOrderingFlow`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct OnlineOrderingBuilder {
-    pub(crate) base_url: Option<String>,
+    pub(crate) common: ProviderConfig,
     pub(crate) company_code: Option<String>,
     pub(crate) integrator: Option<(String, Password)>,
-    pub(crate) email: Option<String>,
-    pub(crate) password: Option<Password>,
     pub(crate) device_id: Option<Secret>,
     pub(crate) send_email: bool,
     pub(crate) remember_device: Option<String>,
     pub(crate) format: ResponseFormat,
     pub(crate) placement: CustomerTokenPlacement,
-    pub(crate) http: HttpOptions,
-    pub(crate) clock: Arc<dyn Clock>,
-}
-
-impl Default for OnlineOrderingBuilder {
-    fn default() -> Self {
-        Self {
-            base_url: None,
-            company_code: None,
-            integrator: None,
-            email: None,
-            password: None,
-            device_id: None,
-            send_email: false,
-            remember_device: None,
-            format: ResponseFormat::Json,
-            placement: CustomerTokenPlacement::default(),
-            http: HttpOptions::default(),
-            clock: Arc::new(SystemClock),
-        }
-    }
 }
 
 impl OnlineOrderingBuilder {
-    /// The API root before `v1/` (e.g. [`PRODUCTION`]). Required.
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
-        self
-    }
+    twofa_core::provider_setters!(
+        base_url: "The API root before `v1/` (e.g. [`PRODUCTION`]). Required.",
+        email: "The customer's email. Required."
+    );
 
     /// The company code sent as `X-Api-CompanyCode`. Required.
     pub fn company_code(mut self, code: impl Into<String>) -> Self {
@@ -89,18 +62,6 @@ impl OnlineOrderingBuilder {
     /// The integrator account, sent as HTTP Basic. Required.
     pub fn integrator(mut self, user: impl Into<String>, password: impl Into<Password>) -> Self {
         self.integrator = Some((user.into(), password.into()));
-        self
-    }
-
-    /// The customer's email. Required.
-    pub fn email(mut self, email: impl Into<String>) -> Self {
-        self.email = Some(email.into());
-        self
-    }
-
-    /// The customer's password. Required.
-    pub fn password(mut self, password: impl Into<Password>) -> Self {
-        self.password = Some(password.into());
         self
     }
 
@@ -134,30 +95,8 @@ impl OnlineOrderingBuilder {
         self
     }
 
-    /// HTTP settings: client, timeouts, insecure-HTTP opt-in.
-    pub fn http(mut self, http: HttpOptions) -> Self {
-        self.http = http;
-        self
-    }
-
-    /// The clock that stamps sessions (default: the system clock).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
     /// Checks the configuration and builds the flow.
     pub fn build(self) -> Result<OnlineOrderingFlow, Error> {
         OnlineOrderingFlow::from_builder(self)
     }
-}
-
-pub(crate) fn required<T>(value: Option<T>, what: &str) -> Result<T, Error> {
-    value.ok_or_else(|| Error::Config(format!("Online Ordering needs {what}")))
-}
-
-/// `Basic base64(user:password)`.
-pub(crate) fn basic(user: &str, password: &Password) -> Secret {
-    let pair = zeroize::Zeroizing::new(format!("{user}:{}", password.expose_secret()));
-    Secret::new(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair.as_bytes())))
 }

@@ -11,13 +11,14 @@ use serde_json::{Value, json};
 use twofa_core::{
     AccessToken, AuthenticatorSetup, Challenge, Clock, Error, Method as Delivery, OneTimeCode, Password, RenewalToken,
     Secret, Session, Step, TokenPlacement, TwoFactorFlow,
-    http::{Answer, Http, sensitive_value},
+    http::{Answer, Http, HttpOptions, sensitive_value},
     json::from_slice_ci,
+    provider::{Spec, basic_auth, required},
+    untrusted,
 };
 
 use crate::{
     CustomerTokenPlacement, OnlineOrderingBuilder, ResponseFormat,
-    config::{basic, required},
     wire::{TokenResult, decode_id_token, field, text},
 };
 
@@ -26,6 +27,14 @@ pub const PROVIDER: &str = "onlineordering";
 
 /// The `id_token` key under which a remembered device's id comes back (inferred: NCR does not document it).
 pub const DEVICE_ID_CLAIM: &str = "DeviceId";
+
+/// How errors name this provider and its common fields.
+const SPEC: Spec = Spec::new(
+    "Online Ordering",
+    "a base URL (e.g. twofa_onlineordering::PRODUCTION)",
+    "the customer's email",
+    "the customer's password",
+);
 
 /// NCR Aloha Online Ordering login; build it with [`OnlineOrderingFlow::builder`].
 #[derive(Debug)]
@@ -60,41 +69,36 @@ impl OnlineOrderingFlow {
     }
 
     pub(crate) fn from_builder(b: OnlineOrderingBuilder) -> Result<Self, Error> {
-        let base = b.http.base_url(&required(b.base_url, "a base URL (e.g. twofa_onlineordering::PRODUCTION)")?)?;
-        let company_code = required(b.company_code, "a company code (X-Api-CompanyCode)")?;
-        let (api_user, api_password) = required(b.integrator, "integrator credentials")?;
-        let email = required(b.email, "the customer's email")?;
-        let password = required(b.password, "the customer's password")?;
-        if [company_code.as_str(), api_user.as_str(), email.as_str(), password.expose_secret()].contains(&"") {
-            return Err(Error::Config(
-                "Online Ordering needs a non-empty company code, integrator, email and password".into(),
-            ));
+        let ep = b.common.resolve(&SPEC, HttpOptions::base_url)?;
+        let company_code = required(b.company_code, SPEC.name, "a company code (X-Api-CompanyCode)")?;
+        let (api_user, api_password) = required(b.integrator, SPEC.name, "integrator credentials")?;
+        if company_code.is_empty() || api_user.is_empty() {
+            return Err(Error::Config("Online Ordering needs a non-empty company code and integrator".into()));
         }
         if b.remember_device.as_deref().is_some_and(|n| n.trim().is_empty()) {
             return Err(Error::InvalidInput("remembering a device needs a nickname".into()));
         }
-        let integrator = basic(&api_user, &api_password);
+        let integrator = basic_auth(&api_user, api_password.expose_secret());
         sensitive_value(integrator.expose_secret(), "the integrator credentials")?;
         sensitive_value(&company_code, "the company code")?;
         if let CustomerTokenPlacement::Header(name) = &b.placement {
             reqwest::header::HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| Error::Config(format!("`{name}` is not a valid header name")))?;
         }
-        let join = |path: &str| base.join(path).map_err(|e| Error::Config(format!("invalid base URL: {e}")));
         Ok(Self {
-            login_url: join("v1/Authenticate/2FA")?,
-            refresh_url: join("v1/Authenticate/2FA/Refresh")?,
+            login_url: ep.join("v1/Authenticate/2FA")?,
+            refresh_url: ep.join("v1/Authenticate/2FA/Refresh")?,
             company_code,
             integrator,
-            email,
-            password,
+            email: ep.login,
+            password: ep.password,
             device_id: b.device_id,
             send_email: b.send_email,
             remember_device: b.remember_device,
             format: b.format,
             placement: b.placement,
-            http: b.http.build()?,
-            clock: b.clock,
+            http: ep.http,
+            clock: ep.clock,
         })
     }
 
@@ -121,7 +125,8 @@ impl OnlineOrderingFlow {
     /// A session from a token answer; `previous` supplies the subject when the answer has no `id_token`.
     fn session(&self, answer: &Answer, previous: Option<&Session>) -> Result<Session, Error> {
         let result = TokenResult::parse(&answer.body, answer.content_type())
-            .ok_or_else(|| answer.unexpected("a token result (JSON or XML)"))?;
+            .ok_or_else(|| answer.unexpected("a token result (JSON or XML)"))?
+            .checked()?;
         let access = result
             .access_token
             .filter(|t| !t.expose_secret().is_empty())
@@ -151,6 +156,12 @@ impl OnlineOrderingFlow {
         match result.id_token.as_deref().and_then(decode_id_token) {
             Some(claims) => {
                 for (key, value) in claims {
+                    // The device id goes back to the server on the next login.
+                    if key.eq_ignore_ascii_case(DEVICE_ID_CLAIM)
+                        && let Some(id) = text(&value)
+                    {
+                        untrusted::credential(DEVICE_ID_CLAIM, Secret::new(id))?;
+                    }
                     session = match (key.as_str(), text(&value)) {
                         ("CustomerId" | "LoyaltyId", Some(id)) => session.with_subject(key, id),
                         _ => session.with_extra(key, value),
@@ -169,14 +180,19 @@ impl OnlineOrderingFlow {
     /// A challenge from a 303 answer: the method and setup data are inside the `id_token`.
     fn challenge(&self, answer: &Answer) -> Result<Challenge, Error> {
         let result = TokenResult::parse(&answer.body, answer.content_type())
-            .ok_or_else(|| answer.unexpected("a GenerateCodeResult"))?;
+            .ok_or_else(|| answer.unexpected("a GenerateCodeResult"))?
+            .checked()?;
         let claims = result
             .id_token
             .as_deref()
             .and_then(decode_id_token)
             .ok_or_else(|| answer.unexpected("an id_token naming the second factor"))?;
-        let secret = |key: &str| field(&claims, key).and_then(text).filter(|s| !s.is_empty()).map(Secret::new);
-        let (manual_key, qr_data) = (secret("ManualEntryKey"), secret("QrCodeData"));
+        // Setup data is shown on a terminal and holds the TOTP seed: a credential like any other.
+        let secret = |key: &'static str| {
+            let value = field(&claims, key).and_then(text).filter(|s| !s.is_empty()).map(Secret::new);
+            untrusted::optional_credential(key, value)
+        };
+        let (manual_key, qr_data) = (secret("ManualEntryKey")?, secret("QrCodeData")?);
         // Inferred: the method comes as a name or as the enum's number (None = 0, Email = 1, Authenticator = 2).
         let method = field(&claims, "AuthenticationMethod").and_then(text).map(|m| m.to_ascii_lowercase());
         let method = match method.as_deref() {

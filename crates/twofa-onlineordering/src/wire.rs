@@ -6,7 +6,7 @@ use base64::{
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use twofa_core::Secret;
+use twofa_core::{Error, Secret, untrusted};
 
 /// `GenerateCodeResult`, `ConfirmCodeResult` and `RefreshAccessTokenResult` share these fields.
 /// Json.NET's `$id` and anything else unknown is ignored.
@@ -28,6 +28,15 @@ impl TokenResult {
         } else {
             serde_json::from_slice(body).ok()
         }
+    }
+
+    /// The same result once every credential in it passed [`untrusted::credential`].
+    pub(crate) fn checked(mut self) -> Result<Self, Error> {
+        self.access_token = untrusted::optional_credential("access_token", self.access_token)?;
+        self.refresh_token = untrusted::optional_credential("refresh_token", self.refresh_token)?;
+        let auth_code = self.auth_code.take().map(Secret::new);
+        self.auth_code = untrusted::optional_credential("auth_code", auth_code)?.map(|c| c.expose_secret().to_owned());
+        Ok(self)
     }
 }
 

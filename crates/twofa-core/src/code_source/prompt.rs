@@ -28,7 +28,8 @@ impl Prompt {
 #[async_trait]
 impl CodeSource for Prompt {
     async fn code(&self, request: &CodeRequest) -> Result<OneTimeCode, Error> {
-        let text = request.prompt_text();
+        // The hint and a method's name come from the server: escaped before they reach the terminal.
+        let text = crate::untrusted::escape(&request.prompt_text());
         let require_tty = self.require_tty;
         let line = tokio::task::spawn_blocking(move || read_code(&text, require_tty))
             .await
