@@ -8,6 +8,7 @@
 //! | `etna` (default) | [`etna`] | ETNA Trader / AutoShares, header-based `POST /token` |
 //! | `oms` (default) | [`oms`] | exchange OMS (AlphaPoint APEX), WebSocket and HTTP gateways |
 //! | `redis` | [`redis`] | a Redis session store shared by a fleet of processes |
+//! | `keyring` | [`keyring`] | sessions and passwords in the OS keyring, falling back to 0600 files |
 //! | `onlineordering` (default) | [`onlineordering`] | NCR Aloha Online Ordering, `POST`/`GET v1/Authenticate/2FA` |
 //!
 //! ```
@@ -46,6 +47,10 @@ pub use twofa_onlineordering as onlineordering;
 #[cfg(feature = "redis")]
 pub use twofa_redis as redis;
 
+/// Sessions and passwords in the OS keyring, falling back to 0600 files (feature `keyring`).
+#[cfg(feature = "keyring")]
+pub use twofa_keyring as keyring;
+
 /// Every Rust example of the README and the docs, compiled by `cargo test` so none goes stale.
 #[cfg(doctest)]
 mod doc_examples {
@@ -54,4 +59,7 @@ mod doc_examples {
     #[cfg(feature = "redis")]
     #[doc = include_str!("../docs/fleet.md")]
     struct Fleet;
+    #[cfg(feature = "keyring")]
+    #[doc = include_str!("../docs/sessions.md")]
+    struct Sessions;
 }

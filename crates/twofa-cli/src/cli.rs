@@ -219,4 +219,10 @@ pub struct Common {
     /// Allow plain http:// to hosts other than loopback (credentials travel in clear)
     #[arg(long)]
     pub allow_insecure_http: bool,
+    /// Where to keep the session: a 0600 file, or the OS keyring (a file when no keyring answers)
+    #[arg(long, value_enum, default_value_t)]
+    pub store: crate::stores::StoreKind,
+    /// Keep the password typed at the prompt in the OS keyring, so `token` can log in again
+    #[arg(long, conflicts_with = "password_env")]
+    pub password_keyring: bool,
 }

@@ -21,6 +21,7 @@ use crate::{
     output::{self, Failure},
     profile::{Backend, Profile, secret_env},
     progress::{PauseForCode, Progress},
+    stores,
 };
 
 /// A stand-in password for flows used only to resume or log out: those calls never send it.
@@ -39,6 +40,18 @@ pub struct Context {
 impl Context {
     fn sessions(&self) -> FileStore {
         FileStore::new(self.store_dir.join("sessions"))
+    }
+
+    /// The session store a profile uses.
+    async fn store(&self, kind: stores::StoreKind) -> twofa_keyring::Chosen {
+        stores::open(kind, self.sessions()).await
+    }
+
+    /// A profile's configuration and its session, each when readable (for `status`).
+    async fn profile_and_session(&self, name: &str) -> (Option<Profile>, Option<Session>) {
+        let profile = Profile::load(&self.profiles(), name).ok().flatten();
+        let store = self.store(profile.as_ref().map(|p| p.store).unwrap_or_default()).await.store();
+        (profile, store.load(name).await.ok().flatten())
     }
 
     fn profiles(&self) -> PathBuf {
@@ -82,23 +95,32 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
             (Backend::Onlineordering { base_url, company_code, api_credentials_env, email, remember_device }, common)
         }
     };
-    let profile = Profile {
+    let mut profile = Profile {
         backend,
         password_env: common.password_env.clone(),
         code_env: common.code_env.clone(),
         totp_secret_env: common.totp_secret_env.clone(),
         allow_insecure_http: common.allow_insecure_http,
+        store: common.store,
+        password_keyring: common.password_keyring,
     };
     let name = common.profile.clone().unwrap_or_else(|| profile.provider().to_owned());
     check_profile(&name)?;
     profile.check()?;
+    let chosen = ctx.store(common.store).await;
+    profile.store = stores::kind(&chosen);
+    let password_keyring = match common.password_keyring {
+        true => Some(stores::password_keyring().await?),
+        false => None,
+    };
     let password_input = match (&common.password_env, common.password_stdin) {
         (Some(var), _) => PasswordInput::Env(var),
         (None, true) => PasswordInput::Stdin,
         (None, false) => PasswordInput::Prompt,
     };
     let password = input::password(password_input, who(&profile.backend))?;
-    let store = ctx.sessions();
+    let remembered = password_keyring.as_ref().map(|_| password.clone());
+    let store = chosen.store();
     let previous = store.load(&name).await.ok().flatten();
     let flow = profile.flow(password, ctx.timeout, previous.as_ref())?;
     let (codes, attempts) = input::codes(
@@ -117,13 +139,16 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
     // The profile first: a refused profile file leaves the stored session as it was.
     profile.save(&ctx.profiles(), &name)?;
     store.save(&name, &session).await?;
-    output::logged_in(ctx.format, &name, &session, &store.path(&name)?);
+    if let (Some(keyring), Some(password)) = (&password_keyring, &remembered) {
+        stores::remember_password(keyring, &name, password).await?;
+    }
+    output::logged_in(ctx.format, &name, &session, &stores::location(&chosen, ctx.sessions().dir(), &name));
     Ok(())
 }
 
 /// The stored session if fresh; else resumed without a code; else a new login from the profile.
 async fn valid_session(ctx: &Context, name: &str, profile: &Profile) -> Result<Session, Error> {
-    let store = ctx.sessions();
+    let store = ctx.store(profile.store).await.store();
     let previous = match store.load(name).await {
         Ok(session) => session,
         Err(e) => {
@@ -150,8 +175,18 @@ async fn valid_session(ctx: &Context, name: &str, profile: &Profile) -> Result<S
             }
         }
     }
-    let password_input = profile.password_env.as_deref().map_or(PasswordInput::Prompt, PasswordInput::Env);
-    let flow = profile.flow(input::password(password_input, who(&profile.backend))?, ctx.timeout, previous.as_ref())?;
+    let remembered = match profile.password_keyring {
+        true => stores::remembered_password(name).await,
+        false => None,
+    };
+    let password = match remembered {
+        Some(password) => password,
+        None => {
+            let password_input = profile.password_env.as_deref().map_or(PasswordInput::Prompt, PasswordInput::Env);
+            input::password(password_input, who(&profile.backend))?
+        }
+    };
+    let flow = profile.flow(password, ctx.timeout, previous.as_ref())?;
     let (codes, attempts) =
         input::codes(None, profile.code_env.as_deref(), profile.totp_secret_env.as_deref(), Prompt::new())?;
     let options = LoginOptions::default().max_code_attempts(attempts).deadline(budget.left());
@@ -173,12 +208,11 @@ pub async fn token(ctx: &Context, name: &str, header: bool) -> Result<(), Failur
 
 pub async fn status(ctx: &Context) -> Result<(), Failure> {
     let names = ctx.names().await?;
-    let store = ctx.sessions();
     if ctx.format == Format::Json {
         let mut profiles = Vec::with_capacity(names.len());
         for name in &names {
-            let provider = Profile::load(&ctx.profiles(), name).ok().flatten().map(|p| p.provider());
-            let session = store.load(name).await.ok().flatten();
+            let (profile, session) = ctx.profile_and_session(name).await;
+            let provider = profile.as_ref().map(|p| p.provider());
             profiles.push(output::status_json(name, provider, session.as_ref()));
         }
         println!("{}", serde_json::json!({ "profiles": profiles }));
@@ -190,8 +224,8 @@ pub async fn status(ctx: &Context) -> Result<(), Failure> {
     }
     let mut rows = vec![["PROFILE", "PROVIDER", "SUBJECT", "EXPIRES IN", "RENEWABLE"].map(String::from)];
     for name in &names {
-        let provider = Profile::load(&ctx.profiles(), name).ok().flatten().map_or("?", |p| p.provider());
-        let session = store.load(name).await.ok().flatten();
+        let (profile, session) = ctx.profile_and_session(name).await;
+        let provider = profile.as_ref().map_or("?", |p| p.provider());
         rows.push(output::status_row(name, provider, session.as_ref()));
     }
     let widths: Vec<usize> = (0..5).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
@@ -208,10 +242,10 @@ pub async fn logout(ctx: &Context, name: Option<String>, all: bool) -> Result<()
         (Some(name), false) => vec![name],
         (None, false) => return Err(Failure::usage("name a --profile or pass --all")),
     };
-    let store = ctx.sessions();
     for name in names {
         check_profile(&name)?;
         let profile = Profile::load(&ctx.profiles(), &name).ok().flatten();
+        let store = ctx.store(profile.as_ref().map(|p| p.store).unwrap_or_default()).await.store();
         let session = store.load(&name).await.ok().flatten();
         if !all && profile.is_none() && session.is_none() {
             return Err(Failure::usage(format!("there is no profile `{name}`; `twofa status` lists them")));
@@ -230,6 +264,9 @@ pub async fn logout(ctx: &Context, name: Option<String>, all: bool) -> Result<()
             }
         }
         store.delete(&name).await?;
+        if profile.as_ref().is_some_and(|p| p.password_keyring) {
+            stores::forget_password(&name).await;
+        }
         Profile::delete(&ctx.profiles(), &name)?;
         println!("Logged out of `{name}`.");
     }

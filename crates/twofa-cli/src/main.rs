@@ -12,6 +12,7 @@ mod profile;
 mod progress;
 #[cfg(feature = "sandbox")]
 mod sandbox;
+mod stores;
 
 use std::{io::IsTerminal as _, process::ExitCode, time::Duration};
 

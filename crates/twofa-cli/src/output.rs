@@ -1,6 +1,6 @@
 //! What the CLI prints: sessions as text or JSON, and errors as one sentence, a hint and an exit code.
 
-use std::{fmt::Write as _, path::Path};
+use std::fmt::Write as _;
 
 use serde_json::json;
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
@@ -123,7 +123,7 @@ fn subject(session: &Session) -> String {
 }
 
 /// Prints a fresh login: JSON with the token, or text without it.
-pub fn logged_in(format: Format, profile: &str, session: &Session, store: &Path) {
+pub fn logged_in(format: Format, profile: &str, session: &Session, store: &str) {
     match format {
         Format::Json => {
             let out = json!({
@@ -150,7 +150,7 @@ pub fn logged_in(format: Format, profile: &str, session: &Session, store: &Path)
                 (None, None) => write!(text, "."),
             };
             println!("{text}");
-            println!("Stored in {}. Print the token with `twofa token --profile {profile}`.", store.display());
+            println!("Stored in {store}. Print the token with `twofa token --profile {profile}`.");
         }
     }
 }

@@ -47,6 +47,12 @@ pub struct Profile {
     pub totp_secret_env: Option<String>,
     #[serde(default)]
     pub allow_insecure_http: bool,
+    /// Where the session is kept (profiles from before the keyring store: files).
+    #[serde(default)]
+    pub store: crate::stores::StoreKind,
+    /// Whether the OS keyring holds the password.
+    #[serde(default)]
+    pub password_keyring: bool,
 }
 
 /// Reads a secret from the environment, naming the variable (never the value) when it is missing.
