@@ -29,12 +29,21 @@ fn keyring() -> KeyringStore {
     KeyringStore::new(SERVICE)
 }
 
+/// Whether a keyring answered this process's one probe.
+static KEYRING_ANSWERS: tokio::sync::OnceCell<bool> = tokio::sync::OnceCell::const_new();
+
 /// The session store of `kind`; a keyring that does not answer is replaced by `files`, warned.
+///
+/// The keyring is probed once per process: `status` and `logout --all` over many keyring profiles
+/// warn once and wait for a silent keyring once.
 pub async fn open(kind: StoreKind, files: FileStore) -> Chosen {
-    match kind {
-        StoreKind::File => Chosen::File(files),
-        StoreKind::Keyring => keyring_or_file(keyring(), files).await,
+    if kind == StoreKind::File {
+        return Chosen::File(files);
     }
+    let answers = *KEYRING_ANSWERS
+        .get_or_init(|| async { keyring_or_file(keyring(), files.clone()).await.keyring().is_some() })
+        .await;
+    if answers { Chosen::Keyring(keyring()) } else { Chosen::File(files) }
 }
 
 /// What was actually chosen, to record in the profile.

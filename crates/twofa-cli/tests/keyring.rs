@@ -129,3 +129,24 @@ async fn the_keyring_keeps_the_session_and_the_password_that_token_logs_in_with(
             .unwrap();
     assert!(matches!(password, Err(twofa_keyring::keyring::Error::NoEntry)), "logout forgets the password");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_over_several_keyring_profiles_probes_and_warns_once() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let url = sandbox.oms_ws_url();
+    for profile in ["one", "two"] {
+        let args = oms_login(&url, &["--password-env", "TWOFA_PASSWORD", "--profile", profile]);
+        let out = twofa(home.path(), args, false, None).await;
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        // As if logged in where a keyring ran, now looked at where none does.
+        let path = home.path().join(format!("profiles/{profile}.json"));
+        let json = std::fs::read_to_string(&path).unwrap().replace("\"store\": \"file\"", "\"store\": \"keyring\"");
+        std::fs::write(&path, json).unwrap();
+    }
+    let status = twofa(home.path(), own(&["status"]), false, None).await;
+    let stderr = text(&status.stderr);
+    assert!(status.status.success(), "{stderr}");
+    assert_eq!(stderr.matches("no OS keyring answers").count(), 1, "{stderr}");
+    assert!(text(&status.stdout).contains("one") && text(&status.stdout).contains("two"));
+}
