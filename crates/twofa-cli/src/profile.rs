@@ -73,9 +73,10 @@ impl Profile {
     pub fn load(dir: &Path, name: &str) -> Result<Option<Self>, Error> {
         let path = Self::path(dir, name)?;
         let Some(bytes) = private_fs::read(&path)? else { return Ok(None) };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| Error::Store { path: Some(path), detail: format!("corrupt profile: {e}") })
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| Error::Store {
+            path: Some(path),
+            detail: format!("corrupt profile: {}", twofa_core::json::describe_error(&e)),
+        })
     }
 
     /// Refuses a URL with userinfo before anything is asked or saved: a `user:secret@` in it would

@@ -10,6 +10,18 @@ pub fn from_slice_ci<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json:
     serde_json::from_value(lowercase_keys(value))
 }
 
+/// Why `bytes` did not parse, without serde's message: a type error quotes the value it met,
+/// and in a session file or a store entry that value can be a token.
+pub fn describe_error(e: &serde_json::Error) -> String {
+    let kind = match e.classify() {
+        serde_json::error::Category::Io => "an I/O error",
+        serde_json::error::Category::Syntax => "not JSON",
+        serde_json::error::Category::Data => "JSON of the wrong shape",
+        serde_json::error::Category::Eof => "truncated JSON",
+    };
+    format!("{kind} at line {} column {}", e.line(), e.column())
+}
+
 fn lowercase_keys(value: Value) -> Value {
     match value {
         Value::Object(map) => {
@@ -23,6 +35,20 @@ fn lowercase_keys(value: Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_are_described_without_the_value_met() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)] // only parsed
+        struct Stored {
+            version: u32,
+        }
+        let e = serde_json::from_slice::<Stored>(br#"{"version":"tok-S3CRET"}"#).unwrap_err();
+        assert!(e.to_string().contains("tok-S3CRET"), "serde quotes the value: {e}");
+        assert_eq!(describe_error(&e), "JSON of the wrong shape at line 1 column 23");
+        let e = serde_json::from_slice::<Stored>(b"{\"version\":").unwrap_err();
+        assert_eq!(describe_error(&e), "truncated JSON at line 1 column 11");
+    }
 
     #[derive(serde::Deserialize)]
     struct Reply {

@@ -64,15 +64,9 @@ struct Index {
     profiles: Vec<String>,
 }
 
-/// Why a JSON entry is unreadable, without serde's message: a type error quotes the value it met.
+/// Why a JSON entry is unreadable, never quoting what it holds.
 fn corrupt(entry: &str, e: &serde_json::Error) -> Error {
-    let kind = match e.classify() {
-        serde_json::error::Category::Io => "an I/O error",
-        serde_json::error::Category::Syntax => "not JSON",
-        serde_json::error::Category::Data => "JSON of the wrong shape",
-        serde_json::error::Category::Eof => "truncated JSON",
-    };
-    store_error(entry, &format!("corrupt entry: {kind} at line {} column {}", e.line(), e.column()))
+    store_error(entry, &format!("corrupt entry: {}", twofa_core::json::describe_error(e)))
 }
 
 impl KeyringStore {

@@ -114,9 +114,10 @@ impl SessionStore for RedisStore {
             Some(seal) => seal.open(&stored)?,
             None => zeroize::Zeroizing::new(stored.as_bytes().to_vec()),
         };
-        serde_json::from_slice(&json)
-            .map(Some)
-            .map_err(|e| Error::Store { path: None, detail: format!("corrupt session at {key}: {e}") })
+        serde_json::from_slice(&json).map(Some).map_err(|e| Error::Store {
+            path: None,
+            detail: format!("corrupt session at {key}: {}", twofa_core::json::describe_error(&e)),
+        })
     }
 
     async fn save(&self, profile: &str, session: &Session) -> Result<(), Error> {

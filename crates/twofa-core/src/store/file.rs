@@ -81,7 +81,8 @@ fn store_error(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
 
 fn read(path: &Path) -> Result<Option<Session>, Error> {
     let Some(bytes) = private_fs::read(path)? else { return Ok(None) };
-    let file: FileIn = serde_json::from_slice(&bytes).map_err(|e| store_error(path, "corrupt session file", e))?;
+    let file: FileIn = serde_json::from_slice(&bytes)
+        .map_err(|e| store_error(path, "corrupt session file", crate::json::describe_error(&e)))?;
     if file.version != VERSION {
         return Err(store_error(path, "unsupported session file version", file.version));
     }
@@ -192,6 +193,18 @@ mod tests {
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&store.path("p").unwrap()), 0o600);
         assert_eq!(mode(store.dir()), 0o700);
+    }
+
+    /// serde's own message quotes the value it met; in a tampered session file that can be a token.
+    #[tokio::test]
+    async fn a_corrupt_file_never_echoes_its_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path());
+        store.save("p", &session()).await.unwrap();
+        private_fs::write(&store.path("p").unwrap(), br#"{"version":1,"session":"acc-S3CRET"}"#).unwrap();
+        let err = store.load("p").await.unwrap_err();
+        assert!(matches!(err, Error::Store { .. }));
+        assert!(!format!("{err} {err:?}").contains("acc-S3CRET"), "{err}");
     }
 
     #[tokio::test]
