@@ -1,9 +1,13 @@
-use std::{fmt, time::Duration};
+use std::{
+    fmt,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use async_trait::async_trait;
 
 use super::{CodeRequest, CodeSource};
-use crate::{Error, OneTimeCode, Secret, TotpSeed};
+use crate::{Clock, Error, OneTimeCode, Secret, SystemClock, TotpSeed};
 
 /// The HMAC of a TOTP generator (RFC 6238 allows all three).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +25,11 @@ pub enum TotpAlgorithm {
 ///
 /// It wraps `totp-rs` so the seed never reaches a `Debug` output.
 ///
+/// As a [`CodeSource`] it never hands out two codes for the same time step: RFC 6238 §5.2 lets a
+/// server refuse a code it has already accepted, so a second login within one step waits (at most
+/// one period, announced by a `tracing` info event) for the next step's code. Clones share that
+/// memory. [`Totp::current`] and [`Totp::code_at`] are plain computations and never wait.
+///
 /// ```
 /// use twofa_core::{code_source::Totp, TotpSeed};
 /// let totp = Totp::from_base32(&TotpSeed::new("JBSWY3DPEHPK3PXP"))?;
@@ -29,7 +38,12 @@ pub enum TotpAlgorithm {
 /// # Ok::<(), twofa_core::Error>(())
 /// ```
 #[derive(Clone)]
-pub struct Totp(totp_rs::Totp);
+pub struct Totp {
+    generator: totp_rs::Totp,
+    clock: Arc<dyn Clock>,
+    /// The time step of the last code handed out as a code source.
+    last_step: Arc<Mutex<Option<u64>>>,
+}
 
 impl Totp {
     /// The usual generator (SHA-1, 6 digits, 30 s) for a base32 seed; spaces, case and padding are forgiven.
@@ -53,7 +67,7 @@ impl Totp {
         if !(6..=8).contains(&totp.digits()) || totp.step() == 0 {
             return Err(Error::InvalidInput("the otpauth URI has unusable digits or period".into()));
         }
-        Ok(Self(totp))
+        Ok(Self::wrap(totp))
     }
 
     /// A generator with explicit parameters: 6 to 8 digits, a step of at least one second.
@@ -76,28 +90,71 @@ impl Totp {
             .with_step_duration(step_secs)
             .with_secret(secret)
             .build_noncompliant();
-        Ok(Self(totp))
+        Ok(Self::wrap(totp))
+    }
+
+    fn wrap(generator: totp_rs::Totp) -> Self {
+        Self { generator, clock: Arc::new(SystemClock), last_step: Arc::default() }
+    }
+
+    /// The same generator reading time from `clock` (default: the system clock).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The code at a Unix time in seconds.
     pub fn code_at(&self, unix_secs: u64) -> OneTimeCode {
-        OneTimeCode(secrecy::SecretString::from(self.0.generate(unix_secs).to_string()))
+        OneTimeCode(secrecy::SecretString::from(self.generator.generate(unix_secs).to_string()))
+    }
+
+    /// The length of one time step (30 s unless the URI or [`Totp::new`] said otherwise).
+    pub fn period(&self) -> Duration {
+        Duration::from_secs(self.generator.step())
     }
 
     /// The current code and how long it stays valid.
     pub fn current(&self) -> (OneTimeCode, Duration) {
-        let now = time::OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
-        let remaining = self.0.next_step(now) - now;
+        let now = self.unix_secs();
+        let remaining = self.generator.next_step(now) - now;
         (self.code_at(now), Duration::from_secs(remaining))
+    }
+
+    fn unix_secs(&self) -> u64 {
+        u64::try_from(self.clock.now().unix_timestamp()).unwrap_or(0)
+    }
+
+    /// Reserves the step of the next code: the current one if no code was handed out for it, else
+    /// the next one, with how long to wait until it starts.
+    fn reserve_step(&self) -> Result<(u64, Duration), Error> {
+        let period = self.generator.step().max(1);
+        let now = self.clock.now();
+        let now_nanos = u128::try_from(now.unix_timestamp_nanos()).unwrap_or(0);
+        let current = u64::try_from(now_nanos / 1_000_000_000).unwrap_or(0) / period;
+        let mut last = self.last_step.lock().unwrap_or_else(|e| e.into_inner());
+        let step = match *last {
+            Some(last) if last >= current => last + 1,
+            _ => current,
+        };
+        if step > current + 1 {
+            // Only concurrent logins get here: one period of waiting would not be enough.
+            return Err(Error::CodeSource(
+                "the next authenticator time step is already taken by another login; try again".into(),
+            ));
+        }
+        let starts_nanos = u128::from(step) * u128::from(period) * 1_000_000_000;
+        let wait = Duration::from_nanos(u64::try_from(starts_nanos.saturating_sub(now_nanos)).unwrap_or(0));
+        *last = Some(step);
+        Ok((step, wait))
     }
 }
 
 impl fmt::Debug for Totp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Totp")
-            .field("algorithm", &self.0.algorithm().to_string())
-            .field("digits", &self.0.digits())
-            .field("step", &self.0.step())
+            .field("algorithm", &self.generator.algorithm().to_string())
+            .field("digits", &self.generator.digits())
+            .field("step", &self.generator.step())
             .field("seed", &"[REDACTED]")
             .finish()
     }
@@ -105,8 +162,17 @@ impl fmt::Debug for Totp {
 
 #[async_trait]
 impl CodeSource for Totp {
-    async fn code(&self, _request: &CodeRequest) -> Result<OneTimeCode, Error> {
-        Ok(self.current().0)
+    async fn code(&self, request: &CodeRequest) -> Result<OneTimeCode, Error> {
+        let (step, wait) = self.reserve_step()?;
+        if !wait.is_zero() {
+            tracing::info!(
+                provider = %request.provider,
+                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                "waiting for the next authenticator time step: this one's code was already used"
+            );
+            tokio::time::sleep(wait).await;
+        }
+        Ok(self.code_at(step * self.generator.step().max(1)))
     }
 }
 
@@ -172,5 +238,55 @@ mod tests {
         let (code, left) = t.current();
         assert_eq!(code.expose_secret().len(), 6);
         assert!(left <= Duration::from_secs(30));
+    }
+
+    /// A manual clock `before_ns` nanoseconds before the start of step `step` (30 s steps).
+    fn clock_before(step: u64, before_ns: i128) -> crate::ManualClock {
+        let at = i128::from(step) * 30 * 1_000_000_000 - before_ns;
+        crate::ManualClock::new(time::OffsetDateTime::from_unix_timestamp_nanos(at).unwrap())
+    }
+
+    fn request() -> CodeRequest {
+        let c = crate::Challenge::portable(
+            "oms",
+            crate::Method::Authenticator { setup: None },
+            time::OffsetDateTime::UNIX_EPOCH,
+            Secret::new("s"),
+        );
+        CodeRequest::new(&c, 1, 3)
+    }
+
+    /// RFC 6238 §5.2: a strict server refuses a code twice; the source must not offer one twice.
+    #[tokio::test]
+    async fn never_hands_out_two_codes_for_one_time_step() {
+        let step = 56_666_667;
+        let clock = clock_before(step, 20_000_000); // 20 ms before step `step` starts
+        let totp = Totp::from_base32(&TotpSeed::new("JBSWY3DPEHPK3PXP")).unwrap().with_clock(Arc::new(clock.clone()));
+        let first = totp.code(&request()).await.unwrap();
+        assert_eq!(first.expose_secret(), totp.code_at((step - 1) * 30).expose_secret(), "no wait in a fresh step");
+        // A clone shares the memory: the second code is the next step's, after a wait of 20 ms.
+        let second = totp.clone().code(&request()).await.unwrap();
+        assert_eq!(second.expose_secret(), totp.code_at(step * 30).expose_secret());
+        assert_ne!(first.expose_secret(), second.expose_secret());
+        // The clock has not moved: a third code would need more than one period of waiting.
+        assert!(matches!(totp.code(&request()).await, Err(Error::CodeSource(_))));
+        clock.advance(Duration::from_secs(30));
+        let third = totp.code(&request()).await.unwrap();
+        assert_eq!(third.expose_secret(), totp.code_at((step + 1) * 30).expose_secret());
+        // `current` stays a plain computation.
+        assert_eq!(totp.current().0.expose_secret(), totp.code_at(step * 30).expose_secret());
+    }
+
+    #[tokio::test]
+    async fn a_new_step_needs_no_wait_and_separate_generators_do_not_share() {
+        let clock = clock_before(1000, 10_000_000_000);
+        let seed = TotpSeed::new("JBSWY3DPEHPK3PXP");
+        let a = Totp::from_base32(&seed).unwrap().with_clock(Arc::new(clock.clone()));
+        let b = Totp::from_base32(&seed).unwrap().with_clock(Arc::new(clock.clone()));
+        let first = a.code(&request()).await.unwrap();
+        assert_eq!(b.code(&request()).await.unwrap().expose_secret(), first.expose_secret());
+        clock.advance(Duration::from_secs(30));
+        assert_eq!(a.code(&request()).await.unwrap().expose_secret(), a.code_at(1000 * 30).expose_secret());
+        assert_eq!(a.period(), Duration::from_secs(30));
     }
 }
