@@ -57,7 +57,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             Box::new(
                 OmsFlow::builder()
                     .endpoint(sandbox.oms_ws_url()) // the WebSocket gateway
-                    .username(oms::USER_TOTP)
+                    .username(oms::USER_ENROLLING) // gets its authenticator seed at this first login
                     .password(oms::PASSWORD)
                     .build()?,
             ),

@@ -198,3 +198,51 @@ fn transport_follows_the_scheme_and_refuses_plain_text_off_loopback() {
     assert!(matches!(mismatch, Err(Error::Config(_))));
     assert!(matches!(OmsFlow::builder().endpoint("wss://x/WSGateway").build(), Err(Error::Config(_))));
 }
+
+/// The sandbox's readings of what the documents leave open (`OmsVariant`): the client logs in,
+/// resumes and logs out against each, over both gateways.
+#[tokio::test]
+async fn the_client_passes_against_every_sandbox_variant() {
+    for variant in demo::OmsVariant::all() {
+        for websocket in [true, false] {
+            let h = Oms { sandbox: Sandbox::builder().oms_variant(variant).start().await.unwrap(), websocket };
+            let flow = h.builder(demo::USER_TOTP).build().unwrap();
+            let session = login(&flow, &totp(), &LoginOptions::default()).await.unwrap();
+            assert_eq!(session.subject()["UserId"], "2", "{variant:?} websocket={websocket}");
+            assert_eq!(h.call_api(&session).await, 200);
+            let resumed = flow.resume(&session).await.unwrap();
+            flow.logout(&resumed).await.unwrap_or_else(|e| panic!("{variant:?} websocket={websocket}: {e:?}"));
+            assert_eq!(h.call_api(&session).await, 401, "{variant:?} websocket={websocket}");
+        }
+    }
+}
+
+/// RFC 6238 §5.2: the sandbox refuses a replayed code, so one `Totp` source logs in back to back
+/// only because it waits for the next time step (a 2 s step keeps the wait short).
+#[tokio::test]
+async fn back_to_back_totp_logins_against_a_strict_server() {
+    let sandbox = Sandbox::builder().oms_totp_period(Duration::from_secs(2)).start().await.unwrap();
+    let uri = format!("otpauth://totp/Sandbox:{}?secret={}&period=2", demo::USER_TOTP, demo::TOTP_SEED);
+    let source = Totp::from_otpauth_uri(&twofa::Secret::new(uri)).unwrap();
+    for websocket in [true, true, false, false] {
+        let endpoint = if websocket { sandbox.oms_ws_url() } else { sandbox.oms_http_url() };
+        let flow = OmsFlow::builder().endpoint(endpoint).username(demo::USER_TOTP).password(demo::PASSWORD);
+        let flow = flow.build().unwrap();
+        // One code per login: a refused replay would fail it rather than be retried.
+        let options = LoginOptions::default().max_code_attempts(1);
+        login(&flow, &source, &options).await.unwrap_or_else(|e| panic!("websocket={websocket}: {e:?}"));
+    }
+}
+
+/// "APEX API: Authenticate2FA": the enrolment seed reaches the challenge at the first login only.
+#[tokio::test]
+async fn the_enrolment_seed_reaches_the_challenge_until_the_user_enrols() {
+    let h = websocket().await;
+    let flow = h.builder(demo::USER_ENROLLING).build().unwrap();
+    let Step::Challenge(c) = flow.start().await.unwrap() else { panic!() };
+    let twofa::Method::Authenticator { setup: Some(setup) } = c.method() else { panic!("{:?}", c.method()) };
+    let app = Totp::from_otpauth_uri(setup.otpauth_uri.as_ref().unwrap()).unwrap();
+    flow.verify(&c, &app.current().0).await.unwrap();
+    let Step::Challenge(again) = flow.start().await.unwrap() else { panic!() };
+    assert!(matches!(again.method(), twofa::Method::Authenticator { setup: None }), "{:?}", again.method());
+}

@@ -136,6 +136,17 @@ fn totp(seed: &str) -> Result<Totp> {
     Ok(Totp::from_base32(&TotpSeed::new(seed))?)
 }
 
+/// The current code on every call, replays included: `Totp` as a code source waits for a fresh
+/// time step (RFC 6238 §5.2), which would make these runs measure the clock. The bench sandbox
+/// accepts replays (`OmsVariant::allow_totp_replay`).
+fn replaying(seed: &str) -> Result<impl CodeSource> {
+    let totp = totp(seed)?;
+    Ok(code_source::from_fn(move |_| {
+        let code = totp.current().0.expose_secret().to_owned();
+        async move { Ok(code) }
+    }))
+}
+
 async fn library_vs_raw(sandbox: &Sandbox, table: &mut Table) -> Result<()> {
     let options = LoginOptions::default();
 
@@ -153,24 +164,24 @@ async fn library_vs_raw(sandbox: &Sandbox, table: &mut Table) -> Result<()> {
     ratio_row(table, "ETNA 2FA login, dyn TwoFactorFlow vs raw reqwest", &lib, &raw);
 
     let flow: Box<dyn TwoFactorFlow> = Box::new(oms_flow(sandbox.oms_ws_url())?);
-    let codes = totp(oms::TOTP_SEED)?;
+    let (codes, totp) = (replaying(oms::TOTP_SEED)?, totp(oms::TOTP_SEED)?);
     let url = sandbox.oms_ws_url();
     let (lib, raw) = side_by_side(
         LOGINS,
         || async { login(flow.as_ref(), &codes, &options).await.map(drop).map_err(Into::into) },
-        || async { raw::oms_login(&url, codes.current().0.expose_secret()).await.map(drop) },
+        || async { raw::oms_login(&url, totp.current().0.expose_secret()).await.map(drop) },
     )
     .await?;
     ratio_row(table, "OMS 2FA login (WebSocket), vs raw tokio-tungstenite", &lib, &raw);
 
     let flow: Box<dyn TwoFactorFlow> = Box::new(online_flow(sandbox, onlineordering::CUSTOMER_TOTP)?);
-    let codes = totp(onlineordering::TOTP_SEED)?;
+    let (codes, totp) = (replaying(onlineordering::TOTP_SEED)?, totp(onlineordering::TOTP_SEED)?);
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
     let base = sandbox.base_url();
     let (lib, raw) = side_by_side(
         LOGINS,
         || async { login(flow.as_ref(), &codes, &options).await.map(drop).map_err(Into::into) },
-        || async { raw::onlineordering_login(&client, &base, codes.current().0.expose_secret()).await.map(drop) },
+        || async { raw::onlineordering_login(&client, &base, totp.current().0.expose_secret()).await.map(drop) },
     )
     .await?;
     ratio_row(table, "Online Ordering 2FA login, vs raw reqwest", &lib, &raw);
@@ -268,11 +279,12 @@ async fn load(sandbox: &Sandbox, table: &mut Table) -> Result<()> {
     })
     .await?;
     let flow = oms_flow(sandbox.oms_ws_url())?;
-    let codes = totp(oms::TOTP_SEED)?;
+    let codes = replaying(oms::TOTP_SEED)?;
     concurrent("1,000 OMS 2FA logins over WebSocket, 64 in flight", 1000, 64, table, |_| async {
         login(&flow, &codes, &LoginOptions::default()).await.map(drop).map_err(Into::into)
     })
     .await?;
+    let codes = totp(oms::TOTP_SEED)?;
 
     // 500 pending logins at once: 500 open sockets, each waiting for its code.
     let start = Instant::now();
@@ -421,13 +433,13 @@ async fn connections_per_login(sandbox: &Sandbox, table: &mut Table) -> Result<(
     let before = sandbox.stats().connections();
     login(
         &online_flow(sandbox, onlineordering::CUSTOMER_TOTP)?,
-        &totp(onlineordering::TOTP_SEED)?,
+        &replaying(onlineordering::TOTP_SEED)?,
         &LoginOptions::default(),
     )
     .await?;
     counts.push(("Online Ordering", sandbox.stats().connections() - before));
     let before = sandbox.stats().connections();
-    login(&oms_flow(sandbox.oms_http_url())?, &totp(oms::TOTP_SEED)?, &LoginOptions::default()).await?;
+    login(&oms_flow(sandbox.oms_http_url())?, &replaying(oms::TOTP_SEED)?, &LoginOptions::default()).await?;
     counts.push(("OMS HTTP", sandbox.stats().connections() - before));
     let all_one = counts.iter().all(|(_, n)| *n == 1);
     let shown = counts.iter().map(|(p, n)| format!("{p} {n}")).collect::<Vec<_>>().join(", ");
@@ -497,7 +509,12 @@ async fn binary(sandbox: &Sandbox, table: &mut Table) -> Result<()> {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
-    let sandbox = Sandbox::builder().ticket_ttl(Duration::from_secs(3600)).max_code_attempts(1000).start().await?;
+    let sandbox = Sandbox::builder()
+        .ticket_ttl(Duration::from_secs(3600))
+        .max_code_attempts(1000)
+        .oms_variant(oms::OmsVariant::default().allow_totp_replay(true))
+        .start()
+        .await?;
     println!(
         "twofa-bench: sandbox on {} (loopback, no injected latency), {LOGINS} logins per ratio row",
         sandbox.base_url()

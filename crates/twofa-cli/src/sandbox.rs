@@ -18,9 +18,10 @@ pub async fn run(port: u16) -> Result<(), Failure> {
     println!("                 users: {} (code by email), {} (no 2FA)", etna::USER_2FA, etna::USER_NO_2FA);
     println!("exchange OMS     WebSocket {}   HTTP {}", sandbox.oms_ws_url(), sandbox.oms_http_url());
     println!(
-        "                 users: {} (authenticator, seed {}), {} (no 2FA)",
+        "                 users: {} (authenticator, seed {}), {} (authenticator, seed sent until enrolled), {} (no 2FA)",
         oms::USER_TOTP,
         oms::TOTP_SEED,
+        oms::USER_ENROLLING,
         oms::USER_NO_2FA
     );
     println!("Online Ordering  base URL {base}   company {}", onlineordering::COMPANY_CODE);

@@ -2,6 +2,21 @@
 //! OMS (AlphaPoint APEX, WebSocket and HTTP gateways) and NCR Aloha Online Ordering
 //! `v1/Authenticate/2FA`.
 //!
+//! # The rule: the documents, not the client
+//!
+//! - The sandbox answers as the vendor documents say (what the provider reference tags as
+//!   documented or observed in public clients), byte for byte where they print a body.
+//! - Where the documents are silent or disagree, it offers each plausible reading as a knob (for
+//!   example both spellings of a field, both types of a value), and the conformance suite runs the
+//!   client against every variant.
+//! - It never copies a guess from the client: a behaviour the client expects but no document shows
+//!   is not a reason to answer that way.
+//! - It must be able to reach every documented state — each documented kind of user (with a
+//!   second factor, not yet enrolled, locked, …) exists as a seeded account.
+//!
+//! The OMS part's behaviours and knobs, each naming the section of the provider reference it
+//! follows, are listed in [`oms`] and in `docs/providers/oms.md`.
+//!
 //! It runs in-process on loopback, speaks the protocols as the vendor documents describe them,
 //! delivers codes to an [`Outbox`] that tests and demos read, and exposes knobs (clock, rate
 //! limits, ticket lifetimes) and counters (connections, requests per endpoint). No network, no
@@ -41,6 +56,8 @@ pub struct SandboxBuilder {
     etna_token_lifetime: Duration,
     etna_rate_limit: Option<u32>,
     oms_idle_timeout: Duration,
+    oms_totp_period: Duration,
+    oms_variant: oms::OmsVariant,
 }
 
 impl Default for SandboxBuilder {
@@ -52,6 +69,8 @@ impl Default for SandboxBuilder {
             etna_token_lifetime: Duration::from_secs(24 * 3600),
             etna_rate_limit: None,
             oms_idle_timeout: Duration::from_secs(3600),
+            oms_totp_period: Duration::from_secs(30),
+            oms_variant: oms::OmsVariant::default(),
         }
     }
 }
@@ -90,6 +109,21 @@ impl SandboxBuilder {
     /// How long an OMS session lives without activity (default 1 h).
     pub fn oms_idle_timeout(mut self, idle: Duration) -> Self {
         self.oms_idle_timeout = idle;
+        self
+    }
+
+    /// The TOTP time step of the OMS authenticator users (default 30 s, RFC 6238's and the
+    /// authenticator apps'). A shorter step lets tests log in back to back without waiting 30 s for
+    /// a fresh code; the enrolment URI then carries `period=`. Whole seconds, at least one.
+    pub fn oms_totp_period(mut self, period: Duration) -> Self {
+        self.oms_totp_period = period;
+        self
+    }
+
+    /// The reading of the OMS documents to answer with where they are silent (default:
+    /// [`oms::OmsVariant::default`]); changeable at run time with [`Sandbox::set_oms_variant`].
+    pub fn oms_variant(mut self, variant: oms::OmsVariant) -> Self {
+        self.oms_variant = variant;
         self
     }
 
@@ -202,7 +236,8 @@ impl Sandbox {
         self.shared.online.set_locked(email, locked);
     }
 
-    /// The OMS WebSocket gateway, `ws://127.0.0.1:PORT/WSGateway`.
+    /// The OMS WebSocket gateway, `ws://127.0.0.1:PORT/WSGateway` (any case, with or without a
+    /// trailing slash, is served).
     pub fn oms_ws_url(&self) -> String {
         format!("ws://{}/WSGateway", self.addr)
     }
@@ -215,6 +250,11 @@ impl Sandbox {
     /// Sends `frames` event frames and foreign replies before every OMS WebSocket reply (default 0).
     pub fn set_oms_event_burst(&self, frames: u32) {
         self.shared.oms.set_event_burst(frames);
+    }
+
+    /// Answers with another reading of the OMS documents from now on.
+    pub fn set_oms_variant(&self, variant: oms::OmsVariant) {
+        self.shared.oms.set_variant(variant);
     }
 
     /// Turns every OMS WebSocket reply into an `m:5` error frame (code 102, "Server Error").

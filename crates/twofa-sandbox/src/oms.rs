@@ -1,10 +1,24 @@
 //! An exchange OMS (AlphaPoint APEX): the WebSocket gateway at `/WSGateway` and the HTTP gateway
-//! under `/AP/` — `AuthenticateUser`, `WebAuthenticateUser`, `Authenticate2FA`, `LogOut` and
-//! `GetUserInfo` (a protected call).
+//! under `/AP/`, answering as the APEX documents describe — `AuthenticateUser`,
+//! `WebAuthenticateUser`, `Authenticate2FA`, `LogOut`, `Ping` and `GetUserInfo` (a protected call).
 //!
-//! 2FA state is per connection on the WebSocket, per pending token over HTTP. Sessions expire
-//! after an idle timeout (1 h by default) measured on the sandbox clock. Knobs interleave event
-//! frames and foreign replies before every reply, and turn every reply into an `m:5` error frame.
+//! Section numbers (§2.x) are those of the twofa provider reference, which records what each vendor
+//! document says ("APEX API: Authenticate2FA", the AlphaPoint slate pages, the APEX v4 / VulcanX
+//! "Authentication" section):
+//!
+//! - paths match whatever their case, with or without a trailing slash (§2.2: the documents write
+//!   `/WSGateway/`, `/wsgateway`, `/AP/` and `/ap/`);
+//! - a WebSocket Close frame is answered with a Close frame (RFC 6455 §5.5.1), so a client close is clean;
+//! - `AuthenticateUser` logs in with `UserName`/`Password` over WebSocket as over HTTP (§2.3);
+//!   `LogOut` needs no session (§2.6); `Ping` answers `{"msg":"PONG"}` (§2.9);
+//! - `twoFAToken` carries the `otpauth://` enrolment URI only while the user has not enrolled
+//!   ("APEX API: Authenticate2FA": the token is the enrolment QR code; §2.4), an empty string after;
+//! - a TOTP code is accepted once: each user remembers the last accepted time step and a code for
+//!   it or an earlier one is refused (RFC 6238 §5.2, §2.9);
+//! - logical errors are HTTP 200 with the generic `{result:false,…}` body (§2.7); the error-frame
+//!   knob answers `m:5` frames.
+//!
+//! Where the documents disagree or are silent, [`OmsVariant`] holds each reading as a knob.
 
 use std::{
     collections::HashMap,
@@ -16,15 +30,15 @@ use std::{
 };
 
 use axum::{
-    Json, Router,
+    Router,
     body::Bytes,
     extract::{
-        State, WebSocketUpgrade,
+        FromRequestParts, Path, State, WebSocketUpgrade,
         ws::{Message, WebSocket},
     },
-    http::HeaderMap,
+    http::{HeaderMap, Method, StatusCode, request::Parts},
     response::{IntoResponse, Response},
-    routing::{any, get, post},
+    routing::any,
 };
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use serde_json::{Value, json};
@@ -33,24 +47,153 @@ use crate::{SandboxBuilder, Shared, header, lock, random_token};
 
 /// The password of every seeded OMS user.
 pub const PASSWORD: &str = "sandbox-password";
-/// A user with an authenticator ("Google") second factor; its seed is [`TOTP_SEED`].
+/// A user who has enrolled an authenticator ("Google") second factor; its seed is [`TOTP_SEED`].
 pub const USER_TOTP: &str = "trader.totp";
+/// A user whose authenticator second factor is switched on but not yet enrolled: its password
+/// logins carry the `otpauth://` URI of [`ENROLLING_SEED`] in `twoFAToken` until a code is accepted.
+pub const USER_ENROLLING: &str = "trader.enrolling";
 /// A user without a second factor.
 pub const USER_NO_2FA: &str = "trader.plain";
 /// A locked user.
 pub const USER_LOCKED: &str = "trader.locked";
 /// The authenticator seed of [`USER_TOTP`] (base32).
 pub const TOTP_SEED: &str = "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU";
+/// The authenticator seed [`USER_ENROLLING`] is offered at enrolment (base32).
+pub const ENROLLING_SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 
-const NOT_AUTHORIZED: &str = r#"{"result":false,"errormsg":"Not Authorized","errorcode":20,"detail":null}"#;
+/// The generic "Not Authorized" response, byte for byte as the documents print it (§2.7).
+pub const NOT_AUTHORIZED: &str = r#"{"result":false,"errormsg":"Not Authorized","errorcode":20,"detail":null}"#;
+/// The generic "Operation Not Supported" response (§2.7).
+pub const NOT_SUPPORTED: &str =
+    r#"{"result":false,"errormsg":"Operation Not Supported","errorcode":106,"detail":null}"#;
+/// The generic "Server Error" response the error-frame knob sends in `m:5` frames (§2.7).
+pub const SERVER_ERROR: &str = r#"{"result":false,"errormsg":"Server Error","errorcode":102,"detail":null}"#;
+/// The `LogOut` success response (§2.6).
+pub const LOGGED_OUT: &str = r#"{"result":true,"errormsg":null,"errorcode":0,"detail":null}"#;
+/// The `LogOut` success response as the APEX v4 sample prints it, `result` a string (§2.6).
+pub const LOGGED_OUT_V4: &str = r#"{"result":"true","errormsg":null,"errorcode":0,"detail":null}"#;
+/// The keep-alive reply clients wait for (§2.9).
+pub const PONG: &str = r#"{"msg":"PONG"}"#;
 
-fn user_id(username: &str) -> Option<u64> {
-    match username {
-        USER_TOTP => Some(2),
-        USER_NO_2FA => Some(1),
-        USER_LOCKED => Some(3),
-        _ => None,
+/// Readings of the OMS the documents leave open; each is a knob so a client can be run against all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct OmsVariant {
+    /// `UserId` in `WebAuthenticateUser`/`Authenticate2FA` replies as a string, as §2.4 documents it
+    /// (default: a number, as §2.4 observes in practice).
+    pub user_id_as_string: bool,
+    /// `LogOut` answers `"result":"true"`, as the APEX v4 sample prints it (default: `true`, §2.6).
+    pub logout_result_as_string: bool,
+    /// Accept the same TOTP code again within its time window, as a lax server would (default:
+    /// refuse, RFC 6238 §5.2). For load tests that replay one code.
+    pub allow_totp_replay: bool,
+}
+
+impl OmsVariant {
+    /// Every combination of the knobs, for suites that run a client against each.
+    pub fn all() -> Vec<Self> {
+        (0..8u8)
+            .map(|bits| {
+                Self::default()
+                    .user_id_as_string(bits & 1 != 0)
+                    .logout_result_as_string(bits & 2 != 0)
+                    .allow_totp_replay(bits & 4 != 0)
+            })
+            .collect()
     }
+
+    /// Sets [`OmsVariant::user_id_as_string`](field@OmsVariant::user_id_as_string).
+    pub fn user_id_as_string(mut self, on: bool) -> Self {
+        self.user_id_as_string = on;
+        self
+    }
+
+    /// Sets [`OmsVariant::logout_result_as_string`](field@OmsVariant::logout_result_as_string).
+    pub fn logout_result_as_string(mut self, on: bool) -> Self {
+        self.logout_result_as_string = on;
+        self
+    }
+
+    /// Sets [`OmsVariant::allow_totp_replay`](field@OmsVariant::allow_totp_replay).
+    pub fn allow_totp_replay(mut self, on: bool) -> Self {
+        self.allow_totp_replay = on;
+        self
+    }
+}
+
+/// A seeded account, shaped like the v4 `User` object (§2.3).
+struct Account {
+    id: u64,
+    name: &'static str,
+    email: &'static str,
+    account_id: u64,
+    seed: Option<&'static str>,
+    locked: bool,
+}
+
+const ACCOUNTS: [Account; 4] = [
+    Account { id: 1, name: USER_NO_2FA, email: "plain@sandbox.example", account_id: 11, seed: None, locked: false },
+    Account {
+        id: 2,
+        name: USER_TOTP,
+        email: "totp@sandbox.example",
+        account_id: 12,
+        seed: Some(TOTP_SEED),
+        locked: false,
+    },
+    Account { id: 3, name: USER_LOCKED, email: "locked@sandbox.example", account_id: 13, seed: None, locked: true },
+    Account {
+        id: 4,
+        name: USER_ENROLLING,
+        email: "enrolling@sandbox.example",
+        account_id: 14,
+        seed: Some(ENROLLING_SEED),
+        locked: false,
+    },
+];
+
+fn account(username: &str) -> Option<&'static Account> {
+    ACCOUNTS.iter().find(|a| a.name == username)
+}
+
+impl Account {
+    /// The v4 `User` object (§2.3), PascalCase.
+    fn user(&self) -> Value {
+        json!({
+            "UserId": self.id, "UserName": self.name, "Email": self.email, "EmailVerified": true,
+            "AccountId": self.account_id, "OMSId": 1, "Use2FA": self.seed.is_some(),
+        })
+    }
+
+    /// The slate `user` object (§2.3), camelCase.
+    fn user_camel(&self) -> Value {
+        json!({
+            "userId": self.id, "userName": self.name, "email": self.email, "emailVerified": true,
+            "accountId": self.account_id, "omsId": 1, "use2FA": self.seed.is_some(),
+        })
+    }
+
+    /// `GetUserInfo`'s fields, as the Notbank client's model lists them (§2.9); the password hash
+    /// and salt stay empty.
+    fn info(&self) -> Value {
+        json!({
+            "UserId": self.id, "UserName": self.name, "Email": self.email, "PasswordHash": "",
+            "PendingEmailCode": "", "EmailVerified": true, "AccountId": self.account_id,
+            "DateTimeCreated": "2024-01-02T03:04:05Z", "AffiliateId": 0, "RefererId": 0, "OMSId": 1,
+            "Use2FA": self.seed.is_some(), "Salt": "", "PendingCodeTime": "0001-01-01T00:00:00Z",
+            "Locked": self.locked, "LockedTime": "0001-01-01T00:00:00Z", "NumberOfFailedAttempt": 0,
+            "MarginBorrowerEnabled": false, "MarginAcquisitionHalt": false, "OperatorId": 1,
+        })
+    }
+}
+
+/// What the sandbox remembers of a user's second factor.
+#[derive(Debug, Default, Clone, Copy)]
+struct Factor {
+    /// Whether the user finished enrolment (a code was accepted).
+    enrolled: bool,
+    /// The last accepted time step (RFC 6238 §5.2).
+    last_step: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -72,20 +215,27 @@ pub(crate) struct OmsState {
     ticket_ttl: Duration,
     max_code_attempts: u32,
     idle_timeout: Duration,
+    totp_period: u64,
+    variant: Mutex<OmsVariant>,
     event_burst: AtomicU32,
     error_frames: AtomicBool,
+    factors: Mutex<HashMap<String, Factor>>,
     sessions: Mutex<HashMap<String, Live>>,
     pending_http: Mutex<HashMap<String, Pending>>,
 }
 
 impl OmsState {
     pub(crate) fn new(options: &SandboxBuilder) -> Self {
+        let factors = HashMap::from([(USER_TOTP.to_owned(), Factor { enrolled: true, last_step: None })]);
         Self {
             ticket_ttl: options.ticket_ttl,
             max_code_attempts: options.max_code_attempts,
             idle_timeout: options.oms_idle_timeout,
+            totp_period: options.oms_totp_period.as_secs().max(1),
+            variant: Mutex::new(options.oms_variant),
             event_burst: AtomicU32::new(0),
             error_frames: AtomicBool::new(false),
+            factors: Mutex::new(factors),
             sessions: Mutex::default(),
             pending_http: Mutex::default(),
         }
@@ -99,10 +249,23 @@ impl OmsState {
         self.error_frames.store(on, Ordering::Relaxed);
     }
 
-    fn open_session(&self, username: &str, now: Instant) -> Value {
+    pub(crate) fn set_variant(&self, variant: OmsVariant) {
+        *lock(&self.variant) = variant;
+    }
+
+    fn variant(&self) -> OmsVariant {
+        *lock(&self.variant)
+    }
+
+    /// A user id as the variant writes it in login replies.
+    fn user_id(&self, account: &Account) -> Value {
+        if self.variant().user_id_as_string { json!(account.id.to_string()) } else { json!(account.id) }
+    }
+
+    fn open_session(&self, username: &str, now: Instant) -> String {
         let token = random_token();
         lock(&self.sessions).insert(token.clone(), Live { username: username.into(), last_activity: now });
-        json!({ "Authenticated": true, "UserId": user_id(username), "SessionToken": token })
+        token
     }
 
     /// The user of a live session, touching it; `None` if unknown or idle too long.
@@ -118,58 +281,210 @@ impl OmsState {
         Some(live.username.clone())
     }
 
-    /// `UserName`/`Password` login: a session, a 2FA request (and its pending state), or an error.
-    fn password_login(&self, username: &str, password: &str, now: Instant) -> (Value, Option<Pending>) {
-        if user_id(username).is_none() || password != PASSWORD {
-            return (
-                json!({ "Authenticated": false, "Locked": false, "errormsg": "Invalid username or password" }),
-                None,
-            );
-        }
-        match username {
-            USER_LOCKED => (
-                json!({ "Authenticated": false, "Locked": true, "errormsg": "User is locked. Please contact administrator" }),
-                None,
-            ),
-            USER_TOTP => {
-                let uri = format!("otpauth://totp/SandboxOMS:{username}?secret={TOTP_SEED}&issuer=SandboxOMS");
-                // As the v4 docs warn: Authenticated is already true while 2FA is pending.
-                let reply = json!({ "Authenticated": true, "Requires2FA": true, "AuthType": "Google", "twoFAToken": uri, "AddtlInfo": "" });
-                (reply, Some(Pending { username: username.into(), expires: now + self.ticket_ttl, wrong: 0 }))
+    /// The `otpauth://` URI to send in `twoFAToken`: only while the user has not enrolled.
+    fn enrolment_uri(&self, account: &Account) -> String {
+        let enrolled = lock(&self.factors).get(account.name).is_some_and(|f| f.enrolled);
+        match account.seed {
+            Some(seed) if !enrolled => {
+                let mut uri = format!("otpauth://totp/SandboxOMS:{}?secret={seed}&issuer=SandboxOMS", account.name);
+                if self.totp_period != 30 {
+                    uri.push_str(&format!("&period={}", self.totp_period));
+                }
+                uri
             }
-            _ => {
-                let mut reply = self.open_session(username, now);
-                reply["User"] =
-                    json!({ "UserId": user_id(username), "UserName": username, "OMSId": 1, "Use2FA": false });
-                reply["Requires2FA"] = json!(false);
-                reply["TwoFAToken"] = Value::Null;
-                reply["errormsg"] = Value::Null;
-                (reply, None)
-            }
+            _ => String::new(),
         }
     }
 
-    /// `Authenticate2FA {Code}` against a pending login; the pending state survives a wrong code.
-    fn second_factor(&self, pending: &mut Option<Pending>, code: &str, now: Instant) -> Value {
+    /// Checks a `UserName`/`Password` pair: the account, or the documented failure reply (§2.3).
+    fn check_password(&self, username: &str, password: &str) -> Result<&'static Account, Value> {
+        let Some(account) = account(username).filter(|_| password == PASSWORD) else {
+            return Err(json!({ "Authenticated": false, "Locked": false, "errormsg": "Invalid username or password" }));
+        };
+        if account.locked {
+            return Err(json!({
+                "Authenticated": false, "Locked": true, "errormsg": "User is locked. Please contact administrator"
+            }));
+        }
+        Ok(account)
+    }
+
+    fn pending(&self, account: &Account, now: Instant) -> Pending {
+        Pending { username: account.name.into(), expires: now + self.ticket_ttl, wrong: 0 }
+    }
+
+    /// `WebAuthenticateUser {UserName, Password}` (§2.4): its keys, and the pending 2FA login.
+    fn web_login(&self, username: &str, password: &str, now: Instant) -> (Value, Option<Pending>) {
+        let account = match self.check_password(username, password) {
+            Ok(account) => account,
+            Err(reply) => return (reply, None),
+        };
+        if account.seed.is_some() {
+            // As the v4 docs warn: Authenticated is already true while 2FA is pending.
+            let reply = json!({
+                "Authenticated": true, "Requires2FA": true, "AuthType": "Google",
+                "twoFAToken": self.enrolment_uri(account), "AddtlInfo": "", "errormsg": null,
+            });
+            return (reply, Some(self.pending(account, now)));
+        }
+        let token = self.open_session(account.name, now);
+        let reply = json!({
+            "Authenticated": true, "SessionToken": token, "UserId": self.user_id(account),
+            "twoFAToken": "", "Requires2FA": false, "AuthType": "", "errormsg": null,
+        });
+        (reply, None)
+    }
+
+    /// `AuthenticateUser`/`Authenticate` with a password, in the v4 PascalCase shape (§2.3).
+    fn user_login(&self, username: &str, password: &str, now: Instant) -> (Value, Option<Pending>) {
+        let account = match self.check_password(username, password) {
+            Ok(account) => account,
+            Err(reply) => return (reply, None),
+        };
+        if account.seed.is_some() {
+            let uri = self.enrolment_uri(account);
+            let mut reply =
+                json!({ "Authenticated": true, "Requires2FA": true, "AuthType": "Google", "AddtlInfo": "" });
+            if !uri.is_empty() {
+                reply["TwoFAToken"] = json!(uri);
+            }
+            return (reply, Some(self.pending(account, now)));
+        }
+        let reply = json!({
+            "Authenticated": true, "SessionToken": self.open_session(account.name, now), "User": account.user(),
+            "Locked": false, "Requires2FA": false, "EnforceEnable2FA": false, "TwoFAType": null,
+            "TwoFAToken": null, "errormsg": null,
+        });
+        (reply, None)
+    }
+
+    /// `AuthenticateUser {UserName, Password}` over WebSocket, in the slate camelCase shape (§2.3).
+    fn ws_user_login(&self, username: &str, password: &str, now: Instant) -> (Value, Option<Pending>) {
+        let account = match self.check_password(username, password) {
+            Ok(account) => account,
+            Err(reply) => return (lower_first(&reply), None),
+        };
+        let mut reply = json!({
+            "authenticated": true, "user": account.user_camel(), "locked": false, "requires2FA": false,
+            "twoFAType": "", "twoFAToken": "", "errormsg": "",
+        });
+        if account.seed.is_some() {
+            reply["requires2FA"] = json!(true);
+            reply["twoFAType"] = json!("Google");
+            reply["twoFAToken"] = json!(self.enrolment_uri(account));
+            return (reply, Some(self.pending(account, now)));
+        }
+        reply["sessionToken"] = json!(self.open_session(account.name, now));
+        (reply, None)
+    }
+
+    /// Whether `code` is a fresh TOTP code of `account`; records its step, and enrolment, if so.
+    fn accept_code(&self, account: &Account, code: &str) -> bool {
+        let Some(seed) = account.seed else { return false };
+        let Some(step) = crate::totp::matching_step(seed, code, self.totp_period) else { return false };
+        let mut factors = lock(&self.factors);
+        let factor = factors.entry(account.name.to_owned()).or_default();
+        let replayed = factor.last_step.is_some_and(|last| step <= last);
+        if replayed && !self.variant().allow_totp_replay {
+            tracing::debug!(user = account.name, "sandbox refused a replayed TOTP code");
+            return false;
+        }
+        factor.last_step = Some(factor.last_step.map_or(step, |last| last.max(step)));
+        factor.enrolled = true;
+        true
+    }
+
+    /// `Authenticate2FA {Code}` against a pending login (§2.5); the pending state survives a wrong code.
+    fn second_factor(&self, pending: &mut Option<Pending>, code: &str, now: Instant) -> Out {
         let Some(p) = pending.as_mut().filter(|p| p.expires > now) else {
             *pending = None;
-            return parse(NOT_AUTHORIZED);
+            return Out::Doc(NOT_AUTHORIZED);
         };
-        if !crate::totp::matches(TOTP_SEED, code) {
+        let Some(account) = account(&p.username) else { return Out::Doc(NOT_AUTHORIZED) };
+        if !self.accept_code(account, code) {
             p.wrong += 1;
             if p.wrong >= self.max_code_attempts {
                 *pending = None;
             }
-            return json!({ "Authenticated": false, "SessionToken": null, "UserId": 0 });
+            return json!({ "Authenticated": false }).into();
         }
-        let username = p.username.clone();
         *pending = None;
-        self.open_session(&username, now)
+        let token = self.open_session(account.name, now);
+        json!({ "Authenticated": true, "UserId": self.user_id(account), "SessionToken": token }).into()
+    }
+
+    /// Re-authentication with `{SessionToken}` (§2.5): the session's reply, or the observed refusal.
+    fn resume(&self, token: &str, now: Instant) -> Value {
+        match self.touch(token, now).as_deref().and_then(account) {
+            Some(account) => json!({
+                "Authenticated": true, "SessionToken": token, "UserId": self.user_id(account),
+                "twoFAToken": "", "Requires2FA": false, "AuthType": "", "errormsg": null,
+            }),
+            None => json!({ "Authenticated": false, "errormsg": "Invalid session token" }),
+        }
+    }
+
+    /// `LogOut` (§2.6): ends the session if there is one; needs none.
+    fn logout(&self, token: Option<&str>) -> Out {
+        if let Some(token) = token {
+            lock(&self.sessions).remove(token);
+        }
+        Out::Doc(if self.variant().logout_result_as_string { LOGGED_OUT_V4 } else { LOGGED_OUT })
+    }
+
+    /// `GetUserInfo` for a session token, or "Not Authorized".
+    fn user_info(&self, token: Option<&str>, now: Instant) -> Out {
+        match token.and_then(|t| self.touch(t, now)).as_deref().and_then(account) {
+            Some(account) => account.info().into(),
+            None => Out::Doc(NOT_AUTHORIZED),
+        }
     }
 }
 
-fn parse(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or(Value::Null)
+/// The slate spelling of a failure reply: the same keys with a lower-case first letter.
+fn lower_first(reply: &Value) -> Value {
+    let Some(map) = reply.as_object() else { return reply.clone() };
+    let lowered = map.iter().map(|(k, v)| {
+        let mut chars = k.chars();
+        let key = chars.next().map(|c| c.to_ascii_lowercase().to_string() + chars.as_str()).unwrap_or_default();
+        (key, v.clone())
+    });
+    Value::Object(lowered.collect())
+}
+
+/// A reply body: a documented one sent byte for byte, or one built from its fields.
+enum Out {
+    Doc(&'static str),
+    Json(Value),
+}
+
+impl From<Value> for Out {
+    fn from(value: Value) -> Self {
+        Self::Json(value)
+    }
+}
+
+impl Out {
+    fn text(&self) -> String {
+        match self {
+            Self::Doc(text) => (*text).to_owned(),
+            Self::Json(value) => value.to_string(),
+        }
+    }
+
+    /// The session token a login reply hands out, in either spelling.
+    fn session_token(&self) -> Option<&str> {
+        let Self::Json(reply) = self else { return None };
+        reply
+            .get("SessionToken")
+            .or_else(|| reply.get("sessionToken"))
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+    }
+
+    fn into_response(self) -> Response {
+        ([(axum::http::header::CONTENT_TYPE, "application/json")], self.text()).into_response()
+    }
 }
 
 /// Looks a key up whatever its case, as the real gateway does.
@@ -177,16 +492,42 @@ fn field<'a>(payload: &'a Value, key: &str) -> Option<&'a str> {
     payload.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).and_then(|(_, v)| v.as_str())
 }
 
-pub(crate) fn router() -> Router<Arc<Shared>> {
-    Router::new()
-        .route("/WSGateway", any(gateway))
-        .route("/AP/AuthenticateUser", get(http_authenticate))
-        .route("/AP/Authenticate2FA", post(http_second_factor))
-        .route("/AP/LogOut", post(http_logout))
-        .route("/AP/GetUserInfo", post(http_user_info))
+/// The documented functions, by their canonical names (§2.3–2.7); looked up case-insensitively.
+const FUNCTIONS: [&str; 8] = [
+    "AuthenticateUser",
+    "Authenticate",
+    "WebAuthenticateUser",
+    "Authenticate2FA",
+    "LogOut",
+    "Logout",
+    "Ping",
+    "GetUserInfo",
+];
+
+fn canonical(function: &str) -> Option<&'static str> {
+    let name = FUNCTIONS.into_iter().find(|f| f.eq_ignore_ascii_case(function))?;
+    Some(if name == "Logout" { "LogOut" } else { name })
 }
 
-async fn gateway(State(s): State<Arc<Shared>>, upgrade: WebSocketUpgrade) -> Response {
+pub(crate) fn router() -> Router<Arc<Shared>> {
+    // Matched by pattern rather than by literal so that any case, with or without a trailing slash,
+    // reaches the gateway (§2.2); literal routes of the other backends take precedence.
+    Router::new()
+        .route("/{gateway}", any(gateway))
+        .route("/{gateway}/", any(gateway))
+        .route("/{ap}/{function}", any(http_call))
+        .route("/{ap}/{function}/", any(http_call))
+}
+
+async fn gateway(State(s): State<Arc<Shared>>, Path(path): Path<String>, parts: Parts) -> Response {
+    if !path.eq_ignore_ascii_case("WSGateway") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let mut parts = parts;
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &s).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
     s.stats.hit("oms.ws.connect");
     upgrade.on_upgrade(move |socket| serve(s, socket))
 }
@@ -203,12 +544,15 @@ async fn serve(s: Arc<Shared>, mut socket: WebSocket) {
     while let Some(Ok(message)) = socket.recv().await {
         let text = match message {
             Message::Text(text) => text,
-            Message::Close(_) => break,
+            // RFC 6455 §5.5.1: a Close is answered with a Close. The WebSocket layer queues that
+            // answer itself; reading on flushes it and then ends the stream, so the close is clean.
+            // (Returning here, as the sandbox once did, dropped the answer: clients saw 1006.)
+            Message::Close(_) => continue,
             _ => continue,
         };
         let Ok(frame) = serde_json::from_str::<Value>(&text) else { continue };
         let (i, name) = (frame["i"].as_u64().unwrap_or(0), frame["n"].as_str().unwrap_or_default().to_owned());
-        let payload = frame["o"].as_str().map(parse).unwrap_or(Value::Null);
+        let payload = frame["o"].as_str().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null);
         s.stats.hit("oms.ws.request");
         for k in 0..s.oms.event_burst.load(Ordering::Relaxed) {
             // Events may reuse the request's number; foreign replies carry another: neither is the answer.
@@ -221,117 +565,118 @@ async fn serve(s: Arc<Shared>, mut socket: WebSocket) {
                 return;
             }
         }
-        let reply = handle(&s, &mut conn, &name, &payload);
-        let m = if s.oms.error_frames.load(Ordering::Relaxed) { 5 } else { 1 };
-        let reply = if m == 5 {
-            json!({ "result": false, "errormsg": "Server Error", "errorcode": 102, "detail": null })
+        let (m, reply) = if s.oms.error_frames.load(Ordering::Relaxed) {
+            (5, SERVER_ERROR.to_owned())
         } else {
-            reply
+            (1, handle(&s, &mut conn, &name, &payload).text())
         };
-        let out = json!({ "m": m, "i": i, "n": name, "o": reply.to_string() });
+        let out = json!({ "m": m, "i": i, "n": name, "o": reply });
         if socket.send(Message::text(out.to_string())).await.is_err() {
             return;
         }
     }
 }
 
-fn handle(s: &Shared, conn: &mut Connection, name: &str, payload: &Value) -> Value {
+fn handle(s: &Shared, conn: &mut Connection, name: &str, payload: &Value) -> Out {
     let oms = &s.oms;
     let now = s.clock.now();
-    match name {
-        "WebAuthenticateUser" => {
-            if let Some(token) = field(payload, "SessionToken") {
-                return match oms.touch(token, now) {
-                    Some(username) => {
-                        conn.token = Some(token.to_owned());
-                        json!({ "Authenticated": true, "SessionToken": token, "UserId": user_id(&username) })
-                    }
-                    None => json!({ "Authenticated": false, "errormsg": "Invalid session token" }),
-                };
+    let credentials =
+        || (field(payload, "UserName").unwrap_or_default(), field(payload, "Password").unwrap_or_default());
+    let reply = match canonical(name) {
+        Some("WebAuthenticateUser") => match field(payload, "SessionToken") {
+            Some(token) => oms.resume(token, now).into(),
+            None => {
+                let (user, password) = credentials();
+                let (reply, pending) = oms.web_login(user, password, now);
+                conn.pending = pending;
+                reply.into()
             }
-            let (username, password) =
-                (field(payload, "UserName").unwrap_or_default(), field(payload, "Password").unwrap_or_default());
-            let (reply, pending) = oms.password_login(username, password, now);
+        },
+        Some("AuthenticateUser") => {
+            let (user, password) = credentials();
+            let (reply, pending) = oms.ws_user_login(user, password, now);
             conn.pending = pending;
-            if let Some(token) = reply["SessionToken"].as_str() {
-                conn.token = Some(token.to_owned());
-            }
-            reply
+            reply.into()
         }
-        "Authenticate2FA" => {
-            let reply = oms.second_factor(&mut conn.pending, field(payload, "Code").unwrap_or_default(), now);
-            if let Some(token) = reply["SessionToken"].as_str() {
-                conn.token = Some(token.to_owned());
-            }
-            reply
+        // foxbit-client re-authenticates through Authenticate2FA {SessionToken} (§2.5).
+        Some("Authenticate2FA") => match (field(payload, "SessionToken"), field(payload, "Code")) {
+            (Some(token), None) => oms.resume(token, now).into(),
+            (_, code) => oms.second_factor(&mut conn.pending, code.unwrap_or_default(), now),
+        },
+        Some("LogOut") => {
+            conn.pending = None;
+            return oms.logout(conn.token.take().as_deref());
         }
-        "LogOut" => match conn.token.take().filter(|t| oms.touch(t, now).is_some()) {
-            Some(token) => {
-                lock(&oms.sessions).remove(&token);
-                json!({ "result": true, "errormsg": null, "errorcode": 0, "detail": null })
-            }
-            None => parse(NOT_AUTHORIZED),
-        },
-        "GetUserInfo" => match conn.token.as_deref().and_then(|t| oms.touch(t, now)) {
-            Some(username) => json!({ "UserId": user_id(&username), "UserName": username, "OMSId": 1 }),
-            None => parse(NOT_AUTHORIZED),
-        },
-        _ => json!({ "result": false, "errormsg": "Operation Not Supported", "errorcode": 106, "detail": null }),
+        Some("Ping") => Out::Doc(PONG),
+        Some("GetUserInfo") => oms.user_info(conn.token.as_deref(), now),
+        _ => Out::Doc(NOT_SUPPORTED),
+    };
+    if let Some(token) = reply.session_token() {
+        conn.token = Some(token.to_owned());
     }
+    reply
 }
 
+/// `Authorization: Basic <b64>` or, as the v4 sample writes it, the bare Base64 (§2.3).
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let encoded = header(headers, "authorization")?.strip_prefix("Basic ")?;
+    let value = header(headers, "authorization")?.trim();
+    let encoded = value.strip_prefix("Basic ").unwrap_or(value);
     let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
     let (user, password) = decoded.split_once(':')?;
     Some((user.to_owned(), password.to_owned()))
 }
 
-async fn http_authenticate(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    s.stats.hit("oms.http.authenticate");
-    let (username, password) = basic_credentials(&headers).unwrap_or_default();
-    let (mut reply, pending) = s.oms.password_login(&username, &password, s.clock.now());
-    if let Some(pending) = pending {
-        let token = random_token();
-        lock(&s.oms.pending_http).insert(token.clone(), pending);
-        reply["Pending2FaToken"] = json!(token);
-    }
-    Json(reply).into_response()
-}
-
-async fn http_second_factor(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    s.stats.hit("oms.http.authenticate2fa");
-    let payload = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
-    let code = field(&payload, "Code").unwrap_or_default();
-    let token = header(&headers, "pending2fatoken").unwrap_or_default();
-    let mut pending_map = lock(&s.oms.pending_http);
-    let mut pending = pending_map.remove(token);
-    let reply = s.oms.second_factor(&mut pending, code, s.clock.now());
-    if let Some(still_pending) = pending {
-        pending_map.insert(token.to_owned(), still_pending);
-    }
-    Json(reply).into_response()
-}
-
-async fn http_logout(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    s.stats.hit("oms.http.logout");
-    let token = header(&headers, "aptoken").unwrap_or_default();
-    let reply = match s.oms.touch(token, s.clock.now()) {
-        Some(_) => {
-            lock(&s.oms.sessions).remove(token);
-            json!({ "result": true, "errormsg": null, "errorcode": 0, "detail": null })
+/// `/AP/{Function}` over HTTP (§2.2): any case of `AP` and of the function name.
+async fn http_call(
+    State(s): State<Arc<Shared>>,
+    Path((ap, function)): Path<(String, String)>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(function) = canonical(&function).filter(|_| ap.eq_ignore_ascii_case("AP")) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let oms = &s.oms;
+    let now = s.clock.now();
+    let aptoken = header(&headers, "aptoken");
+    let reply = match function {
+        // The v4 prose says POST, its samples GET: both are served (§2.3).
+        "AuthenticateUser" | "Authenticate" if method == Method::GET || method == Method::POST => {
+            s.stats.hit("oms.http.authenticate");
+            let (username, password) = basic_credentials(&headers).unwrap_or_default();
+            let (mut reply, pending) = oms.user_login(&username, &password, now);
+            if let Some(pending) = pending {
+                let token = random_token();
+                lock(&oms.pending_http).insert(token.clone(), pending);
+                reply["Pending2FaToken"] = json!(token);
+            }
+            reply.into()
         }
-        None => parse(NOT_AUTHORIZED),
+        "Authenticate2FA" if method == Method::POST => {
+            s.stats.hit("oms.http.authenticate2fa");
+            let payload = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
+            let code = field(&payload, "Code").unwrap_or_default();
+            let token = header(&headers, "pending2fatoken").unwrap_or_default();
+            let mut pending_map = lock(&oms.pending_http);
+            let mut pending = pending_map.remove(token);
+            let reply = oms.second_factor(&mut pending, code, now);
+            if let Some(still_pending) = pending {
+                pending_map.insert(token.to_owned(), still_pending);
+            }
+            reply
+        }
+        "LogOut" if method == Method::POST => {
+            s.stats.hit("oms.http.logout");
+            oms.logout(aptoken)
+        }
+        "Ping" => Out::Doc(PONG),
+        "GetUserInfo" if method == Method::POST || method == Method::GET => {
+            s.stats.hit("oms.http.userinfo");
+            oms.user_info(aptoken, now)
+        }
+        // WebAuthenticateUser is "not applicable in HTTP" (§2.4); wrong methods likewise.
+        _ => Out::Doc(NOT_SUPPORTED),
     };
-    Json(reply).into_response()
-}
-
-async fn http_user_info(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    s.stats.hit("oms.http.userinfo");
-    let token = header(&headers, "aptoken").unwrap_or_default();
-    let reply = match s.oms.touch(token, s.clock.now()) {
-        Some(username) => json!({ "UserId": user_id(&username), "UserName": username, "OMSId": 1 }),
-        None => parse(NOT_AUTHORIZED),
-    };
-    Json(reply).into_response()
+    reply.into_response()
 }
