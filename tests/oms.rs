@@ -234,7 +234,8 @@ async fn back_to_back_totp_logins_against_a_strict_server() {
     }
 }
 
-/// "APEX API: Authenticate2FA": the enrolment seed reaches the challenge at the first login only.
+/// AlphaPoint's "Authenticate2FA" API page: the enrolment seed reaches the challenge at the first
+/// login only.
 #[tokio::test]
 async fn the_enrolment_seed_reaches_the_challenge_until_the_user_enrols() {
     let h = websocket().await;

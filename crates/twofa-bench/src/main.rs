@@ -164,24 +164,24 @@ async fn library_vs_raw(sandbox: &Sandbox, table: &mut Table) -> Result<()> {
     ratio_row(table, "ETNA 2FA login, dyn TwoFactorFlow vs raw reqwest", &lib, &raw);
 
     let flow: Box<dyn TwoFactorFlow> = Box::new(oms_flow(sandbox.oms_ws_url())?);
-    let (codes, totp) = (replaying(oms::TOTP_SEED)?, totp(oms::TOTP_SEED)?);
+    let (codes, generator) = (replaying(oms::TOTP_SEED)?, totp(oms::TOTP_SEED)?);
     let url = sandbox.oms_ws_url();
     let (lib, raw) = side_by_side(
         LOGINS,
         || async { login(flow.as_ref(), &codes, &options).await.map(drop).map_err(Into::into) },
-        || async { raw::oms_login(&url, totp.current().0.expose_secret()).await.map(drop) },
+        || async { raw::oms_login(&url, generator.current().0.expose_secret()).await.map(drop) },
     )
     .await?;
     ratio_row(table, "OMS 2FA login (WebSocket), vs raw tokio-tungstenite", &lib, &raw);
 
     let flow: Box<dyn TwoFactorFlow> = Box::new(online_flow(sandbox, onlineordering::CUSTOMER_TOTP)?);
-    let (codes, totp) = (replaying(onlineordering::TOTP_SEED)?, totp(onlineordering::TOTP_SEED)?);
+    let (codes, generator) = (replaying(onlineordering::TOTP_SEED)?, totp(onlineordering::TOTP_SEED)?);
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
     let base = sandbox.base_url();
     let (lib, raw) = side_by_side(
         LOGINS,
         || async { login(flow.as_ref(), &codes, &options).await.map(drop).map_err(Into::into) },
-        || async { raw::onlineordering_login(&client, &base, totp.current().0.expose_secret()).await.map(drop) },
+        || async { raw::onlineordering_login(&client, &base, generator.current().0.expose_secret()).await.map(drop) },
     )
     .await?;
     ratio_row(table, "Online Ordering 2FA login, vs raw reqwest", &lib, &raw);

@@ -3,8 +3,8 @@
 //! `WebAuthenticateUser`, `Authenticate2FA`, `LogOut`, `Ping` and `GetUserInfo` (a protected call).
 //!
 //! Section numbers (§2.x) are those of the twofa provider reference, which records what each vendor
-//! document says ("APEX API: Authenticate2FA", the AlphaPoint slate pages, the APEX v4 / VulcanX
-//! "Authentication" section):
+//! document says (AlphaPoint's "Authenticate2FA" API page, the AlphaPoint slate pages, the APEX v4 /
+//! VulcanX "Authentication" section):
 //!
 //! - paths match whatever their case, with or without a trailing slash (§2.2: the documents write
 //!   `/WSGateway/`, `/wsgateway`, `/AP/` and `/ap/`);
@@ -12,7 +12,8 @@
 //! - `AuthenticateUser` logs in with `UserName`/`Password` over WebSocket as over HTTP (§2.3);
 //!   `LogOut` needs no session (§2.6); `Ping` answers `{"msg":"PONG"}` (§2.9);
 //! - `twoFAToken` carries the `otpauth://` enrolment URI only while the user has not enrolled
-//!   ("APEX API: Authenticate2FA": the token is the enrolment QR code; §2.4), an empty string after;
+//!   ([`USER_ENROLLING`]; AlphaPoint's "Authenticate2FA" API page: the token is the enrolment QR
+//!   code; §2.4), an empty string after and for enrolled users ([`USER_TOTP`]);
 //! - a TOTP code is accepted once: each user remembers the last accepted time step and a code for
 //!   it or an earlier one is refused (RFC 6238 §5.2, §2.9);
 //! - logical errors are HTTP 200 with the generic `{result:false,…}` body (§2.7); the error-frame

@@ -93,7 +93,7 @@ async fn gateway_paths_match_any_case_with_or_without_a_trailing_slash() {
     assert_eq!(unknown.status(), 404);
 }
 
-/// §2.4 and "APEX API: Authenticate2FA": `twoFAToken` is the enrolment QR code — sent while the user
+/// §2.4 and AlphaPoint's "Authenticate2FA" API page: `twoFAToken` is the enrolment QR code — sent while the user
 /// has not enrolled, an empty string once a code has been accepted.
 #[tokio::test]
 async fn the_seed_travels_only_until_the_user_enrols() {
