@@ -238,8 +238,11 @@ impl TwoFactorFlow for Idle {
             challenge => challenge,
         })
     }
-    async fn verify(&self, c: &Challenge, code: &OneTimeCode) -> Result<Session, Error> {
-        Ok(self.0.verify(c, code).await?.with_idle_timeout(Duration::from_secs(600)))
+    async fn verify(&self, c: &Challenge, code: &OneTimeCode) -> Result<Step, Error> {
+        Ok(match self.0.verify(c, code).await? {
+            Step::Authenticated(s) => Step::Authenticated(s.with_idle_timeout(Duration::from_secs(600))),
+            next => next,
+        })
     }
     async fn resume(&self, s: &Session) -> Result<Session, Error> {
         Ok(self.0.resume(s).await?.with_idle_timeout(Duration::from_secs(600)))
@@ -329,4 +332,48 @@ async fn the_middleware_authorizes_and_retries_a_401_once() {
     assert_eq!(client.get(&url).send().await.unwrap().status(), 200, "renewed after the 401");
     assert_eq!(sandbox.stats().requests("etna.me"), 3);
     assert_eq!(sandbox.stats().requests("etna.token"), 2);
+}
+
+/// Answers ETNA's two steps from the sandbox: the mailed code, then `pin` (shared, so a test can
+/// change it between logins).
+fn code_then_pin(outbox: Outbox, pin: Arc<std::sync::Mutex<&'static str>>) -> Arc<dyn CodeSource> {
+    Arc::new(code_source::from_fn(move |request| {
+        let answer = if request.wants_pin() {
+            Some((*pin.lock().unwrap()).to_owned())
+        } else {
+            outbox.latest_code(etna::USER_CODE_THEN_PIN)
+        };
+        async move { answer.ok_or_else(|| Error::CodeSource("no mail".into())) }
+    }))
+}
+
+#[tokio::test]
+async fn etna_1_4_a_failed_second_step_never_replaces_the_stored_good_session() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FileStore::new(dir.path()));
+    let pin = Arc::new(std::sync::Mutex::new(etna::PIN));
+    let auth = Authenticator::builder(etna_flow(&sandbox, etna::USER_CODE_THEN_PIN, etna::PASSWORD))
+        .code_source(code_then_pin(sandbox.outbox(), Arc::clone(&pin)))
+        .store(store.clone())
+        .profile("pin")
+        .build();
+    let good = auth.session().await.unwrap();
+    let good_token = good.access_token().expose_secret().to_owned();
+    // A forced renewal whose code is right but whose PIN is wrong on every attempt.
+    *pin.lock().unwrap() = "9999";
+    auth.invalidate(&good);
+    let err = auth.session().await.unwrap_err();
+    assert!(matches!(err, Error::InvalidPin), "{err:?}");
+    let stored = store.load("pin").await.unwrap().expect("the good session is still stored");
+    assert_eq!(stored.access_token().expose_secret(), good_token);
+    assert_eq!(auth.peek().unwrap().access_token().expose_secret(), good_token, "and still the one in memory");
+    // The right PIN again: a new login replaces it, as a success should.
+    *pin.lock().unwrap() = etna::PIN;
+    let renewed = auth.session().await.unwrap();
+    assert_ne!(renewed.access_token().expose_secret(), good_token);
+    assert_eq!(
+        store.load("pin").await.unwrap().unwrap().access_token().expose_secret(),
+        renewed.access_token().expose_secret()
+    );
 }

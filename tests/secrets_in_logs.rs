@@ -138,7 +138,7 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
     let code = OneTimeCode::new(sandbox.outbox().latest_code(etna::USER_2FA).unwrap()).unwrap();
     sweep.secret(code.expose_secret());
     sweep.error(&flow.verify(&c, &wrong(&code)).await.unwrap_err());
-    let session = flow.verify(&c, &code).await.unwrap();
+    let session = flow.verify(&c, &code).await.unwrap().session().unwrap();
     sweep.session(&session);
     flow.logout(&session).await.unwrap();
     sweep.error(&flow.logout(&session).await.unwrap_err());
@@ -161,7 +161,7 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
     let code = OneTimeCode::new(sandbox.outbox().latest_code(onlineordering::CUSTOMER_EMAIL_2FA).unwrap()).unwrap();
     sweep.secret(code.expose_secret());
     sweep.error(&flow.verify(&c, &wrong(&code)).await.unwrap_err());
-    let session = flow.verify(&c, &code).await.unwrap();
+    let session = flow.verify(&c, &code).await.unwrap().session().unwrap();
     sweep.session(&session);
     let renewed = flow.resume(&session).await.unwrap();
     sweep.session(&renewed);
@@ -172,7 +172,7 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
     let Step::Challenge(c) = step else { panic!() };
     let code = Totp::from_base32(&TotpSeed::new(onlineordering::TOTP_SEED)).unwrap().current().0;
     sweep.secret(code.expose_secret());
-    sweep.session(&flow.verify(&c, &code).await.unwrap());
+    sweep.session(&flow.verify(&c, &code).await.unwrap().session().unwrap());
 
     // OMS over both gateways, through the session manager too.
     let uri = format!("otpauth://totp/Sandbox:{}?secret={}&period=2", oms::USER_TOTP, oms::TOTP_SEED);
@@ -186,7 +186,7 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
         let code = totp.current().0;
         sweep.secret(code.expose_secret());
         sweep.error(&flow.verify(&c, &wrong(&code)).await.unwrap_err());
-        let session = flow.verify(&c, &code).await.unwrap();
+        let session = flow.verify(&c, &code).await.unwrap().session().unwrap();
         sweep.session(&session);
         sweep.session(&flow.resume(&session).await.unwrap());
         flow.logout(&session).await.unwrap();

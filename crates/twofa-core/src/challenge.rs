@@ -7,7 +7,8 @@ use time::OffsetDateTime;
 
 use crate::{Error, Secret};
 
-/// How the second factor reaches the user.
+/// How the second factor reaches the user, and so what kind of answer a challenge wants: a
+/// one-time code for every method but [`Method::SecurityPin`], which wants the user's standing PIN.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
@@ -23,6 +24,8 @@ pub enum Method {
         /// Data to set the app up, present on a first login.
         setup: Option<AuthenticatorSetup>,
     },
+    /// The user's security PIN, a standing secret rather than a one-time code (ETNA's `SecutityPin` step).
+    SecurityPin,
     /// A method twofa has no name for.
     Other {
         /// The provider's name for it.
@@ -31,15 +34,26 @@ pub enum Method {
 }
 
 impl Method {
-    /// A short stable name: `email`, `sms`, `email_or_sms`, `authenticator` or `other`.
+    /// A short stable name: `email`, `sms`, `email_or_sms`, `authenticator`, `security_pin` or `other`.
     pub fn name(&self) -> &'static str {
         match self {
             Self::Email => "email",
             Self::Sms => "sms",
             Self::EmailOrSms => "email_or_sms",
             Self::Authenticator { .. } => "authenticator",
+            Self::SecurityPin => "security_pin",
             Self::Other { .. } => "other",
         }
+    }
+
+    /// Whether the answer is the user's security PIN rather than a one-time code.
+    pub fn is_pin(&self) -> bool {
+        matches!(self, Self::SecurityPin)
+    }
+
+    /// What the answer is called, for prompts and messages: `Security PIN` or `Verification code`.
+    pub fn answer_name(&self) -> &'static str {
+        if self.is_pin() { "Security PIN" } else { "Verification code" }
     }
 }
 
@@ -50,6 +64,7 @@ impl fmt::Display for Method {
             Self::Sms => f.write_str("code sent by SMS"),
             Self::EmailOrSms => f.write_str("code sent by email or SMS"),
             Self::Authenticator { .. } => f.write_str("code from an authenticator app"),
+            Self::SecurityPin => f.write_str("your security PIN"),
             Self::Other { name } => write!(f, "code from {name}"),
         }
     }
@@ -232,6 +247,7 @@ enum MethodRepr<'a> {
     Sms,
     EmailOrSms,
     Authenticator { setup: Option<SetupRepr<'a>> },
+    SecurityPin,
     Other { name: &'a str },
 }
 
@@ -255,6 +271,7 @@ impl<'a> From<&'a Method> for MethodRepr<'a> {
                     qr_data: s.qr_data.as_ref().map(Secret::expose_secret),
                 }),
             },
+            Method::SecurityPin => Self::SecurityPin,
             Method::Other { name } => Self::Other { name },
         }
     }
@@ -326,6 +343,19 @@ mod tests {
     }
 
     #[test]
+    fn a_pin_challenge_keeps_its_kind_through_serialization() {
+        let c = Challenge::portable("etna", Method::SecurityPin, datetime!(2026-01-01 0:00 UTC), Secret::new("step-2"))
+            .with_hint("Invalid pin");
+        let json = serde_json::to_string(&c.expose_secrets()).unwrap();
+        assert!(json.contains(r#""method":{"kind":"security_pin"}"#), "{json}");
+        let back: Challenge = serde_json::from_str(&json).unwrap();
+        assert!(back.method().is_pin());
+        assert_eq!(back.portable_state("etna").unwrap().expose_secret(), "step-2");
+        let code: Challenge = serde_json::from_str(&json.replace("security_pin", "email_or_sms")).unwrap();
+        assert!(!code.method().is_pin());
+    }
+
+    #[test]
     fn debug_hides_state_and_setup() {
         let c =
             Challenge::portable("etna", authenticator(), datetime!(2026-01-01 0:00 UTC), Secret::new("interim-xyz"));
@@ -355,5 +385,8 @@ mod tests {
         assert_eq!(Method::Email.to_string(), "code sent by email");
         assert_eq!(authenticator().to_string(), "code from an authenticator app");
         assert_eq!(Method::EmailOrSms.name(), "email_or_sms");
+        assert_eq!(Method::SecurityPin.to_string(), "your security PIN");
+        assert_eq!(Method::SecurityPin.answer_name(), "Security PIN");
+        assert_eq!(Method::Sms.answer_name(), "Verification code");
     }
 }

@@ -2,6 +2,8 @@
 
 use std::{fmt, sync::Arc, time::Duration};
 
+use crate::Secret;
+
 /// Everything that can go wrong while logging in, renewing or logging out.
 ///
 /// Variants name what the caller should do next: ask for the code again ([`Error::InvalidCode`]),
@@ -21,13 +23,27 @@ pub enum Error {
     #[error("the account is locked")]
     AccountLocked,
     /// The password has expired and must be changed before logging in.
-    #[error("the password has expired and must be changed")]
-    PasswordExpired,
-    /// The provider asks for a security PIN, a step twofa does not perform.
-    #[error("the provider requires a security PIN: {reason}")]
-    PinRequired {
-        /// The provider's reason, e.g. `Invalid pin` or `PIN code is not init`.
-        reason: String,
+    #[error("the password has expired and must be changed before logging in")]
+    PasswordExpired {
+        /// The token the provider issued for resetting it, when it sent one (ETNA: for
+        /// `EtnaFlow::reset_expired_password`).
+        reset_token: Option<Secret>,
+    },
+    /// The account has no security PIN yet: one must be set before logging in.
+    #[error("the account has no security PIN yet; set one before logging in")]
+    PinNotSet {
+        /// What the provider's set-PIN call needs.
+        setup: Box<PinSetup>,
+    },
+    /// The security PIN was wrong.
+    #[error("the security PIN was rejected")]
+    InvalidPin,
+    /// The provider asks for a login step twofa does not know; finish it another way (the
+    /// provider's web app), or report it.
+    #[error("the provider asks for a login step twofa does not support: `{step}`")]
+    UnsupportedStep {
+        /// The provider's name for the step, escaped and shortened (see [`Error::unsupported_step`]).
+        step: String,
     },
     /// The verification code was wrong (ask for it again).
     #[error("the verification code was rejected")]
@@ -105,6 +121,24 @@ pub enum Error {
     },
 }
 
+/// The tokens a provider hands out with "PIN not set", for its set-PIN call (ETNA:
+/// `users/pincode/change`, authorized by `bearer`, with `confirmation` in the body). Both are secrets.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct PinSetup {
+    /// The token that authorizes the set-PIN call.
+    pub bearer: Option<Secret>,
+    /// The confirmation token the set-PIN call's body carries.
+    pub confirmation: Option<Secret>,
+}
+
+impl PinSetup {
+    /// The tokens as the provider sent them.
+    pub fn new(bearer: Option<Secret>, confirmation: Option<Secret>) -> Self {
+        Self { bearer, confirmation }
+    }
+}
+
 /// The kind of a [`Error::Transport`] failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -152,8 +186,10 @@ impl Error {
             Self::InvalidAppKey => "invalid_app_key",
             Self::InvalidCredentials => "invalid_credentials",
             Self::AccountLocked => "account_locked",
-            Self::PasswordExpired => "password_expired",
-            Self::PinRequired { .. } => "pin_required",
+            Self::PasswordExpired { .. } => "password_expired",
+            Self::PinNotSet { .. } => "pin_not_set",
+            Self::InvalidPin => "invalid_pin",
+            Self::UnsupportedStep { .. } => "unsupported_step",
             Self::InvalidCode => "invalid_code",
             Self::ChallengeExpired => "challenge_expired",
             Self::SessionExpired => "session_expired",
@@ -183,16 +219,34 @@ impl Error {
         matches!(self, Self::Transport { kind: TransportKind::Timeout, .. })
     }
 
-    /// Whether the credentials, app key or account state rule out logging in until a person acts.
+    /// Whether the credentials, app key or account state rule out logging in until a person acts
+    /// (a wrong code or PIN is a second-factor failure instead: see [`Error::is_second_factor_rejected`]).
     pub fn is_rejected_credentials(&self) -> bool {
         matches!(
             self,
             Self::InvalidAppKey
                 | Self::InvalidCredentials
                 | Self::AccountLocked
-                | Self::PasswordExpired
-                | Self::PinRequired { .. }
+                | Self::PasswordExpired { .. }
+                | Self::PinNotSet { .. }
+                | Self::UnsupportedStep { .. }
         )
+    }
+
+    /// Whether a second factor (a verification code or a security PIN) was refused.
+    pub fn is_second_factor_rejected(&self) -> bool {
+        matches!(self, Self::InvalidCode | Self::InvalidPin)
+    }
+
+    /// An [`Error::UnsupportedStep`] naming `raw`, the server's text: escaped (no control
+    /// characters or quotes reach a terminal or a log) and cut to 64 characters.
+    pub fn unsupported_step(raw: &str) -> Self {
+        const MAX: usize = 64;
+        let mut step: String = raw.chars().take(MAX).flat_map(char::escape_default).collect();
+        if raw.chars().nth(MAX).is_some() {
+            step.push('…');
+        }
+        Self::UnsupportedStep { step }
     }
 
     /// A [`Error::Transport`] error of `kind` with a safe message.
@@ -256,6 +310,8 @@ mod tests {
     #[test]
     fn kinds_are_stable_snake_case_names() {
         assert_eq!(Error::InvalidCode.kind(), "invalid_code");
+        assert_eq!(Error::InvalidPin.kind(), "invalid_pin");
+        assert_eq!(Error::unsupported_step("X").kind(), "unsupported_step");
         assert_eq!(Error::RateLimited { retry_after: None }.kind(), "rate_limited");
         assert_eq!(Error::transport(TransportKind::Timeout, "slow").kind(), "transport");
         assert_eq!(Error::unexpected(None, "x").kind(), "unexpected_response");
@@ -268,6 +324,27 @@ mod tests {
         assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
         assert_eq!(e.to_string(), "rate limited by the provider; retry after 7 s");
         assert_eq!(Error::RateLimited { retry_after: None }.to_string(), "rate limited by the provider");
+    }
+
+    #[test]
+    fn unsupported_step_is_escaped_and_bounded() {
+        let Error::UnsupportedStep { step } = Error::unsupported_step("Face\u{1b}[31mId\n\"x") else { panic!() };
+        assert_eq!(step, "Face\\u{1b}[31mId\\n\\\"x");
+        let Error::UnsupportedStep { step } = Error::unsupported_step(&"A".repeat(500)) else { panic!() };
+        assert_eq!(step, format!("{}…", "A".repeat(64)));
+        assert!(Error::unsupported_step("X").is_rejected_credentials());
+    }
+
+    #[test]
+    fn pin_errors_classify_and_never_print_their_tokens() {
+        assert!(Error::InvalidPin.is_second_factor_rejected() && !Error::InvalidPin.is_rejected_credentials());
+        let e = Error::PinNotSet {
+            setup: Box::new(PinSetup::new(Some(Secret::new("bearer-1")), Some(Secret::new("confirm-2")))),
+        };
+        let expired = Error::PasswordExpired { reset_token: Some(Secret::new("reset-3")) };
+        let shown = format!("{e} {e:?} {expired} {expired:?}");
+        assert!(!shown.contains("bearer-1") && !shown.contains("confirm-2") && !shown.contains("reset-3"), "{shown}");
+        assert!(e.is_rejected_credentials() && expired.is_rejected_credentials());
     }
 
     #[test]

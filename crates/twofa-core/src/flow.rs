@@ -6,19 +6,39 @@ use async_trait::async_trait;
 
 use crate::{Challenge, Error, OneTimeCode, Session};
 
-/// What a login start produced.
+/// Where a login stands after [`TwoFactorFlow::start`] or [`TwoFactorFlow::verify`].
 ///
 /// Deliberately exhaustive: a login step either ends in a session or asks for something, so a
 /// `match` on it needs no wildcard arm.
 #[derive(Debug)]
 pub enum Step {
-    /// Logged in without a second factor (the account has none, or a remembered device).
+    /// Logged in: no (further) factor needed.
     Authenticated(Session),
-    /// The provider wants a second factor: pass the code to [`TwoFactorFlow::verify`].
+    /// The provider wants a (further) factor: pass the answer to [`TwoFactorFlow::verify`] with
+    /// this challenge. A login may take several, e.g. a verification code, then a security PIN.
     Challenge(Challenge),
 }
 
-/// A backend's two-factor login: start → challenge → verify → session; resume; logout.
+impl Step {
+    /// The session, if logged in.
+    pub fn session(self) -> Option<Session> {
+        match self {
+            Self::Authenticated(session) => Some(session),
+            Self::Challenge(_) => None,
+        }
+    }
+
+    /// The next challenge, if one is pending.
+    pub fn challenge(self) -> Option<Challenge> {
+        match self {
+            Self::Challenge(challenge) => Some(challenge),
+            Self::Authenticated(_) => None,
+        }
+    }
+}
+
+/// A backend's two-factor login: start → challenge → verify → session (or a further challenge,
+/// verified the same way); resume; logout.
 ///
 /// Object safe, so `Box<dyn TwoFactorFlow>` and `Arc<dyn TwoFactorFlow>` swap providers behind
 /// one type. Implementations never retry `start` or `verify` by themselves: both may send a code
@@ -31,8 +51,12 @@ pub trait TwoFactorFlow: Send + Sync + fmt::Debug {
     /// Sends the credentials. The answer is a session, or a challenge that waits for a code.
     async fn start(&self) -> Result<Step, Error>;
 
-    /// Submits the code for a challenge this provider issued.
-    async fn verify(&self, challenge: &Challenge, code: &OneTimeCode) -> Result<Session, Error>;
+    /// Submits the answer (a code, or a PIN when [`Challenge::method`] says so) to a challenge this
+    /// provider issued. The answer is a session, or the next challenge of a multi-step login.
+    ///
+    /// A provider that re-asks for the same kind of factor (a new challenge with the same
+    /// [`Method`](crate::Method) kind) is refusing this answer; [`login`](crate::login) counts it as a failed attempt.
+    async fn verify(&self, challenge: &Challenge, code: &OneTimeCode) -> Result<Step, Error>;
 
     /// Renews or re-establishes a session without a new code, when the provider can.
     async fn resume(&self, _session: &Session) -> Result<Session, Error> {

@@ -57,10 +57,10 @@ pub use challenge::{AuthenticatorSetup, Challenge, ExposedChallenge, Method};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use code_source::{CodeRequest, CodeSource};
 pub use cooldown::Cooldown;
-pub use error::{Error, TransportKind};
+pub use error::{Error, PinSetup, TransportKind};
 pub use flow::{Step, TwoFactorFlow};
 pub use login::{LoginOptions, login};
-pub use secret::{AccessToken, ApiKey, OneTimeCode, Password, RenewalToken, Secret, TotpSeed};
+pub use secret::{AccessToken, ApiKey, OneTimeCode, Password, Pin, RenewalToken, Secret, TotpSeed};
 pub use session::{ExposedSession, Session, TokenPlacement};
 pub use time;
 

@@ -1,11 +1,11 @@
-//! The login driver: start → code → verify, with bounded retries.
+//! The login driver: start → code → verify (→ next factor → verify …), with bounded retries and steps.
 
 use std::time::Duration;
 
 use tracing::{Instrument as _, debug, info, warn};
 
 use crate::{
-    CodeSource, Error, Session, Step, TwoFactorFlow,
+    Challenge, CodeSource, Error, Session, Step, TwoFactorFlow,
     code_source::CodeRequest,
     deadline::{Budget, DEFAULT_DEADLINE},
     telemetry,
@@ -24,11 +24,14 @@ pub struct LoginOptions {
     /// included; time spent waiting for the code is not counted (default 60 s, see
     /// [`deadline`](crate::deadline)).
     pub deadline: Duration,
+    /// How many challenges of different kinds one login may pass through (default 4; ETNA needs
+    /// two at most: a code, then a PIN). A provider asking for more is refused, never followed forever.
+    pub max_steps: u32,
 }
 
 impl Default for LoginOptions {
     fn default() -> Self {
-        Self { max_code_attempts: 3, restart_on_expired: true, deadline: DEFAULT_DEADLINE }
+        Self { max_code_attempts: 3, restart_on_expired: true, deadline: DEFAULT_DEADLINE, max_steps: 4 }
     }
 }
 
@@ -36,6 +39,12 @@ impl LoginOptions {
     /// Sets [`LoginOptions::max_code_attempts`] (at least 1).
     pub fn max_code_attempts(mut self, attempts: u32) -> Self {
         self.max_code_attempts = attempts.max(1);
+        self
+    }
+
+    /// Sets [`LoginOptions::max_steps`] (at least 1).
+    pub fn max_steps(mut self, steps: u32) -> Self {
+        self.max_steps = steps.max(1);
         self
     }
 
@@ -52,13 +61,17 @@ impl LoginOptions {
     }
 }
 
-/// Logs in: starts the flow, asks `codes` for the second factor when challenged, and verifies it.
+/// Logs in: starts the flow, asks `codes` for each factor the provider challenges with (a code,
+/// a security PIN…), and verifies it, until the provider answers with a session.
 ///
-/// A wrong code ([`Error::InvalidCode`]) is asked for again up to
-/// [`LoginOptions::max_code_attempts`] times; an expired challenge restarts the login once. Every
-/// other error ends the login and is returned as is. Nothing is retried on transport errors: a
-/// repeated start could send the user a second code. The provider's calls together take at most
-/// [`LoginOptions::deadline`] (waiting for the code excluded), else a timeout error is returned.
+/// Attempts are counted per challenge: a refused answer ([`Error::InvalidCode`] for a code,
+/// [`Error::InvalidPin`] for a PIN, or the provider asking again for the same kind of factor) is
+/// asked for again up to [`LoginOptions::max_code_attempts`] times. A challenge of another kind is
+/// the next step, with fresh attempts; at most [`LoginOptions::max_steps`] steps are followed. An
+/// expired challenge restarts the login once. Every other error ends the login and is returned as
+/// is. Nothing is retried on transport errors: a repeated start could send the user a second code.
+/// The provider's calls together take at most [`LoginOptions::deadline`] (waiting for the code
+/// excluded), else a timeout error is returned.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -98,7 +111,6 @@ async fn login_steps(
     budget: &mut Budget,
 ) -> Result<Session, Error> {
     let provider = flow.provider();
-    let max = options.max_code_attempts.max(1);
     let mut restarts_left = u32::from(options.restart_on_expired);
     loop {
         debug!(provider, "starting login");
@@ -109,26 +121,76 @@ async fn login_steps(
             }
             Step::Challenge(challenge) => challenge,
         };
-        info!(provider, method = challenge.method().name(), "second factor required");
-        let mut attempt = 1;
-        loop {
-            let code = codes.code(&CodeRequest::new(&challenge, attempt, max)).await?;
-            match budget.run(flow.verify(&challenge, &code)).await {
-                Ok(session) => {
-                    info!(provider, attempt, "logged in");
-                    return Ok(session);
-                }
-                Err(Error::InvalidCode) if attempt < max => {
-                    warn!(provider, attempt, max, "verification code rejected; asking again");
-                    attempt += 1;
-                }
-                Err(Error::ChallengeExpired) if restarts_left > 0 => {
-                    warn!(provider, "challenge expired; starting over");
-                    restarts_left -= 1;
-                    break;
-                }
-                Err(e) => return Err(e),
+        match answer_challenges(flow, codes, options, challenge, budget).await {
+            Err(Error::ChallengeExpired) if restarts_left > 0 => {
+                warn!(provider, "challenge expired; starting over");
+                restarts_left -= 1;
             }
+            other => return other,
         }
     }
+}
+
+/// Answers `challenge` and every challenge after it, until a session.
+async fn answer_challenges(
+    flow: &dyn TwoFactorFlow,
+    codes: &dyn CodeSource,
+    options: &LoginOptions,
+    mut challenge: Challenge,
+    budget: &mut Budget,
+) -> Result<Session, Error> {
+    let provider = flow.provider();
+    let max = options.max_code_attempts.max(1);
+    let mut step = 1;
+    let mut attempt = 1;
+    loop {
+        let kind = challenge.method().name();
+        info!(provider, step, method = kind, "second factor required");
+        let code = codes.code(&CodeRequest::new(&challenge, attempt, max).at_step(step)).await?;
+        match budget.run(flow.verify(&challenge, &code)).await {
+            Ok(Step::Authenticated(session)) => {
+                info!(provider, step, attempt, "logged in");
+                return Ok(session);
+            }
+            // Asked again for the same kind of factor: this answer was refused.
+            Ok(Step::Challenge(next)) if next.method().name() == kind => {
+                if attempt >= max {
+                    return Err(refused(&challenge));
+                }
+                warn!(provider, step, attempt, max, "answer refused; asking again");
+                attempt += 1;
+                challenge = next;
+            }
+            Ok(Step::Challenge(next)) => {
+                if step >= options.max_steps.max(1) {
+                    return Err(Error::unexpected(
+                        None,
+                        format!("the provider asked for more than {} login steps", options.max_steps.max(1)),
+                    ));
+                }
+                step += 1;
+                attempt = 1;
+                challenge = next;
+            }
+            Err(e) if attempt < max && is_refusal(&e, &challenge) => {
+                warn!(provider, step, attempt, max, "answer refused; asking again");
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Whether `e` refuses the answer to `challenge` (and not, say, a PIN the flow sent by itself
+/// while a code was asked for: that one is returned, not retried with another code).
+fn is_refusal(e: &Error, challenge: &Challenge) -> bool {
+    match e {
+        Error::InvalidCode => !challenge.method().is_pin(),
+        Error::InvalidPin => challenge.method().is_pin(),
+        _ => false,
+    }
+}
+
+fn refused(challenge: &Challenge) -> Error {
+    if challenge.method().is_pin() { Error::InvalidPin } else { Error::InvalidCode }
 }

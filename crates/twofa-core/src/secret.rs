@@ -90,6 +90,10 @@ secret_string! {
     Password
 }
 secret_string! {
+    /// A security PIN (ETNA's `PinCode`): a standing secret like a password, sent when a login asks for it.
+    Pin
+}
+secret_string! {
     /// An application or integrator key, such as ETNA's `Et-App-Key`.
     ApiKey
 }

@@ -20,14 +20,15 @@ use twofa_core::{
 #[derive(Debug, Default)]
 struct Scripted {
     starts: Mutex<VecDeque<Result<bool, Error>>>,
-    verifies: Mutex<VecDeque<Result<(), Error>>>,
+    /// `Ok(None)`: a session; `Ok(Some(method))`: a further challenge of that method.
+    verifies: Mutex<VecDeque<Result<Option<Method>, Error>>>,
     codes: Mutex<Vec<String>>,
     start_calls: AtomicU32,
 }
 
 impl Scripted {
     /// `starts`: `Ok(true)` means a challenge, `Ok(false)` a session at once.
-    fn new(starts: Vec<Result<bool, Error>>, verifies: Vec<Result<(), Error>>) -> Self {
+    fn new(starts: Vec<Result<bool, Error>>, verifies: Vec<Result<Option<Method>, Error>>) -> Self {
         Self { starts: Mutex::new(starts.into()), verifies: Mutex::new(verifies.into()), ..Self::default() }
     }
 
@@ -59,10 +60,19 @@ impl TwoFactorFlow for Scripted {
         })
     }
 
-    async fn verify(&self, challenge: &Challenge, code: &OneTimeCode) -> Result<Session, Error> {
+    async fn verify(&self, challenge: &Challenge, code: &OneTimeCode) -> Result<Step, Error> {
         challenge.portable_state("scripted")?;
-        self.codes.lock().unwrap().push(code.expose_secret().to_owned());
-        self.verifies.lock().unwrap().pop_front().expect("unscripted verify").map(|()| Self::session())
+        let n = self.codes.lock().unwrap().len();
+        self.codes.lock().unwrap().push(format!("{}:{}", challenge.method().name(), code.expose_secret()));
+        Ok(match self.verifies.lock().unwrap().pop_front().expect("unscripted verify")? {
+            None => Step::Authenticated(Self::session()),
+            Some(method) => Step::Challenge(Challenge::portable(
+                "scripted",
+                method,
+                OffsetDateTime::UNIX_EPOCH,
+                Secret::new(format!("next-{n}")),
+            )),
+        })
     }
 }
 
@@ -87,19 +97,19 @@ async fn no_second_factor_needs_no_code() {
 
 #[tokio::test]
 async fn right_code_first_time() {
-    let flow = Scripted::new(vec![Ok(true)], vec![Ok(())]);
+    let flow = Scripted::new(vec![Ok(true)], vec![Ok(None)]);
     let asked = Arc::new(Mutex::new(Vec::new()));
     login(&flow, &counting_codes(asked.clone()), &LoginOptions::default()).await.unwrap();
-    assert_eq!(*flow.codes.lock().unwrap(), ["code-1"]);
+    assert_eq!(*flow.codes.lock().unwrap(), ["sms:code-1"]);
     assert_eq!(*asked.lock().unwrap(), [1]);
 }
 
 #[tokio::test]
 async fn wrong_then_right_code_asks_again_on_the_same_challenge() {
-    let flow = Scripted::new(vec![Ok(true)], vec![Err(Error::InvalidCode), Ok(())]);
+    let flow = Scripted::new(vec![Ok(true)], vec![Err(Error::InvalidCode), Ok(None)]);
     let asked = Arc::new(Mutex::new(Vec::new()));
     login(&flow, &counting_codes(asked.clone()), &LoginOptions::default()).await.unwrap();
-    assert_eq!(*flow.codes.lock().unwrap(), ["code-1", "code-2"]);
+    assert_eq!(*flow.codes.lock().unwrap(), ["sms:code-1", "sms:code-2"]);
     assert_eq!(*asked.lock().unwrap(), [1, 2]);
     assert_eq!(flow.start_calls.load(Ordering::SeqCst), 1);
 }
@@ -116,7 +126,7 @@ async fn attempts_exhausted_returns_invalid_code() {
 
 #[tokio::test]
 async fn expired_challenge_restarts_once() {
-    let flow = Scripted::new(vec![Ok(true), Ok(true)], vec![Err(Error::ChallengeExpired), Ok(())]);
+    let flow = Scripted::new(vec![Ok(true), Ok(true)], vec![Err(Error::ChallengeExpired), Ok(None)]);
     let asked = Arc::new(Mutex::new(Vec::new()));
     login(&flow, &counting_codes(asked.clone()), &LoginOptions::default()).await.unwrap();
     assert_eq!(flow.start_calls.load(Ordering::SeqCst), 2);
@@ -182,4 +192,79 @@ async fn default_resume_and_logout_are_unsupported() {
     let s = Scripted::session();
     assert!(matches!(flow.resume(&s).await, Err(Error::Unsupported { operation: "resume" })));
     assert!(matches!(flow.logout(&s).await, Err(Error::Unsupported { operation: "logout" })));
+}
+
+/// Hands out "code-N" for codes and "pin-N" for PINs, and records (step, attempt, wants_pin).
+fn step_codes(asked: Arc<Mutex<Vec<(u32, u32, bool)>>>) -> impl CodeSource {
+    let n = AtomicU32::new(0);
+    code_source::from_fn(move |request| {
+        asked.lock().unwrap().push((request.step, request.attempt, request.wants_pin()));
+        let i = n.fetch_add(1, Ordering::SeqCst) + 1;
+        let kind = if request.wants_pin() { "pin" } else { "code" };
+        async move { Ok(format!("{kind}-{i}")) }
+    })
+}
+
+#[tokio::test]
+async fn a_code_then_a_pin_is_two_steps() {
+    let flow = Scripted::new(vec![Ok(true)], vec![Ok(Some(Method::SecurityPin)), Ok(None)]);
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    login(&flow, &step_codes(asked.clone()), &LoginOptions::default()).await.unwrap();
+    assert_eq!(*flow.codes.lock().unwrap(), ["sms:code-1", "security_pin:pin-2"]);
+    assert_eq!(*asked.lock().unwrap(), [(1, 1, false), (2, 1, true)]);
+}
+
+#[tokio::test]
+async fn attempts_are_counted_per_challenge() {
+    // Two wrong codes, the right code, then a wrong PIN (asked again by the provider) and the right PIN.
+    let flow = Scripted::new(
+        vec![Ok(true)],
+        vec![
+            Err(Error::InvalidCode),
+            Err(Error::InvalidCode),
+            Ok(Some(Method::SecurityPin)),
+            Ok(Some(Method::SecurityPin)),
+            Ok(None),
+        ],
+    );
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    login(&flow, &step_codes(asked.clone()), &LoginOptions::default()).await.unwrap();
+    assert_eq!(*asked.lock().unwrap(), [(1, 1, false), (1, 2, false), (1, 3, false), (2, 1, true), (2, 2, true)]);
+}
+
+#[tokio::test]
+async fn a_pin_asked_again_after_the_last_attempt_is_invalid_pin() {
+    let flow = Scripted::new(
+        vec![Ok(true)],
+        vec![Ok(Some(Method::SecurityPin)), Ok(Some(Method::SecurityPin)), Ok(Some(Method::SecurityPin))],
+    );
+    let err =
+        login(&flow, &step_codes(Arc::default()), &LoginOptions::default().max_code_attempts(2)).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidPin), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_wrong_pin_error_is_retried_on_a_pin_challenge_only() {
+    let flow = Scripted::new(vec![Ok(true)], vec![Ok(Some(Method::SecurityPin)), Err(Error::InvalidPin), Ok(None)]);
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    login(&flow, &step_codes(asked.clone()), &LoginOptions::default()).await.unwrap();
+    assert_eq!(*asked.lock().unwrap(), [(1, 1, false), (2, 1, true), (2, 2, true)]);
+    // A PIN the flow sent by itself, refused while a code was asked for: no second code is asked for.
+    let flow = Scripted::new(vec![Ok(true)], vec![Err(Error::InvalidPin)]);
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let err = login(&flow, &step_codes(asked.clone()), &LoginOptions::default()).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidPin));
+    assert_eq!(asked.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_number_of_steps_is_bounded() {
+    let methods = [Method::Email, Method::Sms, Method::SecurityPin, Method::EmailOrSms, Method::Email];
+    let flow = Scripted::new(vec![Ok(true)], methods.into_iter().map(|m| Ok(Some(m))).collect());
+    let err = login(&flow, &step_codes(Arc::default()), &LoginOptions::default().max_steps(3)).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::UnexpectedResponse { detail, .. } if detail.contains("more than 3 login steps")),
+        "{err:?}"
+    );
+    assert_eq!(flow.codes.lock().unwrap().len(), 3, "stopped after the third answer");
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use twofa_core::{ApiKey, Error, provider::ProviderConfig};
+use twofa_core::{ApiKey, Error, Pin, provider::ProviderConfig};
 
 use crate::EtnaFlow;
 
@@ -22,12 +22,13 @@ pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 pub struct EtnaBuilder {
     pub(crate) common: ProviderConfig,
     pub(crate) app_key: Option<ApiKey>,
+    pub(crate) pin: Option<Pin>,
     pub(crate) token_lifetime: Duration,
 }
 
 impl Default for EtnaBuilder {
     fn default() -> Self {
-        Self { common: ProviderConfig::default(), app_key: None, token_lifetime: DEFAULT_TOKEN_LIFETIME }
+        Self { common: ProviderConfig::default(), app_key: None, pin: None, token_lifetime: DEFAULT_TOKEN_LIFETIME }
     }
 }
 
@@ -40,6 +41,15 @@ impl EtnaBuilder {
     /// The company's `Et-App-Key`. Required.
     pub fn app_key(mut self, key: impl Into<ApiKey>) -> Self {
         self.app_key = Some(key.into());
+        self
+    }
+
+    /// The user's security PIN, for accounts that ask for one (the documented `SecutityPin` step).
+    /// Optional: when set, it is sent in the `PinCode` header as soon as the server asks, without
+    /// a challenge reaching the code source; without it, the PIN step is a challenge of kind
+    /// [`Method::SecurityPin`](twofa_core::Method::SecurityPin).
+    pub fn pin(mut self, pin: impl Into<Pin>) -> Self {
+        self.pin = Some(pin.into());
         self
     }
 

@@ -5,11 +5,11 @@ use std::{sync::Arc, time::Duration};
 use async_trait::async_trait;
 use reqwest::{
     Method, RequestBuilder, Url,
-    header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH},
+    header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE},
 };
 use twofa_core::{
-    AccessToken, ApiKey, Challenge, Clock, Error, Method as Delivery, OneTimeCode, Password, Secret, Session, Step,
-    TokenPlacement, TwoFactorFlow,
+    AccessToken, ApiKey, Challenge, Clock, Error, Method as Delivery, OneTimeCode, Password, Pin, PinSetup, Secret,
+    Session, Step, TokenPlacement, TwoFactorFlow,
     http::{Answer, Http, HttpOptions, sensitive_value},
     json::from_slice_ci,
     provider::{Spec, clip, required},
@@ -17,7 +17,10 @@ use twofa_core::{
     untrusted,
 };
 
-use crate::{EtnaBuilder, wire::TokenReply};
+use crate::{
+    EtnaBuilder,
+    wire::{ResetReply, TokenReply},
+};
 
 /// The provider name sessions and challenges carry.
 pub const PROVIDER: &str = "etna";
@@ -30,18 +33,49 @@ const SPEC: Spec = Spec::new("ETNA", "a base URL (e.g. twofa_etna::DEMO_TRADER_A
 pub struct EtnaFlow {
     token_url: Url,
     logout_url: Url,
+    reset_url: Url,
     app_key: ApiKey,
     username: String,
     password: Password,
+    pin: Option<Pin>,
     http: Http,
     token_lifetime: Duration,
     clock: Arc<dyn Clock>,
 }
 
+/// Which factor an `Expecting` answer asks for, and the header that carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Factor {
+    /// `Step: VerificationCode`, answered in `VerificationCode`.
+    Code,
+    /// `Step: SecutityPin` (sic) or `SecurityPin`, answered in `PinCode`.
+    Pin,
+}
+
+impl Factor {
+    /// The factor a `Step` names; `None` for a step twofa does not know.
+    fn of_step(step: &str) -> Option<Self> {
+        if step.eq_ignore_ascii_case("VerificationCode") {
+            Some(Self::Code)
+        } else if step.eq_ignore_ascii_case("SecutityPin") || step.eq_ignore_ascii_case("SecurityPin") {
+            Some(Self::Pin)
+        } else {
+            None
+        }
+    }
+
+    fn header(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Code => ("VerificationCode", "the verification code"),
+            Self::Pin => ("PinCode", "the security PIN"),
+        }
+    }
+}
+
 /// What a `/token` answer means once errors are taken out.
 pub(crate) enum Reply {
     Succeeded(Secret),
-    Expecting { interim: Secret, reason: Option<String> },
+    Expecting { interim: Secret, factor: Factor, reason: Option<String> },
 }
 
 impl EtnaFlow {
@@ -60,12 +94,20 @@ impl EtnaFlow {
         sensitive_value(app_key.expose_secret(), "the app key")?;
         sensitive_value(&ep.login, "the username")?;
         sensitive_value(ep.password.expose_secret(), "the password")?;
+        if let Some(pin) = &b.pin {
+            if pin.expose_secret().is_empty() {
+                return Err(Error::Config("the ETNA security PIN is empty".into()));
+            }
+            sensitive_value(pin.expose_secret(), "the security PIN")?;
+        }
         Ok(Self {
             token_url: ep.join("token")?,
             logout_url: ep.join("logout")?,
+            reset_url: ep.join("v1.0/users/passwords/reset/")?,
             app_key,
             username: ep.login,
             password: ep.password,
+            pin: b.pin,
             http: ep.http,
             token_lifetime: b.token_lifetime,
             clock: ep.clock,
@@ -84,6 +126,47 @@ impl EtnaFlow {
             .header("Password", sensitive_value(self.password.expose_secret(), "the password")?))
     }
 
+    /// The next `/token` POST of a multi-step login: the interim token as bearer, and the answer
+    /// in the header of its factor (`VerificationCode` or `PinCode`).
+    async fn answer(&self, interim: &Secret, factor: Factor, value: &str) -> Result<Reply, Error> {
+        let bearer = zeroize::Zeroizing::new(format!("Bearer {}", interim.expose_secret()));
+        let (name, what) = factor.header();
+        let request = self
+            .token_request()?
+            .header(AUTHORIZATION, sensitive_value(&bearer, "the interim token")?)
+            .header(name, sensitive_value(value, what)?);
+        interpret(&self.http.send(request).await?)
+    }
+
+    /// Turns a reply into the next step, answering a PIN step with the configured PIN (once: a
+    /// second PIN step after it means the server refused it).
+    async fn follow(&self, mut reply: Reply) -> Result<Step, Error> {
+        let mut configured_pin_sent = false;
+        loop {
+            reply = match (reply, &self.pin) {
+                (Reply::Succeeded(token), _) => return Ok(Step::Authenticated(self.session(token))),
+                (Reply::Expecting { factor: Factor::Pin, .. }, Some(_)) if configured_pin_sent => {
+                    return Err(Error::InvalidPin);
+                }
+                (Reply::Expecting { interim, factor: Factor::Pin, .. }, Some(pin)) => {
+                    configured_pin_sent = true;
+                    self.answer(&interim, Factor::Pin, pin.expose_secret()).await?
+                }
+                (Reply::Expecting { interim, factor, reason }, _) => {
+                    let method = match factor {
+                        Factor::Code => Delivery::EmailOrSms,
+                        Factor::Pin => Delivery::SecurityPin,
+                    };
+                    let challenge = Challenge::portable(PROVIDER, method, self.clock.now(), interim);
+                    return Ok(Step::Challenge(match reason {
+                        Some(reason) => challenge.with_hint(reason),
+                        None => challenge,
+                    }));
+                }
+            };
+        }
+    }
+
     fn session(&self, token: Secret) -> Session {
         let now = self.clock.now();
         Session::new(PROVIDER, AccessToken::new(token.expose_secret()), TokenPlacement::Bearer, now)
@@ -91,6 +174,57 @@ impl EtnaFlow {
             .with_header("Et-App-Key", Secret::new(self.app_key.expose_secret()))
             .with_subject("username", self.username.clone())
     }
+
+    /// Sets a new password after [`Error::PasswordExpired`], with the reset token it carries: the
+    /// documented `PUT {base}/v1.0/users/passwords/reset/` with `{Token, Password,
+    /// PasswordConfirmation}` ("Password Expiration" and "Update the Password" in ETNA's docs).
+    /// Log in afresh with the new password afterwards.
+    ///
+    /// A refusal (`IsSucceed: false`) is [`Error::Provider`] with the server's messages; a 401 means
+    /// the reset token is no longer valid ([`Error::ChallengeExpired`]).
+    pub async fn reset_expired_password(&self, reset_token: &Secret, new_password: &Password) -> Result<(), Error> {
+        if reset_token.expose_secret().is_empty() || new_password.expose_secret().is_empty() {
+            return Err(Error::InvalidInput("the reset token and the new password must not be empty".into()));
+        }
+        let body = zeroize::Zeroizing::new(
+            serde_json::json!({
+                "Token": reset_token.expose_secret(),
+                "Password": new_password.expose_secret(),
+                "PasswordConfirmation": new_password.expose_secret(),
+            })
+            .to_string(),
+        );
+        let request = self
+            .http
+            .request(Method::PUT, self.reset_url.clone())
+            .header(ACCEPT, "application/json")
+            .header(CONTENT_TYPE, "application/json")
+            .header("Et-App-Key", sensitive_value(self.app_key.expose_secret(), "the app key")?)
+            .body(body.as_bytes().to_vec());
+        let answer = self.http.send(request).await?;
+        match answer.status {
+            429 => return Err(Error::RateLimited { retry_after: answer.retry_after() }),
+            401 => return Err(Error::ChallengeExpired),
+            _ => {}
+        }
+        let reply: ResetReply = from_slice_ci(&answer.body).map_err(|_| answer.unexpected("a JSON object"))?;
+        match reply.is_succeed {
+            Some(true) if answer.is_success() => Ok(()),
+            Some(false) => {
+                let messages: Vec<String> =
+                    reply.errors.iter().map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_owned)).collect();
+                Err(Error::Provider {
+                    code: i64::from(answer.status),
+                    message: format!("password reset refused: {}", clip(&messages.join("; "))),
+                })
+            }
+            _ => Err(answer.unexpected("IsSucceed in the password reset answer")),
+        }
+    }
+}
+
+fn non_empty(secret: Option<Secret>) -> Option<Secret> {
+    secret.filter(|s| !s.expose_secret().is_empty())
 }
 
 /// The one mapping from a `/token` answer to a [`Reply`] or an [`Error`]. The body decides, not the
@@ -112,28 +246,43 @@ pub(crate) fn interpret(answer: &Answer) -> Result<Reply, Error> {
     let is = |field: &Option<String>, value: &str| field.as_deref().is_some_and(|f| f.eq_ignore_ascii_case(value));
     let reason = reply.reason.as_deref().unwrap_or_default();
     let reason_is = |text: &str| reason.to_ascii_lowercase().contains(text);
+    // Both documented with the reason as the key ("Two-Factor Authentication", newer article):
+    // the field holding `BaseAuthentication` or `Expecting` varies between copies.
     if reason_is("password has expired") {
-        return Err(Error::PasswordExpired);
+        return Err(Error::PasswordExpired {
+            reset_token: non_empty(reply.token).or(non_empty(reply.confirmation_token)),
+        });
     }
-    if is(&reply.step, "SecutityPin") || is(&reply.step, "SecurityPin") || reason_is("pin code is not init") {
-        return Err(Error::PinRequired { reason: clip(reason) });
+    if reason_is("pin code is not init") {
+        let setup = PinSetup::new(non_empty(reply.token), non_empty(reply.confirmation_token));
+        return Err(Error::PinNotSet { setup: Box::new(setup) });
     }
-    let verification_step = is(&reply.step, "VerificationCode");
     if is(&reply.state, "Succeeded") {
-        let token = reply.token.filter(|t| !t.expose_secret().is_empty());
+        let token = non_empty(reply.token);
         return token.map(Reply::Succeeded).ok_or_else(|| answer.unexpected("a token with State Succeeded"));
     }
-    if is(&reply.state, "Expecting") && verification_step || reply.state.is_none() && answer.status == 202 {
-        let interim = reply.token.filter(|t| !t.expose_secret().is_empty());
-        let interim = interim.ok_or_else(|| answer.unexpected("an interim token with State Expecting"))?;
-        return Ok(Reply::Expecting { interim, reason: reply.reason });
+    let step = reply.step.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    if is(&reply.state, "Expecting") || reply.state.is_none() && answer.status == 202 {
+        let factor = match step {
+            Some(step) => Factor::of_step(step).ok_or_else(|| Error::unsupported_step(step))?,
+            // A bare 202 with a token: the original two-step login.
+            None if reply.state.is_none() => Factor::Code,
+            None => return Err(answer.unexpected("a Step with State Expecting")),
+        };
+        let interim =
+            non_empty(reply.token).ok_or_else(|| answer.unexpected("an interim token with State Expecting"))?;
+        return Ok(Reply::Expecting { interim, factor, reason: reply.reason });
     }
     if is(&reply.state, "Failed") {
         if is(&reply.step, "BaseAuthentication") || reason_is("invalid credentials") {
             return Err(Error::InvalidCredentials);
         }
-        if verification_step {
-            return Err(if reason_is("corrupted ticket") { Error::ChallengeExpired } else { Error::InvalidCode });
+        let corrupted = reason_is("corrupted ticket");
+        match step.and_then(Factor::of_step) {
+            Some(_) if corrupted => return Err(Error::ChallengeExpired),
+            Some(Factor::Code) => return Err(Error::InvalidCode),
+            Some(Factor::Pin) => return Err(Error::InvalidPin),
+            None => {}
         }
     }
     match reply.message {
@@ -150,30 +299,16 @@ impl TwoFactorFlow for EtnaFlow {
 
     async fn start(&self) -> Result<Step, Error> {
         let answer = self.http.send(self.token_request()?).await?;
-        Ok(match interpret(&answer)? {
-            Reply::Succeeded(token) => Step::Authenticated(self.session(token)),
-            Reply::Expecting { interim, reason } => {
-                let challenge = Challenge::portable(PROVIDER, Delivery::EmailOrSms, self.clock.now(), interim);
-                Step::Challenge(match reason {
-                    Some(reason) => challenge.with_hint(reason),
-                    None => challenge,
-                })
-            }
-        })
+        self.follow(interpret(&answer)?).await
     }
 
-    async fn verify(&self, challenge: &Challenge, code: &OneTimeCode) -> Result<Session, Error> {
+    /// Answers a code challenge in `VerificationCode`, a PIN challenge in `PinCode`. A code may
+    /// be followed by a PIN step: with [`EtnaBuilder::pin`] it is answered here; else it comes
+    /// back as a [`Step::Challenge`] of [`Method::SecurityPin`](twofa_core::Method::SecurityPin).
+    async fn verify(&self, challenge: &Challenge, code: &OneTimeCode) -> Result<Step, Error> {
         let interim = challenge.portable_state(PROVIDER)?;
-        let bearer = zeroize::Zeroizing::new(format!("Bearer {}", interim.expose_secret()));
-        let request = self
-            .token_request()?
-            .header(AUTHORIZATION, sensitive_value(&bearer, "the interim token")?)
-            .header("VerificationCode", sensitive_value(code.expose_secret(), "the verification code")?);
-        match interpret(&self.http.send(request).await?)? {
-            Reply::Succeeded(token) => Ok(self.session(token)),
-            // Asked for a code again: this one did not count.
-            Reply::Expecting { .. } => Err(Error::InvalidCode),
-        }
+        let factor = if challenge.method().is_pin() { Factor::Pin } else { Factor::Code };
+        self.follow(self.answer(interim, factor, code.expose_secret()).await?).await
     }
 
     /// Logging out twice is harmless, so transport errors and 5xx are retried (see [`Backoff`]).
@@ -206,7 +341,8 @@ mod tests {
         Answer::new(status, HeaderMap::new(), body)
     }
 
-    const KEYS: &[&str] = &["State", "Step", "Reason", "Token", "error", "Message", "state", "token"];
+    const KEYS: &[&str] =
+        &["State", "Step", "Reason", "Token", "ConfirmationToken", "error", "Message", "state", "token"];
 
     proptest! {
         #[test]

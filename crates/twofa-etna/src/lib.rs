@@ -23,7 +23,7 @@
 //!     .build()?;
 //! let Step::Challenge(challenge) = flow.start().await? else { unreachable!("alice has 2FA") };
 //! let code = OneTimeCode::new(outbox.latest_code("alice").unwrap_or_default())?; // from email or SMS
-//! let session = flow.verify(&challenge, &code).await?;
+//! let Step::Authenticated(session) = flow.verify(&challenge, &code).await? else { unreachable!("alice has no PIN") };
 //! let request = session.authorize(reqwest::Client::new().get(format!("{base_url}/v1.0/users/me")))?;
 //! # drop(request);
 //! # Ok(()) }

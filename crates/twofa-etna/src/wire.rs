@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use twofa_core::Secret;
 
-/// Every shape `/token` answers with: `{State, Step, Reason, Token}`, `{"error"}` or `{"Message"}`.
+/// Every shape `/token` answers with: `{State, Step, Reason, Token, ConfirmationToken}`, `{"error"}` or `{"Message"}`.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(crate) struct TokenReply {
@@ -11,6 +11,17 @@ pub(crate) struct TokenReply {
     pub step: Option<String>,
     pub reason: Option<String>,
     pub token: Option<Secret>,
+    #[serde(rename = "confirmationtoken")]
+    pub confirmation_token: Option<Secret>,
     pub error: Option<String>,
     pub message: Option<String>,
+}
+
+/// The answer of `PUT v1.0/users/passwords/reset/`: `{"Errors":[],"IsSucceed":true}`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct ResetReply {
+    pub errors: Vec<serde_json::Value>,
+    #[serde(rename = "issucceed")]
+    pub is_succeed: Option<bool>,
 }

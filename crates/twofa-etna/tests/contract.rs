@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use mockito::{Matcher, Server, ServerGuard};
-use twofa_core::{Challenge, Error, Method, OneTimeCode, Step, TwoFactorFlow};
+use twofa_core::{Challenge, Error, Method, OneTimeCode, Password, Secret, Step, TwoFactorFlow};
 use twofa_etna::EtnaFlow;
 
 const APP_KEY: &str = "app-key-K";
@@ -35,6 +35,7 @@ async fn first_step(server: &mut ServerGuard, status: usize, body: &str) -> mock
         .match_header("password", PASSWORD)
         .match_header("authorization", Matcher::Missing)
         .match_header("verificationcode", Matcher::Missing)
+        .match_header("pincode", Matcher::Missing)
         .match_body("")
         .with_status(status)
         .with_header("content-type", "application/json; charset=utf-8")
@@ -67,6 +68,7 @@ async fn second_step(server: &mut ServerGuard, status: usize, body: &str) -> moc
         .match_header("password", PASSWORD)
         .match_header("authorization", "Bearer someToken+zrIbQGZl8sBT1LWQEY38SQ==")
         .match_header("verificationcode", "123456")
+        .match_header("pincode", Matcher::Missing)
         .match_header("content-length", "0")
         .with_status(status)
         .with_body(body)
@@ -105,7 +107,7 @@ async fn two_factor_login_sends_interim_token_and_code_only_in_the_second_reques
     assert_eq!(c.hint(), Some("Expecting confirmation code"));
     assert_eq!(c.portable_state("etna").unwrap().expose_secret(), "someToken+zrIbQGZl8sBT1LWQEY38SQ==");
     let mock = second_step(&mut server, 200, &fixture("verified.json")).await;
-    let session = flow(&server).verify(&c, &OneTimeCode::new("123456").unwrap()).await.unwrap();
+    let session = flow(&server).verify(&c, &OneTimeCode::new("123456").unwrap()).await.unwrap().session().unwrap();
     mock.assert_async().await;
     assert_eq!(session.access_token().expose_secret(), "someToken");
 }
@@ -117,7 +119,7 @@ async fn a_challenge_survives_serialization_between_processes() {
     let saved = serde_json::to_string(&c.expose_secrets()).unwrap();
     let restored: Challenge = serde_json::from_str(&saved).unwrap();
     let mock = second_step(&mut server, 200, &fixture("verified.json")).await;
-    flow(&server).verify(&restored, &OneTimeCode::new("123456").unwrap()).await.unwrap();
+    flow(&server).verify(&restored, &OneTimeCode::new("123456").unwrap()).await.unwrap().session().unwrap();
     mock.assert_async().await;
 }
 
@@ -145,23 +147,190 @@ async fn invalid_credentials_in_both_documented_shapes() {
 }
 
 #[tokio::test]
-async fn password_expired_in_state_or_step() {
-    assert!(matches!(start_error(401, "password_expired_in_state.json").await, Error::PasswordExpired));
-    assert!(matches!(start_error(202, "password_expired_in_step.json").await, Error::PasswordExpired));
+async fn etna_1_4_password_expired_in_state_or_step_keeps_the_reset_token() {
+    for (status, name) in [(401, "password_expired_in_state.json"), (202, "password_expired_in_step.json")] {
+        let err = start_error(status, name).await;
+        let Error::PasswordExpired { reset_token: Some(token) } = &err else { panic!("{name}: {err:?}") };
+        assert_eq!(token.expose_secret(), "reset-token", "{name}");
+        assert!(err.is_rejected_credentials() && !format!("{err} {err:?}").contains("reset-token"));
+    }
 }
 
 #[tokio::test]
-async fn security_pin_steps_in_both_spellings() {
-    for (status, name) in [
-        (202, "expecting_pin.json"),
-        (401, "failed_pin.json"),
-        (401, "failed_pin_admin_guide.json"),
-        (202, "pin_not_init.json"),
-    ] {
-        let err = start_error(status, name).await;
-        let Error::PinRequired { reason } = &err else { panic!("{name}: {err:?}") };
-        assert!(reason == "Invalid pin" || reason == "PIN code is not init", "{name}: {reason}");
+async fn etna_1_4_pin_not_init_keeps_what_the_set_pin_call_needs() {
+    let err = start_error(202, "pin_not_init.json").await;
+    let Error::PinNotSet { setup } = &err else { panic!("{err:?}") };
+    assert_eq!(setup.bearer.as_ref().unwrap().expose_secret(), "pin-setup-token");
+    assert_eq!(setup.confirmation.as_ref().unwrap().expose_secret(), "confirm");
+    assert_eq!(err.to_string(), "the account has no security PIN yet; set one before logging in");
+    assert!(!format!("{err:?}").contains("pin-setup-token") && !format!("{err:?}").contains("confirm\""));
+}
+
+const PIN: &str = "2468";
+/// The interim token of the documented PIN answer (`expecting_pin.json`).
+const PIN_TICKET: &str = "VGhpcyBpcyBleGFtcGxlIHRva2Vu....";
+
+/// The PIN step of `/token`: the three headers, the interim bearer and `PinCode`, no `VerificationCode`.
+async fn pin_step(server: &mut ServerGuard, status: usize, body: &str) -> mockito::Mock {
+    server
+        .mock("POST", "/api/token")
+        .match_header("et-app-key", APP_KEY)
+        .match_header("username", USER)
+        .match_header("password", PASSWORD)
+        .match_header("authorization", format!("Bearer {PIN_TICKET}").as_str())
+        .match_header("pincode", PIN)
+        .match_header("verificationcode", Matcher::Missing)
+        .match_header("content-length", "0")
+        .match_body("")
+        .with_status(status)
+        .with_body(body)
+        .create_async()
+        .await
+}
+
+fn with_pin(server: &ServerGuard, pin: &str) -> EtnaFlow {
+    EtnaFlow::builder()
+        .base_url(format!("{}/api", server.url()))
+        .app_key(APP_KEY)
+        .username(USER)
+        .password(PASSWORD)
+        .pin(pin)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn etna_1_3_pin_step_in_both_spellings_is_a_pin_challenge() {
+    let documented = fixture("expecting_pin.json");
+    for body in [documented.clone(), documented.replace("SecutityPin", "SecurityPin")] {
+        let mut server = Server::new_async().await;
+        let mock = first_step(&mut server, 202, &body).await;
+        let Step::Challenge(c) = flow(&server).start().await.unwrap() else { panic!("{body}") };
+        mock.assert_async().await;
+        assert!(matches!(c.method(), Method::SecurityPin), "{body}");
+        assert_eq!(c.portable_state("etna").unwrap().expose_secret(), PIN_TICKET);
     }
+}
+
+#[tokio::test]
+async fn etna_1_3_pin_answer_goes_in_pincode_with_the_interim_bearer() {
+    let mut server = Server::new_async().await;
+    let mock = first_step(&mut server, 202, &fixture("expecting_pin.json")).await;
+    let Step::Challenge(c) = flow(&server).start().await.unwrap() else { panic!() };
+    mock.assert_async().await;
+    // The challenge survives a round trip through storage with its kind.
+    let c: Challenge = serde_json::from_str(&serde_json::to_string(&c.expose_secrets()).unwrap()).unwrap();
+    let pin = pin_step(&mut server, 200, &fixture("verified.json")).await;
+    let Step::Authenticated(session) = flow(&server).verify(&c, &OneTimeCode::new(PIN).unwrap()).await.unwrap() else {
+        panic!("the PIN was the last step")
+    };
+    pin.assert_async().await;
+    assert_eq!(session.access_token().expose_secret(), "someToken");
+}
+
+#[tokio::test]
+async fn etna_1_4_code_then_pin_returns_the_pin_step_with_its_new_token() {
+    let mut server = Server::new_async().await;
+    let c = challenge(&mut server).await;
+    let code = second_step(&mut server, 202, &fixture("expecting_pin.json")).await;
+    let Step::Challenge(next) = flow(&server).verify(&c, &OneTimeCode::new("123456").unwrap()).await.unwrap() else {
+        panic!("a PIN step follows the code")
+    };
+    code.assert_async().await;
+    assert!(next.method().is_pin());
+    assert_eq!(next.portable_state("etna").unwrap().expose_secret(), PIN_TICKET, "the new interim token is kept");
+    let pin = pin_step(&mut server, 200, &fixture("verified.json")).await;
+    let step = flow(&server).verify(&next, &OneTimeCode::new(PIN).unwrap()).await.unwrap();
+    pin.assert_async().await;
+    assert!(matches!(step, Step::Authenticated(_)));
+}
+
+#[tokio::test]
+async fn etna_1_5_wrong_pin_is_invalid_pin_in_both_spellings() {
+    for name in ["failed_pin.json", "failed_pin_admin_guide.json"] {
+        let mut server = Server::new_async().await;
+        let mock = first_step(&mut server, 202, &fixture("expecting_pin.json")).await;
+        let Step::Challenge(c) = flow(&server).start().await.unwrap() else { panic!() };
+        mock.assert_async().await;
+        let pin = pin_step(&mut server, 401, &fixture(name)).await;
+        let err = flow(&server).verify(&c, &OneTimeCode::new(PIN).unwrap()).await.unwrap_err();
+        pin.assert_async().await;
+        assert!(matches!(err, Error::InvalidPin), "{name}: {err:?}");
+        assert!(!err.to_string().contains(PIN));
+    }
+}
+
+#[tokio::test]
+async fn etna_1_4_a_configured_pin_is_sent_when_asked_without_a_challenge() {
+    // PIN only: `start` answers the PIN step itself.
+    let mut server = Server::new_async().await;
+    let first = first_step(&mut server, 202, &fixture("expecting_pin.json")).await;
+    let pin = pin_step(&mut server, 200, &fixture("verified.json")).await;
+    assert!(matches!(with_pin(&server, PIN).start().await.unwrap(), Step::Authenticated(_)));
+    first.assert_async().await;
+    pin.assert_async().await;
+    // Code then PIN: `verify` of the code answers the PIN step itself.
+    let mut server = Server::new_async().await;
+    let c = challenge(&mut server).await;
+    let code = second_step(&mut server, 202, &fixture("expecting_pin.json")).await;
+    let pin = pin_step(&mut server, 200, &fixture("verified.json")).await;
+    let step = with_pin(&server, PIN).verify(&c, &OneTimeCode::new("123456").unwrap()).await.unwrap();
+    code.assert_async().await;
+    pin.assert_async().await;
+    assert!(matches!(step, Step::Authenticated(_)));
+}
+
+#[tokio::test]
+async fn etna_1_4_a_configured_pin_asked_for_again_is_invalid_pin_sent_once() {
+    let mut server = Server::new_async().await;
+    let first = first_step(&mut server, 202, &fixture("expecting_pin.json")).await;
+    let pin = pin_step(&mut server, 202, &fixture("expecting_pin.json")).await.expect(1);
+    let err = with_pin(&server, PIN).start().await.unwrap_err();
+    first.assert_async().await;
+    pin.assert_async().await;
+    assert!(matches!(err, Error::InvalidPin), "{err:?}");
+}
+
+#[tokio::test]
+async fn etna_1_4_an_unknown_expecting_step_is_unsupported_and_named() {
+    let mut server = Server::new_async().await;
+    let body = r#"{"Step":"FaceId\u001b[2J","Reason":"Expecting face","State":"Expecting","Token":"t"}"#;
+    let mock = first_step(&mut server, 202, body).await;
+    let err = flow(&server).start().await.unwrap_err();
+    mock.assert_async().await;
+    let Error::UnsupportedStep { step } = &err else { panic!("{err:?}") };
+    assert_eq!(step, "FaceId\\u{1b}[2J", "escaped, never raw control characters");
+    assert!(err.to_string().contains("FaceId") && !err.to_string().contains('\u{1b}'));
+}
+
+#[tokio::test]
+async fn etna_1_4_password_reset_helper_sends_the_documented_put() {
+    let mut server = Server::new_async().await;
+    let reset = server
+        .mock("PUT", "/api/v1.0/users/passwords/reset/")
+        .match_header("et-app-key", APP_KEY)
+        .match_header("content-type", "application/json")
+        .match_body(Matcher::Json(serde_json::json!({
+            "Token": "reset-token", "Password": "n3w-Pass", "PasswordConfirmation": "n3w-Pass"
+        })))
+        .with_status(200)
+        .with_body(r#"{"Errors":[],"IsSucceed":true}"#)
+        .create_async()
+        .await;
+    let token = Secret::new("reset-token");
+    flow(&server).reset_expired_password(&token, &Password::new("n3w-Pass")).await.unwrap();
+    reset.assert_async().await;
+    server.reset();
+    let refused = server
+        .mock("PUT", "/api/v1.0/users/passwords/reset/")
+        .with_status(400)
+        .with_body(r#"{"Errors":["Password is too short"],"IsSucceed":false}"#)
+        .create_async()
+        .await;
+    let err = flow(&server).reset_expired_password(&token, &Password::new("n3w-Pass")).await.unwrap_err();
+    refused.assert_async().await;
+    assert!(matches!(&err, Error::Provider { message, .. } if message.contains("too short")), "{err:?}");
+    assert!(!format!("{err} {err:?}").contains("n3w-Pass"));
 }
 
 #[tokio::test]
@@ -208,8 +377,18 @@ async fn any_other_failed_verification_is_an_invalid_code() {
 }
 
 #[tokio::test]
-async fn a_new_expecting_answer_to_a_code_is_an_invalid_code() {
-    assert!(matches!(verify_error(202, "expecting_code.json").await, Error::InvalidCode));
+async fn etna_1_4_a_new_expecting_code_answer_to_a_code_is_the_same_step_again() {
+    let mut server = Server::new_async().await;
+    let c = challenge(&mut server).await;
+    let again = fixture("expecting_code.json").replace("someToken+", "newToken+");
+    let mock = second_step(&mut server, 202, &again).await;
+    let Step::Challenge(next) = flow(&server).verify(&c, &OneTimeCode::new("123456").unwrap()).await.unwrap() else {
+        panic!("asked again")
+    };
+    mock.assert_async().await;
+    // Same kind again: the login driver counts it as a refused code, with the new token.
+    assert_eq!(next.method().name(), c.method().name());
+    assert_eq!(next.portable_state("etna").unwrap().expose_secret(), "newToken+zrIbQGZl8sBT1LWQEY38SQ==");
 }
 
 #[tokio::test]
@@ -267,8 +446,9 @@ fn flow_debug_hides_credentials() {
         .app_key("key-S3CRET")
         .username("u")
         .password("pw-S3CRET")
+        .pin("pin-S3CRET")
         .build()
         .unwrap();
     let shown = format!("{flow:?}");
-    assert!(!shown.contains("key-S3CRET") && !shown.contains("pw-S3CRET"), "{shown}");
+    assert!(!shown.contains("key-S3CRET") && !shown.contains("pw-S3CRET") && !shown.contains("pin-S3CRET"), "{shown}");
 }

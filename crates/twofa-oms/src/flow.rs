@@ -230,7 +230,8 @@ impl TwoFactorFlow for OmsFlow {
         }
     }
 
-    async fn verify(&self, challenge: &Challenge, code: &OneTimeCode) -> Result<Session, Error> {
+    /// APEX has one second factor: a successful verify always ends in a session.
+    async fn verify(&self, challenge: &Challenge, code: &OneTimeCode) -> Result<Step, Error> {
         let payload = json!({ "Code": code.expose_secret() });
         match self.transport {
             Transport::WebSocket => {
@@ -250,7 +251,7 @@ impl TwoFactorFlow for OmsFlow {
                 if let Some(conn) = slot.take() {
                     conn.close().await;
                 }
-                Ok(session)
+                Ok(Step::Authenticated(session))
             }
             Transport::Http => {
                 let pending = challenge.portable_state(PROVIDER)?;
@@ -259,7 +260,7 @@ impl TwoFactorFlow for OmsFlow {
                     request = request
                         .header("pending2FaToken", sensitive_value(pending.expose_secret(), "the pending 2FA token")?);
                 }
-                self.session_of(self.send(request, Call::Verify).await?.outcome(Call::Verify)?)
+                self.session_of(self.send(request, Call::Verify).await?.outcome(Call::Verify)?).map(Step::Authenticated)
             }
         }
     }

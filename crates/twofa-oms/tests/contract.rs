@@ -61,7 +61,7 @@ async fn the_v4_two_factor_sample_then_authenticate2fa() {
         .with_body(r#"{"Authenticated":true,"UserId":2,"SessionToken":"db1f4eeb-0000"}"#)
         .create_async()
         .await;
-    let s = f.verify(&c, &OneTimeCode::new("235991").unwrap()).await.unwrap();
+    let s = f.verify(&c, &OneTimeCode::new("235991").unwrap()).await.unwrap().session().unwrap();
     second.assert_async().await;
     assert_eq!(s.header_name(), "aptoken");
     assert_eq!(s.header_value().expose_secret(), "db1f4eeb-0000");

@@ -286,7 +286,8 @@ impl TwoFactorFlow for OnlineOrderingFlow {
         }
     }
 
-    async fn verify(&self, challenge: &Challenge, code: &OneTimeCode) -> Result<Session, Error> {
+    /// Online Ordering has one second factor: a successful verify always ends in a session.
+    async fn verify(&self, challenge: &Challenge, code: &OneTimeCode) -> Result<Step, Error> {
         challenge.portable_state(PROVIDER)?;
         let mut url = self.login_url.clone();
         url.query_pairs_mut()
@@ -296,7 +297,7 @@ impl TwoFactorFlow for OnlineOrderingFlow {
             .append_pair("nickname", self.remember_device.as_deref().unwrap_or_default());
         let answer = self.http.send(self.request(Method::GET, url)?).await?;
         match answer.status {
-            200 => self.session(&answer, None),
+            200 => self.session(&answer, None).map(Step::Authenticated),
             _ => Err(Self::error(&answer, Call::Verify)),
         }
     }

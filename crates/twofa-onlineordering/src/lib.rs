@@ -27,7 +27,7 @@
 //!     .build()?;
 //! let Step::Challenge(challenge) = flow.start().await? else { unreachable!("this customer has 2FA") };
 //! let code = outbox.latest_code("email.customer@example.com").unwrap_or_default();
-//! let session = flow.verify(&challenge, &OneTimeCode::new(code)?).await?;
+//! let Step::Authenticated(session) = flow.verify(&challenge, &OneTimeCode::new(code)?).await? else { unreachable!() };
 //! println!("customer {:?}, expires {:?}", session.subject().get("CustomerId"), session.expires_at());
 //! let renewed = flow.resume(&session).await?; // refresh token, no new code
 //! # drop(renewed);

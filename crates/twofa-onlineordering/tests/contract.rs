@@ -95,7 +95,7 @@ async fn verify(
     let challenge = challenge(server, flow).await;
     let result = flow.verify(&challenge, &OneTimeCode::new("123456").unwrap()).await;
     mock.assert_async().await;
-    result
+    result.map(|step| step.session().expect("one factor: verify ends in a session"))
 }
 
 async fn challenge(server: &mut ServerGuard, flow: &OnlineOrderingFlow) -> twofa_core::Challenge {
@@ -196,7 +196,7 @@ async fn the_seeds_xml_confirm_code_result() {
         verify_with(&mut server, &query, 200, "application/xml; charset=utf-8", &fixture("confirm_code_result.xml"))
             .await;
     let c = challenge(&mut server, &f).await;
-    let s = f.verify(&c, &OneTimeCode::new("123456").unwrap()).await.unwrap();
+    let s = f.verify(&c, &OneTimeCode::new("123456").unwrap()).await.unwrap().session().unwrap();
     mock.assert_async().await;
     assert!(s.access_token().expose_secret().starts_with("eyJFbmNyeXB0ZWREYXRhIjoiN1Bnd"));
     assert_eq!((s.expires_at().unwrap() - s.issued_at()).whole_seconds(), 1800);
@@ -271,7 +271,7 @@ async fn device_id_is_sent_and_a_remembered_device_comes_back() {
     let mock =
         verify_with(&mut server, &query, 200, "application/json", &fixture("confirm_remembered_device.json")).await;
     let c = challenge(&mut server, &f).await;
-    let s = f.verify(&c, &OneTimeCode::new("123456").unwrap()).await.unwrap();
+    let s = f.verify(&c, &OneTimeCode::new("123456").unwrap()).await.unwrap().session().unwrap();
     mock.assert_async().await;
     assert_eq!(remembered_device_id(&s).as_deref(), Some("device-42"));
 }

@@ -1,24 +1,35 @@
 //! ETNA Trader / AutoShares: `POST /api/token` (headers in, `State`/`Step`/`Reason`/`Token` out),
-//! `POST /api/logout`, and one protected endpoint, `GET /api/v1.0/users/me`.
+//! `POST /api/logout`, one protected endpoint, `GET /api/v1.0/users/me`, and the two documented
+//! calls that unblock an account: `PUT /api/v1.0/users/passwords/reset/` and
+//! `GET /api/v1.0/users/pincode/change`.
 //!
-//! Answers follow the vendor pages byte for byte where they give them; where they are silent
-//! (the reply to a wrong code) the sandbox answers 401 `Failed`/`VerificationCode` with its own reason.
+//! **Rule:** answers follow the vendor documents ("Requesting Tokens — Syntax", "Two-Factor
+//! Authentication", "Password Expiration", "Set a New PIN Code"), byte for byte where they give a
+//! body. Where they are silent the sandbox offers each plausible variant as a knob ([`PinStep`],
+//! [`WrongPin`], [`ExpiredField`]) and never copies a guess from the client; the reply to a wrong
+//! code, which no document shows, is 401 `Failed`/`VerificationCode` with the sandbox's own reason.
+//!
+//! Every documented state is reachable: a code user ([`USER_2FA`]), a PIN-only user
+//! ([`USER_PIN`]), a code-then-PIN user ([`USER_CODE_THEN_PIN`]), a password-expired user
+//! ([`USER_PASSWORD_EXPIRED`], who can reset) and a user without a PIN ([`USER_PIN_NOT_SET`], who
+//! can set one).
 
 use std::{
     collections::{HashMap, VecDeque},
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU32, Ordering},
+        atomic::{AtomicU8, AtomicU32, Ordering},
     },
     time::{Duration, Instant},
 };
 
 use axum::{
     Json, Router,
+    body::Bytes,
     extract::State,
-    http::{HeaderMap, HeaderValue, StatusCode, header::RETRY_AFTER},
+    http::{HeaderMap, HeaderValue, StatusCode, header::CONTENT_TYPE, header::RETRY_AFTER},
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::{get, post, put},
 };
 use rand::Rng as _;
 use serde_json::{Value, json};
@@ -34,10 +45,65 @@ pub const PASSWORD: &str = "sandbox-password";
 pub const USER_2FA: &str = "alice";
 /// A user without 2FA.
 pub const USER_NO_2FA: &str = "bob";
-/// A user whose password has expired.
+/// A user whose password has expired; after a reset through `PUT v1.0/users/passwords/reset/`
+/// the new password logs in without a second factor.
 pub const USER_PASSWORD_EXPIRED: &str = "carol";
-/// A user who must enter a security PIN (a step twofa does not perform).
+/// A user whose only second factor is the security PIN ([`PIN`]).
 pub const USER_PIN: &str = "dave";
+/// A user asked for a verification code (by email), then for the security PIN ([`PIN`]).
+pub const USER_CODE_THEN_PIN: &str = "erin";
+/// A user whose security PIN is not set ("PIN code is not init"); after
+/// `GET v1.0/users/pincode/change` they log in like [`USER_PIN`], with the PIN they set.
+pub const USER_PIN_NOT_SET: &str = "frank";
+/// The security PIN of [`USER_PIN`] and [`USER_CODE_THEN_PIN`].
+pub const PIN: &str = "2468";
+
+/// How the PIN step is spelled in `Step`: the ETNA, AutoShares and OpenAPI copies of "Requesting
+/// Tokens — Syntax" write `SecutityPin` (sic); the AutoShares admin-guide copy writes `SecurityPin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum PinStep {
+    /// `SecutityPin`, as most copies spell it (default).
+    #[default]
+    Secutity,
+    /// `SecurityPin`.
+    Security,
+}
+
+impl PinStep {
+    /// The `Step` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Secutity => "SecutityPin",
+            Self::Security => "SecurityPin",
+        }
+    }
+}
+
+/// How a wrong PIN is answered. "Requesting Tokens — Syntax" shows `Reason: "Invalid pin"` both in
+/// a 401 `Failed` body and in a 202 `Expecting` body with a new token; which one a wrong PIN gets
+/// is not said, so both are offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum WrongPin {
+    /// 401 `{"State":"Failed","Step":"SecutityPin","Reason":"Invalid pin"}` (default).
+    #[default]
+    Failed,
+    /// 202 `{"Step":"SecutityPin","Reason":"Invalid pin","State":"Expecting","Token":"…"}`: asked again.
+    AskAgain,
+}
+
+/// Which field holds `BaseAuthentication` in the password-expired answer: the "Two-Factor
+/// Authentication" article writes `State` (probably a slip for `Step`); both are offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ExpiredField {
+    /// `"State":"BaseAuthentication"`, as documented (default).
+    #[default]
+    State,
+    /// `"Step":"BaseAuthentication"`.
+    Step,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -45,6 +111,8 @@ enum Kind {
     Plain,
     PasswordExpired,
     Pin,
+    CodeThenPin,
+    PinNotSet,
 }
 
 fn kind_of(username: &str) -> Option<Kind> {
@@ -53,15 +121,27 @@ fn kind_of(username: &str) -> Option<Kind> {
         USER_NO_2FA => Some(Kind::Plain),
         USER_PASSWORD_EXPIRED => Some(Kind::PasswordExpired),
         USER_PIN => Some(Kind::Pin),
+        USER_CODE_THEN_PIN => Some(Kind::CodeThenPin),
+        USER_PIN_NOT_SET => Some(Kind::PinNotSet),
         _ if username.strip_prefix("alice.").is_some_and(|suffix| !suffix.is_empty()) => Some(Kind::TwoFactor),
+        _ if username.strip_prefix("erin.").is_some_and(|suffix| !suffix.is_empty()) => Some(Kind::CodeThenPin),
         _ => None,
     }
+}
+
+/// What a pending ticket waits for.
+#[derive(Debug, PartialEq, Eq)]
+enum Stage {
+    /// The verification code; `then_pin` when the PIN step follows.
+    Code { code: String, then_pin: bool },
+    /// The security PIN.
+    Pin,
 }
 
 #[derive(Debug)]
 struct Ticket {
     username: String,
-    code: String,
+    stage: Stage,
     expires: Instant,
     wrong: u32,
 }
@@ -82,7 +162,19 @@ pub(crate) struct EtnaState {
     recent_calls: Mutex<VecDeque<Instant>>,
     tickets: Mutex<HashMap<String, Ticket>>,
     tokens: Mutex<HashMap<String, Token>>,
+    knobs: AtomicU8,
+    /// Password-reset tokens (of [`USER_PASSWORD_EXPIRED`]) and PIN-setup tokens (bearer,
+    /// confirmation) handed out, by token.
+    reset_tokens: Mutex<HashMap<String, String>>,
+    pin_setups: Mutex<HashMap<(String, String), String>>,
+    /// Passwords reset and PINs set through the documented calls.
+    new_passwords: Mutex<HashMap<String, String>>,
+    pins_set: Mutex<HashMap<String, String>>,
 }
+
+const KNOB_SECURITY_SPELLING: u8 = 1;
+const KNOB_WRONG_PIN_ASKS_AGAIN: u8 = 2;
+const KNOB_EXPIRED_IN_STEP: u8 = 4;
 
 impl EtnaState {
     pub(crate) fn new(options: &SandboxBuilder) -> Self {
@@ -94,7 +186,62 @@ impl EtnaState {
             recent_calls: Mutex::default(),
             tickets: Mutex::default(),
             tokens: Mutex::default(),
+            knobs: AtomicU8::new(0),
+            reset_tokens: Mutex::default(),
+            pin_setups: Mutex::default(),
+            new_passwords: Mutex::default(),
+            pins_set: Mutex::default(),
         }
+    }
+
+    fn knob(&self, bit: u8) -> bool {
+        self.knobs.load(Ordering::Relaxed) & bit != 0
+    }
+
+    fn set_knob(&self, bit: u8, on: bool) {
+        if on {
+            self.knobs.fetch_or(bit, Ordering::Relaxed);
+        } else {
+            self.knobs.fetch_and(!bit, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn set_pin_step(&self, spelling: PinStep) {
+        self.set_knob(KNOB_SECURITY_SPELLING, spelling == PinStep::Security);
+    }
+
+    pub(crate) fn set_wrong_pin(&self, answer: WrongPin) {
+        self.set_knob(KNOB_WRONG_PIN_ASKS_AGAIN, answer == WrongPin::AskAgain);
+    }
+
+    pub(crate) fn set_expired_field(&self, field: ExpiredField) {
+        self.set_knob(KNOB_EXPIRED_IN_STEP, field == ExpiredField::Step);
+    }
+
+    fn pin_step(&self) -> &'static str {
+        if self.knob(KNOB_SECURITY_SPELLING) { PinStep::Security.as_str() } else { PinStep::Secutity.as_str() }
+    }
+
+    /// The password `username` logs in with now.
+    fn password_ok(&self, username: &str, given: Option<&str>) -> bool {
+        match lock(&self.new_passwords).get(username) {
+            Some(new) => given == Some(new.as_str()),
+            None => given == Some(PASSWORD),
+        }
+    }
+
+    /// The kind of `username` now: a reset password or a set PIN changes it.
+    fn current_kind(&self, username: &str, kind: Kind) -> Kind {
+        match kind {
+            Kind::PasswordExpired if lock(&self.new_passwords).contains_key(username) => Kind::Plain,
+            Kind::PinNotSet if lock(&self.pins_set).contains_key(username) => Kind::Pin,
+            other => other,
+        }
+    }
+
+    /// The PIN `username` must enter.
+    fn pin_of(&self, username: &str) -> String {
+        lock(&self.pins_set).get(username).cloned().unwrap_or_else(|| PIN.to_owned())
     }
 
     pub(crate) fn set_rate_limit(&self, per_minute: Option<u32>) {
@@ -138,6 +285,26 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/api/token", post(token))
         .route("/api/logout", post(logout))
         .route("/api/v1.0/users/me", get(me))
+        .route("/api/v1.0/users/passwords/reset/", put(reset_password))
+        .route("/api/v1.0/users/pincode/change", get(change_pin))
+}
+
+/// A body exactly as written (key order and all), for the documented ones.
+fn raw(status: StatusCode, body: String) -> Response {
+    (status, [(CONTENT_TYPE, "application/json; charset=utf-8")], body).into_response()
+}
+
+/// A JSON string literal.
+fn quoted(text: &str) -> String {
+    Value::from(text).to_string()
+}
+
+/// 202 asking for the PIN: the "Requesting Tokens — Syntax" example, byte for byte but the token.
+fn expecting_pin(step: &str, token: &str) -> Response {
+    raw(
+        StatusCode::ACCEPTED,
+        format!(r#"{{"Step":{},"Reason":"Invalid pin","State":"Expecting","Token":{}}}"#, quoted(step), quoted(token)),
+    )
 }
 
 fn answer(status: StatusCode, body: Value) -> Response {
@@ -145,7 +312,10 @@ fn answer(status: StatusCode, body: Value) -> Response {
 }
 
 fn failed(step: &str, reason: &str) -> Response {
-    answer(StatusCode::UNAUTHORIZED, json!({ "State": "Failed", "Step": step, "Reason": reason }))
+    raw(
+        StatusCode::UNAUTHORIZED,
+        format!(r#"{{"State":"Failed","Step":{},"Reason":{}}}"#, quoted(step), quoted(reason)),
+    )
 }
 
 fn denied() -> Response {
@@ -173,10 +343,10 @@ async fn token(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
         return response;
     }
     let username = header(&headers, "username").unwrap_or_default();
-    let password_ok = header(&headers, "password") == Some(PASSWORD);
-    let Some(kind) = kind_of(username).filter(|_| password_ok) else {
+    let Some(kind) = kind_of(username).filter(|_| s.etna.password_ok(username, header(&headers, "password"))) else {
         return failed("BaseAuthentication", "Invalid credentials");
     };
+    let kind = s.etna.current_kind(username, kind);
     if let Some(code) = header(&headers, "verificationcode") {
         // Without the interim token the docs answer "Corrupted ticket".
         return match bearer(&headers) {
@@ -184,32 +354,69 @@ async fn token(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
             None => failed("VerificationCode", "Corrupted ticket"),
         };
     }
+    if let Some(pin) = header(&headers, "pincode") {
+        return match bearer(&headers) {
+            Some(ticket) => verify_pin(&s, ticket, username, pin, now),
+            None => failed(s.etna.pin_step(), "Corrupted ticket"),
+        };
+    }
     match kind {
-        Kind::Plain => {
-            answer(StatusCode::OK, json!({ "State": "Succeeded", "Token": s.etna.issue_token(username, now) }))
+        Kind::Plain => succeeded(&s, username, now),
+        Kind::PasswordExpired => {
+            let reset = random_token();
+            lock(&s.etna.reset_tokens).insert(reset.clone(), username.into());
+            let field = if s.etna.knob(KNOB_EXPIRED_IN_STEP) { "Step" } else { "State" };
+            raw(
+                StatusCode::UNAUTHORIZED,
+                format!(
+                    r#"{{"{field}":"BaseAuthentication","Reason":"Your Password has expired and must be changed","Token":{}}}"#,
+                    quoted(&reset)
+                ),
+            )
         }
-        Kind::PasswordExpired => answer(
-            StatusCode::UNAUTHORIZED,
-            json!({ "State": "BaseAuthentication", "Reason": "Your Password has expired and must be changed", "Token": random_token() }),
-        ),
-        Kind::Pin => answer(
-            StatusCode::ACCEPTED,
-            json!({ "Step": "SecutityPin", "Reason": "Invalid pin", "State": "Expecting", "Token": random_token() }),
-        ),
-        Kind::TwoFactor => {
-            let ticket = random_token();
-            let code = format!("{:06}", rand::rng().random_range(0..1_000_000));
-            lock(&s.etna.tickets).insert(
-                ticket.clone(),
-                Ticket { username: username.into(), code: code.clone(), expires: now + s.etna.ticket_ttl, wrong: 0 },
-            );
-            s.outbox.deliver(Delivery { provider: "etna", recipient: username.into(), channel: "email", code });
-            answer(
+        Kind::PinNotSet => {
+            let (bearer, confirmation) = (random_token(), random_token());
+            lock(&s.etna.pin_setups).insert((bearer.clone(), confirmation.clone()), username.into());
+            raw(
                 StatusCode::ACCEPTED,
-                json!({ "Step": "VerificationCode", "Reason": "Expecting confirmation code", "State": "Expecting", "Token": ticket }),
+                format!(
+                    r#"{{"State":"Expecting","Reason":"PIN code is not init","Token":{},"ConfirmationToken":{}}}"#,
+                    quoted(&bearer),
+                    quoted(&confirmation)
+                ),
+            )
+        }
+        Kind::Pin => {
+            let ticket = new_ticket(&s, username, Stage::Pin, now);
+            expecting_pin(s.etna.pin_step(), &ticket)
+        }
+        Kind::TwoFactor | Kind::CodeThenPin => {
+            let code = format!("{:06}", rand::rng().random_range(0..1_000_000));
+            let stage = Stage::Code { code: code.clone(), then_pin: kind == Kind::CodeThenPin };
+            let ticket = new_ticket(&s, username, stage, now);
+            s.outbox.deliver(Delivery { provider: "etna", recipient: username.into(), channel: "email", code });
+            raw(
+                StatusCode::ACCEPTED,
+                format!(
+                    r#"{{"Step":"VerificationCode","Reason":"Expecting confirmation code","State":"Expecting","Token":{}}}"#,
+                    quoted(&ticket)
+                ),
             )
         }
     }
+}
+
+fn new_ticket(s: &Shared, username: &str, stage: Stage, now: Instant) -> String {
+    let ticket = random_token();
+    lock(&s.etna.tickets).insert(
+        ticket.clone(),
+        Ticket { username: username.into(), stage, expires: now + s.etna.ticket_ttl, wrong: 0 },
+    );
+    ticket
+}
+
+fn succeeded(s: &Shared, username: &str, now: Instant) -> Response {
+    answer(StatusCode::OK, json!({ "State": "Succeeded", "Token": s.etna.issue_token(username, now) }))
 }
 
 fn verify(s: &Shared, ticket_id: &str, username: &str, code: &str, now: Instant) -> Response {
@@ -218,7 +425,11 @@ fn verify(s: &Shared, ticket_id: &str, username: &str, code: &str, now: Instant)
         tickets.remove(ticket_id);
         return failed("VerificationCode", "Corrupted ticket");
     };
-    if ticket.code != code {
+    let Stage::Code { code: expected, then_pin } = &ticket.stage else {
+        return failed("VerificationCode", "Corrupted ticket");
+    };
+    let then_pin = *then_pin;
+    if expected != code {
         ticket.wrong += 1;
         if ticket.wrong >= s.etna.max_code_attempts {
             tickets.remove(ticket_id);
@@ -227,7 +438,103 @@ fn verify(s: &Shared, ticket_id: &str, username: &str, code: &str, now: Instant)
     }
     tickets.remove(ticket_id);
     drop(tickets);
-    answer(StatusCode::OK, json!({ "State": "Succeeded", "Token": s.etna.issue_token(username, now) }))
+    if then_pin {
+        let ticket = new_ticket(s, username, Stage::Pin, now);
+        return expecting_pin(s.etna.pin_step(), &ticket);
+    }
+    succeeded(s, username, now)
+}
+
+fn verify_pin(s: &Shared, ticket_id: &str, username: &str, pin: &str, now: Instant) -> Response {
+    let step = s.etna.pin_step();
+    let mut tickets = lock(&s.etna.tickets);
+    let Some(ticket) = tickets.get_mut(ticket_id).filter(|t| t.username == username && t.expires > now) else {
+        tickets.remove(ticket_id);
+        return failed(step, "Corrupted ticket");
+    };
+    if ticket.stage != Stage::Pin {
+        return failed(step, "Corrupted ticket");
+    }
+    if pin != s.etna.pin_of(username) {
+        ticket.wrong += 1;
+        let used_up = ticket.wrong >= s.etna.max_code_attempts;
+        if used_up || s.etna.knob(KNOB_WRONG_PIN_ASKS_AGAIN) {
+            let wrong = ticket.wrong;
+            tickets.remove(ticket_id);
+            if !used_up {
+                // Asked again with a new token; the count of wrong PINs carries over.
+                let next = random_token();
+                tickets.insert(
+                    next.clone(),
+                    Ticket { username: username.into(), stage: Stage::Pin, expires: now + s.etna.ticket_ttl, wrong },
+                );
+                return expecting_pin(step, &next);
+            }
+        }
+        return failed(step, "Invalid pin");
+    }
+    tickets.remove(ticket_id);
+    drop(tickets);
+    succeeded(s, username, now)
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ResetBody {
+    token: String,
+    password: String,
+    password_confirmation: String,
+}
+
+/// `PUT v1.0/users/passwords/reset/` ("Update the Password"): `{Token, Password,
+/// PasswordConfirmation}` → `{"Errors":[],"IsSucceed":true}`.
+async fn reset_password(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    s.stats.hit("etna.password_reset");
+    if header(&headers, "et-app-key") != Some(APP_KEY) {
+        return bad_app_key();
+    }
+    let Ok(body) = serde_json::from_slice::<ResetBody>(&body) else {
+        return refused(StatusCode::BAD_REQUEST, "Token, Password and PasswordConfirmation are required");
+    };
+    if body.password.is_empty() || body.password != body.password_confirmation {
+        return refused(StatusCode::BAD_REQUEST, "Password and PasswordConfirmation do not match");
+    }
+    let Some(username) = lock(&s.etna.reset_tokens).remove(&body.token) else {
+        return denied();
+    };
+    lock(&s.etna.new_passwords).insert(username, body.password);
+    raw(StatusCode::OK, r#"{"Errors":[],"IsSucceed":true}"#.into())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PinBody {
+    token: String,
+    pin: String,
+}
+
+/// `GET v1.0/users/pincode/change` with a body ("Set a New PIN Code"): bearer = the token of the
+/// "PIN code is not init" answer, body `{Token: ConfirmationToken, Pin, ImageName, PersonalPhrase}`.
+async fn change_pin(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    s.stats.hit("etna.pincode_change");
+    if header(&headers, "et-app-key") != Some(APP_KEY) {
+        return bad_app_key();
+    }
+    let Ok(body) = serde_json::from_slice::<PinBody>(&body) else {
+        return refused(StatusCode::BAD_REQUEST, "Token and Pin are required");
+    };
+    if body.pin.is_empty() {
+        return refused(StatusCode::BAD_REQUEST, "Pin is required");
+    }
+    let Some(bearer) = bearer(&headers) else { return denied() };
+    let key = (bearer.to_owned(), body.token);
+    let Some(username) = lock(&s.etna.pin_setups).remove(&key) else { return denied() };
+    lock(&s.etna.pins_set).insert(username, body.pin);
+    raw(StatusCode::OK, r#"{"Errors":[],"ErrorsCode":[],"StatusCode":"Continue","IsSucceed":true}"#.into())
+}
+
+fn refused(status: StatusCode, message: &str) -> Response {
+    raw(status, format!(r#"{{"Errors":[{}],"IsSucceed":false}}"#, quoted(message)))
 }
 
 async fn logout(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {

@@ -278,6 +278,22 @@ impl Sandbox {
         &self.shared.clock
     }
 
+    /// How the ETNA PIN step is spelled from now on (default [`etna::PinStep::Secutity`]).
+    pub fn set_etna_pin_step(&self, spelling: etna::PinStep) {
+        self.shared.etna.set_pin_step(spelling);
+    }
+
+    /// How ETNA answers a wrong PIN from now on (default [`etna::WrongPin::Failed`]).
+    pub fn set_etna_wrong_pin(&self, answer: etna::WrongPin) {
+        self.shared.etna.set_wrong_pin(answer);
+    }
+
+    /// Which field of ETNA's password-expired answer holds `BaseAuthentication` (default
+    /// [`etna::ExpiredField::State`]).
+    pub fn set_etna_expired_field(&self, field: etna::ExpiredField) {
+        self.shared.etna.set_expired_field(field);
+    }
+
     /// Changes the ETNA `/token` rate limit at run time (`None`: off).
     pub fn set_etna_rate_limit(&self, per_minute: Option<u32>) {
         self.shared.etna.set_rate_limit(per_minute);

@@ -18,7 +18,8 @@ impl EnvCode {
 
 #[async_trait]
 impl CodeSource for EnvCode {
-    async fn code(&self, _request: &CodeRequest) -> Result<OneTimeCode, Error> {
+    async fn code(&self, request: &CodeRequest) -> Result<OneTimeCode, Error> {
+        super::refuse_pin(request, &format!("the code variable {}", self.var))?;
         let value = std::env::var(&self.var)
             .map_err(|_| Error::CodeSource(format!("the environment variable {} is not set", self.var)))?;
         OneTimeCode::new(value)

@@ -40,6 +40,8 @@ pub struct CodeRequest {
     pub attempt: u32,
     /// How many codes will be tried in all.
     pub max_attempts: u32,
+    /// Which challenge of the login this is: 1 for the first, 2 for a PIN asked after a code…
+    pub step: u32,
 }
 
 impl CodeRequest {
@@ -52,12 +54,24 @@ impl CodeRequest {
             expires_at: challenge.expires_at(),
             attempt,
             max_attempts,
+            step: 1,
         }
     }
 
-    /// A one-line prompt for a person: method, hint and attempt.
+    /// The same request, for challenge number `step` (1-based) of a multi-step login.
+    pub fn at_step(mut self, step: u32) -> Self {
+        self.step = step;
+        self
+    }
+
+    /// Whether the answer wanted is the user's security PIN rather than a one-time code.
+    pub fn wants_pin(&self) -> bool {
+        self.method.is_pin()
+    }
+
+    /// A one-line prompt for a person: what is asked (code or PIN), method, hint and attempt.
     pub fn prompt_text(&self) -> String {
-        let mut text = format!("Verification code for {} ({}", self.provider, self.method);
+        let mut text = format!("{} for {} ({}", self.method.answer_name(), self.provider, self.method);
         if let Some(hint) = &self.hint {
             text.push_str("; ");
             text.push_str(hint);
@@ -71,7 +85,21 @@ impl CodeRequest {
     }
 }
 
-/// A supplier of verification codes.
+/// Refuses a PIN request in a source of one-time codes: sending a code as a PIN would burn one
+/// of the few PIN attempts a provider allows.
+pub(crate) fn refuse_pin(request: &CodeRequest, source: &str) -> Result<(), Error> {
+    if request.wants_pin() {
+        return Err(Error::CodeSource(format!(
+            "{} asks for a security PIN, and {source} only supplies one-time codes; configure the PIN \
+             (e.g. the provider builder's `pin`) or use a source that asks a person",
+            request.provider
+        )));
+    }
+    Ok(())
+}
+
+/// A supplier of verification codes (and, for sources that can, security PINs: see
+/// [`CodeRequest::wants_pin`]).
 #[async_trait]
 pub trait CodeSource: Send + Sync + fmt::Debug {
     /// One code for `request`.
@@ -92,5 +120,11 @@ mod tests {
             "Verification code for etna (code sent by email or SMS; Expecting confirmation code): "
         );
         assert!(CodeRequest::new(&c, 2, 3).prompt_text().ends_with(", attempt 2 of 3: "));
+        let pin = Challenge::portable("etna", Method::SecurityPin, OffsetDateTime::UNIX_EPOCH, Secret::new("s"));
+        let request = CodeRequest::new(&pin, 1, 3).at_step(2);
+        assert!(request.wants_pin() && request.step == 2);
+        assert_eq!(request.prompt_text(), "Security PIN for etna (your security PIN): ");
+        assert!(matches!(refuse_pin(&request, "a TOTP seed"), Err(Error::CodeSource(m)) if m.contains("security PIN")));
+        assert!(refuse_pin(&CodeRequest::new(&c, 1, 3), "a TOTP seed").is_ok());
     }
 }

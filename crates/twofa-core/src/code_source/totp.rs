@@ -163,6 +163,8 @@ impl fmt::Debug for Totp {
 #[async_trait]
 impl CodeSource for Totp {
     async fn code(&self, request: &CodeRequest) -> Result<OneTimeCode, Error> {
+        // Before reserving a time step: a refused PIN request must not use one up.
+        super::refuse_pin(request, "a TOTP seed")?;
         let (step, wait) = self.reserve_step()?;
         if !wait.is_zero() {
             tracing::info!(
