@@ -9,7 +9,7 @@ Exit codes:
   0  success
   2  usage or configuration error (including no way to read a password or code)
   3  credentials, app key or company rejected (also a locked account or an expired password)
-  4  second factor rejected, or the challenge expired, after all attempts
+  4  second factor (verification code or security PIN) rejected, or the challenge expired, after all attempts
   5  network, server or unexpected response
   6  rate limited (the message says when to retry)";
 
@@ -114,10 +114,14 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum Provider {
     /// ETNA Trader / AutoShares
-    #[command(after_help = "Example:
+    #[command(after_help = "Examples:
   export ET_APP_KEY=… ETNA_PASSWORD=…
   twofa login etna --base-url https://pub-api-et-demo-prod.etnasoft.us/api \\
-      --app-key-env ET_APP_KEY --username trader1 --password-env ETNA_PASSWORD")]
+      --app-key-env ET_APP_KEY --username trader1 --password-env ETNA_PASSWORD
+  # an account with a security PIN: sent when the server asks for it (else it is prompted for)
+  export ETNA_PIN=…
+  twofa login etna --base-url https://pub-api-et-demo-prod.etnasoft.us/api \\
+      --app-key-env ET_APP_KEY --username trader1 --password-env ETNA_PASSWORD --pin-env ETNA_PIN")]
     Etna {
         /// The API base, ending in /api (`/token` is appended)
         #[arg(long, value_name = "URL")]
@@ -128,6 +132,10 @@ pub enum Provider {
         /// The user's login
         #[arg(long)]
         username: String,
+        /// The variable holding the user's security PIN, sent when the server asks for it
+        /// [default: prompt when asked] (kept in the profile by name, so `token` can log in again)
+        #[arg(long, value_name = "VAR")]
+        pin_env: Option<String>,
         #[command(flatten)]
         common: Common,
     },

@@ -17,7 +17,7 @@ use twofa_core::{
 
 use crate::{
     cli::{Format, Provider, TransportArg},
-    input::{self, PasswordInput, ShowSetup},
+    input::{self, AskPin, PasswordInput, ShowSetup},
     output::{self, Failure},
     profile::{Backend, Profile, secret_env},
     progress::{PauseForCode, Progress},
@@ -80,8 +80,8 @@ fn who(backend: &Backend) -> &str {
 
 pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
     let (backend, common) = match provider {
-        Provider::Etna { base_url, app_key_env, username, common } => {
-            (Backend::Etna { base_url, app_key_env, username }, common)
+        Provider::Etna { base_url, app_key_env, username, pin_env, common } => {
+            (Backend::Etna { base_url, app_key_env, username, pin_env }, common)
         }
         Provider::Oms { url, transport, username, common } => {
             let websocket = match transport {
@@ -123,13 +123,17 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
     let store = chosen.store();
     let previous = store.load(&name).await.ok().flatten();
     let flow = profile.flow(password, ctx.timeout, previous.as_ref())?;
+    let prompt = input::login_prompt(common.password_stdin, common.code_stdin);
     let (codes, attempts) = input::codes(
         common.code.as_deref(),
         common.code_env.as_deref(),
         common.totp_secret_env.as_deref(),
-        input::login_prompt(common.password_stdin, common.code_stdin),
+        prompt.clone(),
     )?;
-    let codes = ShowSetup { inner: codes, enabled: ctx.format == Format::Text && std::io::stdout().is_terminal() };
+    let codes = ShowSetup {
+        inner: Arc::new(AskPin::new(codes, prompt)),
+        enabled: ctx.format == Format::Text && std::io::stdout().is_terminal(),
+    };
     let progress = Progress::start(ctx.progress, &format!("logging in to {}", profile.provider()));
     let codes = PauseForCode { inner: Arc::new(codes), progress: Arc::clone(&progress) };
     let options = LoginOptions::default().max_code_attempts(attempts).deadline(ctx.deadline);
@@ -189,8 +193,9 @@ async fn valid_session(ctx: &Context, name: &str, profile: &Profile) -> Result<S
     let flow = profile.flow(password, ctx.timeout, previous.as_ref())?;
     let (codes, attempts) =
         input::codes(None, profile.code_env.as_deref(), profile.totp_secret_env.as_deref(), Prompt::new())?;
+    let codes = AskPin::new(codes, Prompt::new());
     let options = LoginOptions::default().max_code_attempts(attempts).deadline(budget.left());
-    let session = twofa_core::login(flow.as_ref(), codes.as_ref(), &options).await?;
+    let session = twofa_core::login(flow.as_ref(), &codes, &options).await?;
     store.save(name, &session).await?;
     Ok(session)
 }

@@ -102,6 +102,30 @@ pub fn totp(value: &str) -> Result<Totp, Error> {
     }
 }
 
+/// Sends PIN requests to a person (a PIN not configured with `--pin-env` is asked for when the
+/// server wants it), and code requests to the configured code source: a `--code`, a code variable
+/// or a TOTP seed must never be sent as a PIN.
+#[derive(Debug)]
+pub struct AskPin {
+    codes: Arc<dyn CodeSource>,
+    pin: Prompt,
+}
+
+impl AskPin {
+    /// `pin` asks for the PIN: the same prompt the code would use, so a consumed standard input
+    /// (`--password-stdin`) is never read for it.
+    pub fn new(codes: Arc<dyn CodeSource>, pin: Prompt) -> Self {
+        Self { codes, pin }
+    }
+}
+
+#[async_trait]
+impl CodeSource for AskPin {
+    async fn code(&self, request: &CodeRequest) -> Result<OneTimeCode, Error> {
+        if request.wants_pin() { self.pin.code(request).await } else { self.codes.code(request).await }
+    }
+}
+
 /// Shows authenticator setup data (manual key and a terminal QR code) before the first code is
 /// asked for, when a person is watching.
 #[derive(Debug)]

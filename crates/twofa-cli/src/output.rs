@@ -65,6 +65,19 @@ impl From<Error> for Failure {
             Error::InvalidCode => {
                 (exit::SECOND_FACTOR, Some("no attempts left; run the login again for a new code".into()))
             }
+            Error::InvalidPin => (
+                exit::SECOND_FACTOR,
+                Some("check the security PIN (the variable given to --pin-env, or the one typed)".into()),
+            ),
+            Error::PinNotSet { .. } => {
+                (exit::REJECTED, Some("set a security PIN in the provider's web app, then log in again".into()))
+            }
+            Error::PasswordExpired { .. } => {
+                (exit::REJECTED, Some("change the password in the provider's web app, then log in again".into()))
+            }
+            Error::UnsupportedStep { .. } => {
+                (exit::REJECTED, Some("finish this login step in the provider's web app".into()))
+            }
             Error::ChallengeExpired => {
                 (exit::SECOND_FACTOR, Some("run the login again and enter the code sooner".into()))
             }
@@ -78,8 +91,8 @@ impl From<Error> for Failure {
             Error::CodeSource(_) => (
                 exit::USAGE,
                 Some(
-                    "pass --code-env VAR, --totp-secret-env VAR or (after --password-stdin) --code-stdin \
-                     when no one is at a terminal"
+                    "pass --code-env VAR, --totp-secret-env VAR or (after --password-stdin) --code-stdin, and \
+                     --pin-env VAR for an ETNA security PIN, when no one is at a terminal"
                         .into(),
                 ),
             ),

@@ -6,7 +6,7 @@ use std::{path::Path, sync::Arc};
 
 use serde::{Deserialize, Serialize};
 use twofa_core::{
-    ApiKey, Error, Password, Session, TwoFactorFlow,
+    ApiKey, Error, Password, Pin, Session, TwoFactorFlow,
     http::HttpOptions,
     store::{check_profile, private_fs},
 };
@@ -22,6 +22,8 @@ pub enum Backend {
         base_url: String,
         app_key_env: String,
         username: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pin_env: Option<String>,
     },
     Oms {
         url: String,
@@ -128,15 +130,18 @@ impl Profile {
     ) -> Result<Arc<dyn TwoFactorFlow>, Error> {
         let http = HttpOptions::default().timeout(timeout).allow_insecure_http(self.allow_insecure_http);
         Ok(match &self.backend {
-            Backend::Etna { base_url, app_key_env, username } => Arc::new(
-                EtnaFlow::builder()
+            Backend::Etna { base_url, app_key_env, username, pin_env } => {
+                let mut builder = EtnaFlow::builder()
                     .base_url(base_url)
                     .app_key(ApiKey::new(secret_env(app_key_env, "the app key")?.as_str()))
                     .username(username)
                     .password(password)
-                    .http(http)
-                    .build()?,
-            ),
+                    .http(http);
+                if let Some(var) = pin_env {
+                    builder = builder.pin(Pin::new(secret_env(var, "the security PIN")?.as_str()));
+                }
+                Arc::new(builder.build()?)
+            }
             Backend::Oms { url, websocket, username } => Arc::new(
                 OmsFlow::builder()
                     .endpoint(url)

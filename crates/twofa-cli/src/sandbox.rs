@@ -16,6 +16,14 @@ pub async fn run(port: u16) -> Result<(), Failure> {
     println!("twofa sandbox listening on {base} (Ctrl-C to stop). Every password is `{}`.\n", etna::PASSWORD);
     println!("ETNA Trader      base URL {}   app key {}", sandbox.etna_base_url(), etna::APP_KEY);
     println!("                 users: {} (code by email), {} (no 2FA)", etna::USER_2FA, etna::USER_NO_2FA);
+    println!(
+        "                        {} (code, then security PIN {}), {} (PIN only), {} (password expired), {} (no PIN set)",
+        etna::USER_CODE_THEN_PIN,
+        etna::PIN,
+        etna::USER_PIN,
+        etna::USER_PASSWORD_EXPIRED,
+        etna::USER_PIN_NOT_SET
+    );
     println!("exchange OMS     WebSocket {}   HTTP {}", sandbox.oms_ws_url(), sandbox.oms_http_url());
     println!(
         "                 users: {} (authenticator, seed {}), {} (authenticator, seed sent until enrolled), {} (no 2FA)",
@@ -41,6 +49,16 @@ pub async fn run(port: u16) -> Result<(), Failure> {
         etna::USER_2FA
     );
     println!("  twofa token --profile etna");
+    println!(
+        "  export ETNA_PIN={}   # for {}: the code is asked for, the PIN is sent when asked",
+        etna::PIN,
+        etna::USER_CODE_THEN_PIN
+    );
+    println!(
+        "  twofa login etna --base-url {} --app-key-env ET_APP_KEY --username {} --password-env TWOFA_PASSWORD --pin-env ETNA_PIN --profile etna-pin",
+        sandbox.etna_base_url(),
+        etna::USER_CODE_THEN_PIN
+    );
     println!("\nCodes sent by email/SMS appear here:");
     let mut sent = sandbox.outbox().subscribe();
     loop {

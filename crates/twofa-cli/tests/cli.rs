@@ -11,6 +11,8 @@ use serde_json::Value;
 use twofa_sandbox::{Outbox, Sandbox, etna, oms, onlineordering};
 
 const BIN: &str = env!("CARGO_BIN_EXE_twofa");
+/// A PIN the sandbox refuses, distinctive enough to search outputs for.
+const WRONG_PIN: &str = "97531";
 
 struct Env {
     sandbox: Sandbox,
@@ -31,6 +33,8 @@ impl Env {
             .env("ET_APP_KEY", etna::APP_KEY)
             .env("TWOFA_PASSWORD", etna::PASSWORD)
             .env("WRONG_PASSWORD", "not-the-password")
+            .env("ETNA_PIN", etna::PIN)
+            .env("WRONG_PIN", WRONG_PIN)
             .env("OMS_SEED", oms::TOTP_SEED)
             .env("NCR_API", format!("{}:{}", onlineordering::API_USER, onlineordering::API_PASSWORD))
             .stdin(Stdio::null());
@@ -143,6 +147,54 @@ async fn etna_login_prints_one_json_object() {
         .is_ok()
     );
     assert_eq!(out["subject"]["username"], etna::USER_2FA);
+}
+
+fn code_then_pin(code: &str) -> Vec<String> {
+    vec![code.to_owned(), etna::PIN.to_owned()]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etna_1_4_cli_logs_in_with_code_then_the_pin_from_pin_env() {
+    let e = env().await;
+    let mut args = e.etna_login(etna::USER_CODE_THEN_PIN);
+    args.extend(["--pin-env", "ETNA_PIN", "--format", "json"].map(String::from));
+    let output = e.run_with_mail(args, None, etna::USER_CODE_THEN_PIN, right).await;
+    let out = json(&output);
+    assert_eq!(out["subject"]["username"], etna::USER_CODE_THEN_PIN);
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("Verification code for etna") && !stderr.contains("Security PIN"), "{stderr}");
+    assert!(!text(&output.stdout).contains(etna::PIN) && !stderr.contains(etna::PIN));
+    // The profile names the variable, never the PIN; `token` reuses the session.
+    let profile = std::fs::read_to_string(e.home.path().join("profiles/etna.json")).unwrap();
+    assert!(profile.contains("\"pin_env\": \"ETNA_PIN\"") && !profile.contains(etna::PIN), "{profile}");
+    let token = e.run(&["token", "--profile", "etna"]).await;
+    assert_eq!(text(&token.stdout).trim(), out["access_token"].as_str().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etna_1_4_cli_prompts_for_the_pin_after_the_code_when_none_is_given() {
+    let e = env().await;
+    let output =
+        e.run_with_mail(e.etna_login(etna::USER_CODE_THEN_PIN), None, etna::USER_CODE_THEN_PIN, code_then_pin).await;
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let (code_prompt, pin_prompt) =
+        (stderr.find("Verification code for etna").unwrap(), stderr.find("Security PIN for etna").unwrap());
+    assert!(code_prompt < pin_prompt, "the code is asked for first: {stderr}");
+    assert_eq!(e.sandbox.stats().requests("etna.token"), 3, "credentials, code, PIN");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etna_1_5_cli_wrong_pin_exits_4_naming_the_pin_never_its_value() {
+    let e = env().await;
+    let mut args = e.etna_login(etna::USER_CODE_THEN_PIN);
+    args.extend(["--pin-env", "WRONG_PIN"].map(String::from));
+    let out = e.run_with_mail(args, None, etna::USER_CODE_THEN_PIN, right).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("error: the security PIN was rejected\nhint: check the security PIN"), "{stderr}");
+    assert!(!stderr.contains(WRONG_PIN) && !text(&out.stdout).contains(WRONG_PIN), "{stderr}");
+    assert!(!e.home.path().join("sessions/etna.json").exists(), "nothing stored");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
