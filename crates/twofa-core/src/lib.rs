@@ -3,7 +3,8 @@
 //! twofa logs programs and people into APIs that demand a second factor. This crate holds what
 //! every backend shares:
 //!
-//! - [`TwoFactorFlow`]: start → [`Challenge`] → verify a [`OneTimeCode`] → [`Session`]; resume; logout.
+//! - [`TwoFactorFlow`]: start → [`Challenge`] → verify a [`OneTimeCode`] → [`Session`] (or a further
+//!   challenge, e.g. a security PIN after a code); resume; logout.
 //! - Secret types ([`Password`], [`AccessToken`], …) that never print and are zeroized on drop.
 //! - One [`Error`] enum whose variants say what to do next.
 //! - [`CodeSource`]s: a terminal [`Prompt`](code_source::Prompt), [`Totp`](code_source::Totp),

@@ -3,6 +3,9 @@
 //! ETNA takes every input as a header of `POST {base}/token`: `Et-App-Key`, `Username` and
 //! `Password` first; with 2FA on it answers 202 with an interim token, and the same POST plus
 //! `Authorization: Bearer <interim>` and `VerificationCode: <code>` returns the access token.
+//! An account with a security PIN is asked for it next (or only): a 202 with `Step: SecutityPin`
+//! (sic), answered with `PinCode: <pin>`; `verify` then returns that PIN challenge, or sends the
+//! PIN given to [`EtnaBuilder::pin`] by itself.
 //! Later API calls carry `Authorization: Bearer <token>` **and** `Et-App-Key`; the [`Session`]
 //! adds both. There is no refresh token: a session lives 24 h (configurable) and the session
 //! manager logs in again after that.
