@@ -127,27 +127,10 @@ async fn etna_1_4_pin_not_set_user_gets_the_tokens_of_the_documented_set_pin_cal
     let err = flow.start().await.unwrap_err();
     let twofa::Error::PinNotSet { setup } = &err else { panic!("{err:?}") };
     assert!(err.is_rejected_credentials());
-    // The documented GET-with-body `users/pincode/change`, as a person's tool would send it.
-    let changed = reqwest::Client::new()
-        .get(format!("{}/v1.0/users/pincode/change", h.sandbox.etna_base_url()))
-        .header("Et-App-Key", demo::APP_KEY)
-        .bearer_auth(setup.bearer.as_ref().unwrap().expose_secret())
-        .header("Content-Type", "application/json")
-        .body(
-            serde_json::json!({
-                "Token": setup.confirmation.as_ref().unwrap().expose_secret(),
-                "Pin": "1357", "ImageName": "cat", "PersonalPhrase": "hello",
-            })
-            .to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(changed.status(), 200);
-    assert_eq!(
-        changed.text().await.unwrap(),
-        r#"{"Errors":[],"ErrorsCode":[],"StatusCode":"Continue","IsSucceed":true}"#
-    );
+    // The documented GET-with-body `users/pincode/change`, through the helper.
+    flow.set_pin(setup, &twofa::Pin::new("1357"), "cat", "hello").await.unwrap();
+    let again = flow.set_pin(setup, &twofa::Pin::new("2222"), "cat", "hello").await.unwrap_err();
+    assert!(matches!(again, twofa::Error::ChallengeExpired), "the setup tokens are single use: {again:?}");
     let with_pin = h.builder(demo::USER_PIN_NOT_SET).pin("1357").build().unwrap();
     assert!(matches!(with_pin.start().await.unwrap(), twofa::Step::Authenticated(_)), "the new PIN logs in");
 }

@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 use async_trait::async_trait;
 use reqwest::{
     Method, RequestBuilder, Url,
-    header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE},
+    header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH},
 };
 use twofa_core::{
     AccessToken, ApiKey, Challenge, Clock, Error, Method as Delivery, OneTimeCode, Password, Pin, PinSetup, Secret,
@@ -17,10 +17,7 @@ use twofa_core::{
     untrusted,
 };
 
-use crate::{
-    EtnaBuilder,
-    wire::{ResetReply, TokenReply},
-};
+use crate::{EtnaBuilder, wire::TokenReply};
 
 /// The provider name sessions and challenges carry.
 pub const PROVIDER: &str = "etna";
@@ -33,12 +30,13 @@ const SPEC: Spec = Spec::new("ETNA", "a base URL (e.g. twofa_etna::DEMO_TRADER_A
 pub struct EtnaFlow {
     token_url: Url,
     logout_url: Url,
-    reset_url: Url,
-    app_key: ApiKey,
+    pub(crate) reset_url: Url,
+    pub(crate) pin_change_url: Url,
+    pub(crate) app_key: ApiKey,
     username: String,
     password: Password,
     pin: Option<Pin>,
-    http: Http,
+    pub(crate) http: Http,
     token_lifetime: Duration,
     clock: Arc<dyn Clock>,
 }
@@ -104,6 +102,7 @@ impl EtnaFlow {
             token_url: ep.join("token")?,
             logout_url: ep.join("logout")?,
             reset_url: ep.join("v1.0/users/passwords/reset/")?,
+            pin_change_url: ep.join("v1.0/users/pincode/change")?,
             app_key,
             username: ep.login,
             password: ep.password,
@@ -173,53 +172,6 @@ impl EtnaFlow {
             .with_expires_at(Some(now + self.token_lifetime))
             .with_header("Et-App-Key", Secret::new(self.app_key.expose_secret()))
             .with_subject("username", self.username.clone())
-    }
-
-    /// Sets a new password after [`Error::PasswordExpired`], with the reset token it carries: the
-    /// documented `PUT {base}/v1.0/users/passwords/reset/` with `{Token, Password,
-    /// PasswordConfirmation}` ("Password Expiration" and "Update the Password" in ETNA's docs).
-    /// Log in afresh with the new password afterwards.
-    ///
-    /// A refusal (`IsSucceed: false`) is [`Error::Provider`] with the server's messages; a 401 means
-    /// the reset token is no longer valid ([`Error::ChallengeExpired`]).
-    pub async fn reset_expired_password(&self, reset_token: &Secret, new_password: &Password) -> Result<(), Error> {
-        if reset_token.expose_secret().is_empty() || new_password.expose_secret().is_empty() {
-            return Err(Error::InvalidInput("the reset token and the new password must not be empty".into()));
-        }
-        let body = zeroize::Zeroizing::new(
-            serde_json::json!({
-                "Token": reset_token.expose_secret(),
-                "Password": new_password.expose_secret(),
-                "PasswordConfirmation": new_password.expose_secret(),
-            })
-            .to_string(),
-        );
-        let request = self
-            .http
-            .request(Method::PUT, self.reset_url.clone())
-            .header(ACCEPT, "application/json")
-            .header(CONTENT_TYPE, "application/json")
-            .header("Et-App-Key", sensitive_value(self.app_key.expose_secret(), "the app key")?)
-            .body(body.as_bytes().to_vec());
-        let answer = self.http.send(request).await?;
-        match answer.status {
-            429 => return Err(Error::RateLimited { retry_after: answer.retry_after() }),
-            401 => return Err(Error::ChallengeExpired),
-            _ => {}
-        }
-        let reply: ResetReply = from_slice_ci(&answer.body).map_err(|_| answer.unexpected("a JSON object"))?;
-        match reply.is_succeed {
-            Some(true) if answer.is_success() => Ok(()),
-            Some(false) => {
-                let messages: Vec<String> =
-                    reply.errors.iter().map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_owned)).collect();
-                Err(Error::Provider {
-                    code: i64::from(answer.status),
-                    message: format!("password reset refused: {}", clip(&messages.join("; "))),
-                })
-            }
-            _ => Err(answer.unexpected("IsSucceed in the password reset answer")),
-        }
     }
 }
 

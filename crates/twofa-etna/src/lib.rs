@@ -34,6 +34,7 @@
 //!
 //! [`Session`]: twofa_core::Session
 
+mod account;
 mod config;
 mod flow;
 mod wire;

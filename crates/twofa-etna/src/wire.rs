@@ -17,10 +17,11 @@ pub(crate) struct TokenReply {
     pub message: Option<String>,
 }
 
-/// The answer of `PUT v1.0/users/passwords/reset/`: `{"Errors":[],"IsSucceed":true}`.
+/// The answer of `PUT v1.0/users/passwords/reset/` (`{"Errors":[],"IsSucceed":true}`) and of
+/// `GET v1.0/users/pincode/change` (the same plus `ErrorsCode` and `StatusCode`).
 #[derive(Deserialize, Default)]
 #[serde(default)]
-pub(crate) struct ResetReply {
+pub(crate) struct AccountReply {
     pub errors: Vec<serde_json::Value>,
     #[serde(rename = "issucceed")]
     pub is_succeed: Option<bool>,

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use mockito::{Matcher, Server, ServerGuard};
-use twofa_core::{Challenge, Error, Method, OneTimeCode, Password, Secret, Step, TwoFactorFlow};
+use twofa_core::{Challenge, Error, Method, OneTimeCode, Password, Pin, PinSetup, Secret, Step, TwoFactorFlow};
 use twofa_etna::EtnaFlow;
 
 const APP_KEY: &str = "app-key-K";
@@ -331,6 +331,30 @@ async fn etna_1_4_password_reset_helper_sends_the_documented_put() {
     refused.assert_async().await;
     assert!(matches!(&err, Error::Provider { message, .. } if message.contains("too short")), "{err:?}");
     assert!(!format!("{err} {err:?}").contains("n3w-Pass"));
+}
+
+#[tokio::test]
+async fn etna_1_4_set_pin_helper_sends_the_documented_get_with_a_body() {
+    let mut server = Server::new_async().await;
+    let first = first_step(&mut server, 202, &fixture("pin_not_init.json")).await;
+    let Error::PinNotSet { setup } = flow(&server).start().await.unwrap_err() else { panic!() };
+    first.assert_async().await;
+    let change = server
+        .mock("GET", "/api/v1.0/users/pincode/change")
+        .match_header("authorization", "Bearer pin-setup-token")
+        .match_header("et-app-key", APP_KEY)
+        .match_header("content-type", "application/json")
+        .match_body(Matcher::Json(serde_json::json!({
+            "Token": "confirm", "Pin": PIN, "ImageName": "cat", "PersonalPhrase": "hello"
+        })))
+        .with_status(200)
+        .with_body(r#"{"Errors":[],"ErrorsCode":[],"StatusCode":"Continue","IsSucceed":true}"#)
+        .create_async()
+        .await;
+    flow(&server).set_pin(&setup, &Pin::new(PIN), "cat", "hello").await.unwrap();
+    change.assert_async().await;
+    let missing = flow(&server).set_pin(&PinSetup::default(), &Pin::new(PIN), "cat", "hello").await.unwrap_err();
+    assert!(matches!(missing, Error::InvalidInput(_)), "{missing:?}");
 }
 
 #[tokio::test]
