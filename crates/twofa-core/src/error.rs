@@ -238,11 +238,12 @@ impl Error {
         matches!(self, Self::InvalidCode | Self::InvalidPin)
     }
 
-    /// An [`Error::UnsupportedStep`] naming `raw`, the server's text: escaped (no control
-    /// characters or quotes reach a terminal or a log) and cut to 64 characters.
+    /// An [`Error::UnsupportedStep`] naming `raw`, the server's text: cut to 64 characters and
+    /// escaped like all server text ([`untrusted::escape`](crate::untrusted::escape)), so no
+    /// control sequence reaches a terminal or a log.
     pub fn unsupported_step(raw: &str) -> Self {
         const MAX: usize = 64;
-        let mut step: String = raw.chars().take(MAX).flat_map(char::escape_default).collect();
+        let mut step = crate::untrusted::escape(&raw.chars().take(MAX).collect::<String>());
         if raw.chars().nth(MAX).is_some() {
             step.push('…');
         }
@@ -329,7 +330,7 @@ mod tests {
     #[test]
     fn unsupported_step_is_escaped_and_bounded() {
         let Error::UnsupportedStep { step } = Error::unsupported_step("Face\u{1b}[31mId\n\"x") else { panic!() };
-        assert_eq!(step, "Face\\u{1b}[31mId\\n\\\"x");
+        assert_eq!(step, "Face\\u{1b}[31mId\\u{a}\"x");
         let Error::UnsupportedStep { step } = Error::unsupported_step(&"A".repeat(500)) else { panic!() };
         assert_eq!(step, format!("{}…", "A".repeat(64)));
         assert!(Error::unsupported_step("X").is_rejected_credentials());

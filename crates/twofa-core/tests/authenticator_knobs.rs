@@ -101,9 +101,9 @@ impl TwoFactorFlow for Fake {
         })
     }
 
-    async fn verify(&self, _: &Challenge, _: &OneTimeCode) -> Result<Session, Error> {
+    async fn verify(&self, _: &Challenge, _: &OneTimeCode) -> Result<Step, Error> {
         tokio::time::sleep(self.verify_takes).await;
-        Ok(self.session())
+        Ok(Step::Authenticated(self.session()))
     }
 
     async fn resume(&self, _: &Session) -> Result<Session, Error> {
