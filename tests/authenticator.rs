@@ -357,6 +357,8 @@ async fn etna_1_4_a_failed_second_step_never_replaces_the_stored_good_session() 
         .code_source(code_then_pin(sandbox.outbox(), Arc::clone(&pin)))
         .store(store.clone())
         .profile("pin")
+        // No cool-down, so the last login below runs at once instead of repeating the failure.
+        .cooldown(twofa::Cooldown::none())
         .build();
     let good = auth.session().await.unwrap();
     let good_token = good.access_token().expose_secret().to_owned();
