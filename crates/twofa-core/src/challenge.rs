@@ -1,11 +1,25 @@
 //! The second-factor challenge a provider answers a login start with.
 
-use std::{any::Any, fmt, sync::Arc};
+use std::{fmt, sync::Arc};
 
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize, Serializer, ser::Error as _};
 use time::OffsetDateTime;
 
-use crate::{Error, Secret};
+use crate::{Error, OneTimeCode, Secret, Step};
+
+/// The part of a challenge that lives in this process — e.g. the open connection an OMS login
+/// waits on — and answers the code itself.
+///
+/// The provider that made it implements this; nobody else looks inside, so there is nothing to
+/// downcast and no way to hand one provider's live state to another: a challenge names its
+/// provider, and [`Challenge::live_state`] refuses any other.
+#[async_trait]
+pub trait LiveChallenge: Send + Sync + fmt::Debug {
+    /// Submits the answer on the live resource and returns what comes next, as
+    /// [`TwoFactorFlow::verify`](crate::TwoFactorFlow::verify) does.
+    async fn verify(&self, code: &OneTimeCode) -> Result<Step, Error>;
+}
 
 /// How the second factor reaches the user, and so what kind of answer a challenge wants: a
 /// one-time code for every method but [`Method::SecurityPin`], which wants the user's standing PIN.
@@ -94,7 +108,7 @@ impl AuthenticatorSetup {
 #[derive(Clone)]
 enum State {
     Portable(Secret),
-    Live(Arc<dyn Any + Send + Sync>),
+    Live(Arc<dyn LiveChallenge>),
 }
 
 /// A pending login that waits for a second factor.
@@ -123,7 +137,7 @@ impl Challenge {
         provider: impl Into<String>,
         method: Method,
         issued_at: OffsetDateTime,
-        state: Arc<dyn Any + Send + Sync>,
+        state: Arc<dyn LiveChallenge>,
     ) -> Self {
         Self::with_state(provider, method, issued_at, State::Live(state))
     }
@@ -185,13 +199,13 @@ impl Challenge {
         }
     }
 
-    /// The live state of type `T`, for the provider named `provider`.
-    pub fn live_state<T: Any + Send + Sync>(&self, provider: &str) -> Result<Arc<T>, Error> {
+    /// The live state, for the provider named `provider`.
+    ///
+    /// Fails with [`Error::InvalidInput`] when the challenge came from another provider or is portable.
+    pub fn live_state(&self, provider: &str) -> Result<&Arc<dyn LiveChallenge>, Error> {
         self.check_provider(provider)?;
         match &self.state {
-            State::Live(any) => Arc::clone(any)
-                .downcast::<T>()
-                .map_err(|_| Error::InvalidInput("this challenge's live state is of another kind".into())),
+            State::Live(live) => Ok(live),
             State::Portable(_) => Err(Error::InvalidInput("this challenge holds no live state".into())),
         }
     }
@@ -364,14 +378,28 @@ mod tests {
         assert!(shown.contains("[REDACTED]"));
     }
 
-    #[test]
-    fn live_challenge_refuses_to_serialize_and_downcasts() {
-        let c = Challenge::live("oms", Method::Email, datetime!(2026-01-01 0:00 UTC), Arc::new(42u32));
+    /// A live state that answers every code with the same error, to tell it apart.
+    #[derive(Debug)]
+    struct Closed;
+
+    #[async_trait]
+    impl LiveChallenge for Closed {
+        async fn verify(&self, _code: &OneTimeCode) -> Result<Step, Error> {
+            Err(Error::ChallengeExpired)
+        }
+    }
+
+    #[tokio::test]
+    async fn live_challenge_refuses_to_serialize_and_answers_through_its_provider_only() {
+        let c = Challenge::live("oms", Method::Email, datetime!(2026-01-01 0:00 UTC), Arc::new(Closed));
         let err = serde_json::to_string(&c.expose_secrets()).unwrap_err();
         assert!(err.to_string().contains("cannot be serialized"));
-        assert_eq!(*c.live_state::<u32>("oms").unwrap(), 42);
-        assert!(matches!(c.live_state::<String>("oms"), Err(Error::InvalidInput(_))));
+        let code = OneTimeCode::new("123456").unwrap();
+        assert!(matches!(c.live_state("oms").unwrap().verify(&code).await, Err(Error::ChallengeExpired)));
+        assert!(matches!(c.live_state("etna"), Err(Error::InvalidInput(_))));
         assert!(matches!(c.portable_state("oms"), Err(Error::InvalidInput(_))));
+        let portable = Challenge::portable("oms", Method::Email, datetime!(2026-01-01 0:00 UTC), Secret::new("t"));
+        assert!(matches!(portable.live_state("oms"), Err(Error::InvalidInput(_))));
     }
 
     #[test]

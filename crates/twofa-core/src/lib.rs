@@ -54,7 +54,7 @@ pub mod test_util;
 pub mod untrusted;
 
 pub use authenticator::{Authenticator, AuthenticatorBuilder};
-pub use challenge::{AuthenticatorSetup, Challenge, ExposedChallenge, Method};
+pub use challenge::{AuthenticatorSetup, Challenge, ExposedChallenge, LiveChallenge, Method};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use code_source::{CodeRequest, CodeSource};
 pub use cooldown::Cooldown;

@@ -56,13 +56,24 @@ fn sessions_and_challenges_hide_every_secret() {
         OffsetDateTime::UNIX_EPOCH,
         Secret::new("interim-S3CRET"),
     );
-    let live = Challenge::live("p", Method::Email, OffsetDateTime::UNIX_EPOCH, Arc::new(String::from("live-S3CRET")));
+    let live = Challenge::live("p", Method::Email, OffsetDateTime::UNIX_EPOCH, Arc::new(Holding("live-S3CRET".into())));
     let shown =
         format!("{session:?} {challenge:?} {live:?} {:?} {:?}", session.expose_secrets(), challenge.expose_secrets());
     assert_hidden(
         &shown,
         &["acc-S3CRET", "ren-S3CRET", "hdr-S3CRET", SEED, "qr-S3CRET", "interim-S3CRET", "live-S3CRET"],
     );
+}
+
+/// Live state whose own `Debug` would show its secret: the challenge must not ask it to.
+#[derive(Debug)]
+struct Holding(#[allow(dead_code)] String);
+
+#[async_trait::async_trait]
+impl twofa_core::LiveChallenge for Holding {
+    async fn verify(&self, _code: &twofa_core::OneTimeCode) -> Result<twofa_core::Step, twofa_core::Error> {
+        Err(twofa_core::Error::ChallengeExpired)
+    }
 }
 
 #[test]

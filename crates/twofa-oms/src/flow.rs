@@ -10,8 +10,8 @@ use reqwest::{
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use twofa_core::{
-    AccessToken, Challenge, Clock, Error, OneTimeCode, Password, RenewalToken, Secret, Session, Step, TokenPlacement,
-    TransportKind, TwoFactorFlow,
+    AccessToken, Challenge, Clock, Error, LiveChallenge, OneTimeCode, Password, RenewalToken, Secret, Session, Step,
+    TokenPlacement, TransportKind, TwoFactorFlow,
     http::{Answer, Http, sensitive_value},
     provider::{Spec, basic_auth},
     retry::Backoff,
@@ -48,9 +48,73 @@ pub struct OmsFlow {
     clock: Arc<dyn Clock>,
 }
 
-/// The live state of a WebSocket challenge: the connection that is waiting for the code.
+/// The live state of a WebSocket challenge: the connection that is waiting for the code, and
+/// what it takes to turn the gateway's answer into a session.
 #[derive(Debug)]
-struct PendingLogin(Mutex<Option<Connection>>);
+struct PendingLogin {
+    connection: Mutex<Option<Connection>>,
+    shape: SessionShape,
+}
+
+/// How this flow's sessions look: what a reply needs besides its token to become a [`Session`].
+#[derive(Debug, Clone)]
+struct SessionShape {
+    transport: Transport,
+    idle_timeout: Duration,
+    oms_id: Option<u32>,
+    clock: Arc<dyn Clock>,
+}
+
+impl SessionShape {
+    fn session(&self, token: Secret, user_id: Option<String>, oms_id: Option<String>) -> Session {
+        let transport = match self.transport {
+            Transport::WebSocket => "websocket",
+            Transport::Http => "http",
+        };
+        let placement = TokenPlacement::Header { name: SESSION_HEADER.into() };
+        let mut session = Session::new(PROVIDER, AccessToken::new(token.expose_secret()), placement, self.clock.now())
+            .with_idle_timeout(self.idle_timeout)
+            .with_renewal_token(RenewalToken::new(token.expose_secret()))
+            .with_extra("transport", json!(transport));
+        if let Some(id) = user_id {
+            session = session.with_subject("UserId", id);
+        }
+        if let Some(id) = oms_id.or(self.oms_id.map(|id| id.to_string())) {
+            session = session.with_extra("OMSId", json!(id));
+        }
+        session
+    }
+
+    fn session_of(&self, outcome: Outcome) -> Result<Session, Error> {
+        match outcome {
+            Outcome::Session { token, user_id, oms_id } => Ok(self.session(token, user_id, oms_id)),
+            Outcome::Challenge { .. } => Err(Error::unexpected(None, "a second 2FA request after the code")),
+        }
+    }
+}
+
+/// APEX has one second factor: a code accepted on the connection always ends in a session.
+#[async_trait]
+impl LiveChallenge for PendingLogin {
+    async fn verify(&self, code: &OneTimeCode) -> Result<Step, Error> {
+        let mut slot = self.connection.lock().await;
+        let conn = slot.as_mut().ok_or(Error::ChallengeExpired)?;
+        let reply = match conn.call("Authenticate2FA", &json!({ "Code": code.expose_secret() })).await {
+            Ok(reply) => reply,
+            // The pending login lived on that connection: it is gone with it.
+            Err(Error::Transport { kind: TransportKind::Closed, .. }) => {
+                *slot = None;
+                return Err(Error::ChallengeExpired);
+            }
+            Err(e) => return Err(e),
+        };
+        let session = self.shape.session_of(Reply::parse(reply.as_bytes())?.outcome(Call::Verify)?)?;
+        if let Some(conn) = slot.take() {
+            conn.close().await;
+        }
+        Ok(Step::Authenticated(session))
+    }
+}
 
 impl OmsFlow {
     /// A builder; the endpoint, username and password are required.
@@ -97,30 +161,21 @@ impl OmsFlow {
         self.transport
     }
 
+    fn shape(&self) -> SessionShape {
+        SessionShape {
+            transport: self.transport,
+            idle_timeout: self.idle_timeout,
+            oms_id: self.oms_id,
+            clock: Arc::clone(&self.clock),
+        }
+    }
+
     fn session(&self, token: Secret, user_id: Option<String>, oms_id: Option<String>) -> Session {
-        let transport = match self.transport {
-            Transport::WebSocket => "websocket",
-            Transport::Http => "http",
-        };
-        let placement = TokenPlacement::Header { name: SESSION_HEADER.into() };
-        let mut session = Session::new(PROVIDER, AccessToken::new(token.expose_secret()), placement, self.clock.now())
-            .with_idle_timeout(self.idle_timeout)
-            .with_renewal_token(RenewalToken::new(token.expose_secret()))
-            .with_extra("transport", json!(transport));
-        if let Some(id) = user_id {
-            session = session.with_subject("UserId", id);
-        }
-        if let Some(id) = oms_id.or(self.oms_id.map(|id| id.to_string())) {
-            session = session.with_extra("OMSId", json!(id));
-        }
-        session
+        self.shape().session(token, user_id, oms_id)
     }
 
     fn session_of(&self, outcome: Outcome) -> Result<Session, Error> {
-        match outcome {
-            Outcome::Session { token, user_id, oms_id } => Ok(self.session(token, user_id, oms_id)),
-            Outcome::Challenge { .. } => Err(Error::unexpected(None, "a second 2FA request after the code")),
-        }
+        self.shape().session_of(outcome)
     }
 
     async fn connect(&self) -> Result<Connection, Error> {
@@ -198,7 +253,8 @@ impl TwoFactorFlow for OmsFlow {
                 let reply = conn.call("WebAuthenticateUser", &credentials).await?;
                 match Reply::parse(reply.as_bytes())?.outcome(Call::Login)? {
                     Outcome::Challenge { method, .. } => {
-                        let pending = Arc::new(PendingLogin(Mutex::new(Some(conn))));
+                        let pending =
+                            Arc::new(PendingLogin { connection: Mutex::new(Some(conn)), shape: self.shape() });
                         Ok(Step::Challenge(
                             Challenge::live(PROVIDER, method, self.clock.now(), pending)
                                 .with_hint("enter the code of the OMS's second factor on the same connection"),
@@ -232,28 +288,10 @@ impl TwoFactorFlow for OmsFlow {
 
     /// APEX has one second factor: a successful verify always ends in a session.
     async fn verify(&self, challenge: &Challenge, code: &OneTimeCode) -> Result<Step, Error> {
-        let payload = json!({ "Code": code.expose_secret() });
         match self.transport {
-            Transport::WebSocket => {
-                let pending = challenge.live_state::<PendingLogin>(PROVIDER)?;
-                let mut slot = pending.0.lock().await;
-                let conn = slot.as_mut().ok_or(Error::ChallengeExpired)?;
-                let reply = match conn.call("Authenticate2FA", &payload).await {
-                    Ok(reply) => reply,
-                    // The pending login lived on that connection: it is gone with it.
-                    Err(Error::Transport { kind: TransportKind::Closed, .. }) => {
-                        *slot = None;
-                        return Err(Error::ChallengeExpired);
-                    }
-                    Err(e) => return Err(e),
-                };
-                let session = self.session_of(Reply::parse(reply.as_bytes())?.outcome(Call::Verify)?)?;
-                if let Some(conn) = slot.take() {
-                    conn.close().await;
-                }
-                Ok(Step::Authenticated(session))
-            }
+            Transport::WebSocket => challenge.live_state(PROVIDER)?.verify(code).await,
             Transport::Http => {
+                let payload = json!({ "Code": code.expose_secret() });
                 let pending = challenge.portable_state(PROVIDER)?;
                 let mut request = self.post("Authenticate2FA", &payload)?;
                 if !pending.expose_secret().is_empty() {
