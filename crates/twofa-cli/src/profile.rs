@@ -73,8 +73,13 @@ impl Profile {
     pub fn load(dir: &Path, name: &str) -> Result<Option<Self>, Error> {
         let path = Self::path(dir, name)?;
         let Some(bytes) = private_fs::read(&path)? else { return Ok(None) };
-        serde_json::from_slice(&bytes).map(Some).map_err(|e| Error::Store {
-            path: Some(path),
+        Self::parse(&path, &bytes).map(Some)
+    }
+
+    /// A profile from the bytes of its file; `path` only names the file in errors.
+    fn parse(path: &Path, bytes: &[u8]) -> Result<Self, Error> {
+        serde_json::from_slice(bytes).map_err(|e| Error::Store {
+            path: Some(path.to_owned()),
             detail: format!("corrupt profile: {}", twofa_core::json::describe_error(&e)),
         })
     }
@@ -167,5 +172,26 @@ impl Profile {
                 Arc::new(builder.build()?)
             }
         })
+    }
+}
+
+/// The `cli_profile` fuzz target's body. The CLI has no library, so the target in `fuzz/` compiles
+/// this file as a module of its own (cargo-fuzz builds with `--cfg fuzzing`); the test below replays
+/// the committed corpus through it. A profile file that loads must also save and load the same.
+#[cfg(any(test, fuzzing))]
+pub fn fuzz_profile_file(bytes: &[u8]) {
+    let path = Path::new("fuzz.json");
+    let Ok(profile) = Profile::parse(path, bytes) else { return };
+    let _ = profile.provider();
+    let saved = serde_json::to_vec_pretty(&profile).unwrap_or_default();
+    let again = Profile::parse(path, &saved).map(|p| serde_json::to_vec_pretty(&p).unwrap_or_default());
+    assert_eq!(again.ok(), Some(saved), "a saved profile loads as itself");
+}
+
+#[cfg(test)]
+mod fuzz_tests {
+    #[test]
+    fn profile_corpus_replays_without_panic() {
+        twofa_core::fuzzing::replay("cli_profile", super::fuzz_profile_file);
     }
 }

@@ -116,7 +116,7 @@ impl OmsFlow {
         session
     }
 
-    fn session_of(&self, outcome: Outcome) -> Result<Session, Error> {
+    pub(crate) fn session_of(&self, outcome: Outcome) -> Result<Session, Error> {
         match outcome {
             Outcome::Session { token, user_id, oms_id } => Ok(self.session(token, user_id, oms_id)),
             Outcome::Challenge { .. } => Err(Error::unexpected(None, "a second 2FA request after the code")),
@@ -158,7 +158,7 @@ impl OmsFlow {
     }
 
     /// An HTTP answer's reply; HTTP-level refusals first (APEX itself answers 200 with a logical error).
-    fn reply(answer: &Answer, call: Call) -> Result<Reply, Error> {
+    pub(crate) fn reply(answer: &Answer, call: Call) -> Result<Reply, Error> {
         match answer.status {
             200..=299 => Reply::parse(&answer.body).map_err(|e| match e {
                 Error::MalformedCredential { .. } => e,
