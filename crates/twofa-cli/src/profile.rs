@@ -1,9 +1,13 @@
 //! What a login remembers besides its session, so that `token` and `logout` can work without
 //! the original flags: endpoints, user names and the *names* of variables holding secrets —
 //! never a secret itself.
+//!
+//! `fuzz/fuzz_targets/cli_profile.rs` compiles this file as a module of the fuzz crate (the CLI has
+//! no library): it may use other crates, not `crate::` items of the CLI.
 
 use std::{path::Path, sync::Arc};
 
+use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 use twofa_core::{
     ApiKey, Error, Password, Session, TwoFactorFlow,
@@ -37,6 +41,17 @@ pub enum Backend {
     },
 }
 
+/// Where a profile keeps its session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// A 0600 file under the store directory
+    #[default]
+    File,
+    /// The OS keyring (Keychain, Credential Manager, Secret Service); files when none answers
+    Keyring,
+}
+
 /// A stored profile.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Profile {
@@ -49,7 +64,7 @@ pub struct Profile {
     pub allow_insecure_http: bool,
     /// Where the session is kept (profiles from before the keyring store: files).
     #[serde(default)]
-    pub store: crate::stores::StoreKind,
+    pub store: StoreKind,
     /// Whether the OS keyring holds the password.
     #[serde(default)]
     pub password_keyring: bool,
