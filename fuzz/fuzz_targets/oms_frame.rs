@@ -1,5 +1,5 @@
 #![no_main]
-//! APEX WebSocket frames.
-libfuzzer_sys::fuzz_target!(|text: &str| {
-    let _ = twofa_oms::fuzzing::frame(text);
+//! APEX WebSocket messages, and the reply payload each carries.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    twofa_oms::fuzzing::frame(data);
 });

@@ -1,5 +1,5 @@
 #![no_main]
-//! APEX replies, mapped for every kind of call.
-libfuzzer_sys::fuzz_target!(|bytes: &[u8]| {
-    let _ = twofa_oms::fuzzing::reply(bytes);
+//! APEX HTTP gateway answers, mapped for every kind of call.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    twofa_oms::fuzzing::reply(data);
 });

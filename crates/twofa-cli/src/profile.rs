@@ -1,9 +1,13 @@
 //! What a login remembers besides its session, so that `token` and `logout` can work without
 //! the original flags: endpoints, user names and the *names* of variables holding secrets —
 //! never a secret itself.
+//!
+//! `fuzz/fuzz_targets/cli_profile.rs` compiles this file as a module of the fuzz crate (the CLI has
+//! no library): it may use other crates, not `crate::` items of the CLI.
 
 use std::{path::Path, sync::Arc};
 
+use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 use twofa_core::{
     ApiKey, Error, Password, Pin, Session, TwoFactorFlow,
@@ -39,6 +43,17 @@ pub enum Backend {
     },
 }
 
+/// Where a profile keeps its session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// A 0600 file under the store directory
+    #[default]
+    File,
+    /// The OS keyring (Keychain, Credential Manager, Secret Service); files when none answers
+    Keyring,
+}
+
 /// A stored profile.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Profile {
@@ -51,7 +66,7 @@ pub struct Profile {
     pub allow_insecure_http: bool,
     /// Where the session is kept (profiles from before the keyring store: files).
     #[serde(default)]
-    pub store: crate::stores::StoreKind,
+    pub store: StoreKind,
     /// Whether the OS keyring holds the password.
     #[serde(default)]
     pub password_keyring: bool,
@@ -75,8 +90,13 @@ impl Profile {
     pub fn load(dir: &Path, name: &str) -> Result<Option<Self>, Error> {
         let path = Self::path(dir, name)?;
         let Some(bytes) = private_fs::read(&path)? else { return Ok(None) };
-        serde_json::from_slice(&bytes).map(Some).map_err(|e| Error::Store {
-            path: Some(path),
+        Self::parse(&path, &bytes).map(Some)
+    }
+
+    /// A profile from the bytes of its file; `path` only names the file in errors.
+    fn parse(path: &Path, bytes: &[u8]) -> Result<Self, Error> {
+        serde_json::from_slice(bytes).map_err(|e| Error::Store {
+            path: Some(path.to_owned()),
             detail: format!("corrupt profile: {}", twofa_core::json::describe_error(&e)),
         })
     }
@@ -172,5 +192,26 @@ impl Profile {
                 Arc::new(builder.build()?)
             }
         })
+    }
+}
+
+/// The `cli_profile` fuzz target's body. The CLI has no library, so the target in `fuzz/` compiles
+/// this file as a module of its own (cargo-fuzz builds with `--cfg fuzzing`); the test below replays
+/// the committed corpus through it. A profile file that loads must also save and load the same.
+#[cfg(any(test, fuzzing))]
+pub fn fuzz_profile_file(bytes: &[u8]) {
+    let path = Path::new("fuzz.json");
+    let Ok(profile) = Profile::parse(path, bytes) else { return };
+    let _ = profile.provider();
+    let saved = serde_json::to_vec_pretty(&profile).unwrap_or_default();
+    let again = Profile::parse(path, &saved).map(|p| serde_json::to_vec_pretty(&p).unwrap_or_default());
+    assert_eq!(again.ok(), Some(saved), "a saved profile loads as itself");
+}
+
+#[cfg(test)]
+mod fuzz_tests {
+    #[test]
+    fn profile_corpus_replays_without_panic() {
+        twofa_core::fuzzing::replay("cli_profile", super::fuzz_profile_file);
     }
 }

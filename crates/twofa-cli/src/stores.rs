@@ -4,8 +4,6 @@
 
 use std::path::Path;
 
-use clap::ValueEnum;
-use serde::{Deserialize, Serialize};
 use twofa_core::{Password, store::FileStore};
 use twofa_keyring::{Chosen, KeyringStore, keyring_or_file};
 
@@ -14,16 +12,8 @@ use crate::output::Failure;
 /// The service name of twofa's keyring items (`twofa/session:{profile}`, `twofa/password:{profile}`).
 const SERVICE: &str = "twofa";
 
-/// Where a profile keeps its session.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StoreKind {
-    /// A 0600 file under the store directory
-    #[default]
-    File,
-    /// The OS keyring (Keychain, Credential Manager, Secret Service); files when none answers
-    Keyring,
-}
+/// Where a profile keeps its session (part of the profile file's format, so it lives there).
+pub use crate::profile::StoreKind;
 
 fn keyring() -> KeyringStore {
     KeyringStore::new(SERVICE)

@@ -38,6 +38,9 @@ mod cooldown;
 pub mod deadline;
 mod error;
 mod flow;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod json;
 mod login;

@@ -45,12 +45,22 @@ pub use config::{
 pub use flow::{EtnaFlow, PROVIDER};
 
 /// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`); not a stable API.
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing {
-    /// Interprets a `/token` answer; `true` when it is a token or a challenge.
-    pub fn token_answer(status: u16, body: &[u8]) -> bool {
-        let answer = twofa_core::http::Answer::new(status, Default::default(), body.to_vec());
-        crate::flow::interpret(&answer).is_ok()
+    /// Interprets a `/token` answer (laid out as [`twofa_core::fuzzing::answer`] reads it);
+    /// `true` when it is a token or a challenge.
+    pub fn token_answer(data: &[u8]) -> bool {
+        crate::flow::interpret(&twofa_core::fuzzing::answer(data)).is_ok()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn token_answer_corpus_replays_without_panic() {
+            twofa_core::fuzzing::replay("etna_token_answer", |data| {
+                super::token_answer(data);
+            });
+        }
     }
 }

@@ -174,7 +174,7 @@ impl OmsFlow {
         self.shape().session(token, user_id, oms_id)
     }
 
-    fn session_of(&self, outcome: Outcome) -> Result<Session, Error> {
+    pub(crate) fn session_of(&self, outcome: Outcome) -> Result<Session, Error> {
         self.shape().session_of(outcome)
     }
 
@@ -213,7 +213,7 @@ impl OmsFlow {
     }
 
     /// An HTTP answer's reply; HTTP-level refusals first (APEX itself answers 200 with a logical error).
-    fn reply(answer: &Answer, call: Call) -> Result<Reply, Error> {
+    pub(crate) fn reply(answer: &Answer, call: Call) -> Result<Reply, Error> {
         match answer.status {
             200..=299 => Reply::parse(&answer.body).map_err(|e| match e {
                 Error::MalformedCredential { .. } => e,

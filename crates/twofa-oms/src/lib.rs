@@ -47,20 +47,77 @@ pub use config::{DEFAULT_IDLE_TIMEOUT, OmsBuilder, Transport};
 pub use flow::{OmsFlow, PROVIDER, SESSION_HEADER};
 
 /// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`); not a stable API.
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing {
-    /// Decodes a WebSocket frame; `true` when it is one.
-    pub fn frame(text: &str) -> bool {
-        crate::frame::decode(text).is_ok()
+    use std::sync::OnceLock;
+
+    use crate::{
+        OmsFlow,
+        wire::{Call, Reply},
+    };
+
+    const CALLS: [Call; 4] = [Call::Login, Call::Verify, Call::Resume, Call::Other];
+
+    /// A flow to turn outcomes into sessions (built once: it holds an HTTP client).
+    fn flow() -> Option<&'static OmsFlow> {
+        static FLOW: OnceLock<Option<OmsFlow>> = OnceLock::new();
+        FLOW.get_or_init(|| {
+            OmsFlow::builder().endpoint("https://oms.invalid/").username("fuzz").password("fuzz").build().ok()
+        })
+        .as_ref()
     }
 
-    /// Parses a reply and maps it for every kind of call; `true` when it parsed.
-    pub fn reply(bytes: &[u8]) -> bool {
-        use crate::wire::{Call, Reply};
-        [Call::Login, Call::Verify, Call::Resume, Call::Other]
-            .into_iter()
-            .map(|call| Reply::parse(bytes).map(|r| r.outcome(call).is_ok()))
-            .all(|parsed| parsed.is_ok())
+    /// A reply payload mapped for every kind of call, as outcome, session and generic answer.
+    fn payload(bytes: &[u8]) -> bool {
+        let mut parsed = true;
+        for call in CALLS {
+            match Reply::parse(bytes) {
+                Ok(reply) => {
+                    if let (Ok(outcome), Some(flow)) = (reply.outcome(call), flow()) {
+                        let _ = flow.session_of(outcome);
+                    }
+                }
+                Err(_) => parsed = false,
+            }
+            let _ = Reply::parse(bytes).and_then(|reply| reply.generic(call));
+        }
+        parsed
+    }
+
+    /// Decodes a WebSocket text message and maps its payload; `true` when it is a frame.
+    pub fn frame(data: &[u8]) -> bool {
+        // tungstenite hands over text messages as UTF-8 only.
+        let Ok(text) = std::str::from_utf8(data) else { return false };
+        let Ok(frame) = crate::frame::decode(text) else { return false };
+        payload(frame.o.as_bytes());
+        true
+    }
+
+    /// An HTTP gateway answer (laid out as [`twofa_core::fuzzing::answer`] reads it), mapped for
+    /// every kind of call; `true` when its body parsed as a reply.
+    pub fn reply(data: &[u8]) -> bool {
+        let answer = twofa_core::fuzzing::answer(data);
+        for call in CALLS {
+            let _ = OmsFlow::reply(&answer, call);
+        }
+        payload(&answer.body)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn frame_corpus_replays_without_panic() {
+            twofa_core::fuzzing::replay("oms_frame", |data| {
+                super::frame(data);
+            });
+        }
+
+        #[test]
+        fn reply_corpus_replays_without_panic() {
+            twofa_core::fuzzing::replay("oms_reply", |data| {
+                super::reply(data);
+            });
+        }
     }
 }

@@ -56,7 +56,7 @@ pub struct OnlineOrderingFlow {
 
 /// Which call an answer belongs to: the same status means different things on each.
 #[derive(Clone, Copy)]
-enum Call {
+pub(crate) enum Call {
     Login,
     Verify,
     Refresh,
@@ -123,7 +123,7 @@ impl OnlineOrderingFlow {
     }
 
     /// A session from a token answer; `previous` supplies the subject when the answer has no `id_token`.
-    fn session(&self, answer: &Answer, previous: Option<&Session>) -> Result<Session, Error> {
+    pub(crate) fn session(&self, answer: &Answer, previous: Option<&Session>) -> Result<Session, Error> {
         let result = TokenResult::parse(&answer.body, answer.content_type())
             .ok_or_else(|| answer.unexpected("a token result (JSON or XML)"))?
             .checked()?;
@@ -178,7 +178,7 @@ impl OnlineOrderingFlow {
     }
 
     /// A challenge from a 303 answer: the method and setup data are inside the `id_token`.
-    fn challenge(&self, answer: &Answer) -> Result<Challenge, Error> {
+    pub(crate) fn challenge(&self, answer: &Answer) -> Result<Challenge, Error> {
         let result = TokenResult::parse(&answer.body, answer.content_type())
             .ok_or_else(|| answer.unexpected("a GenerateCodeResult"))?
             .checked()?;
@@ -225,7 +225,7 @@ impl OnlineOrderingFlow {
         Some(AuthenticatorSetup::new(manual_key, uri, qr_data))
     }
 
-    fn error(answer: &Answer, call: Call) -> Error {
+    pub(crate) fn error(answer: &Answer, call: Call) -> Error {
         match (answer.status, call) {
             (429, _) => Error::RateLimited { retry_after: answer.retry_after() },
             (400, _) => Error::InvalidInput(format!(

@@ -42,16 +42,66 @@ pub use config::{CustomerTokenPlacement, LAB, OnlineOrderingBuilder, PRODUCTION,
 pub use flow::{DEVICE_ID_CLAIM, OnlineOrderingFlow, PROVIDER, remembered_device_id};
 
 /// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`); not a stable API.
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing {
-    /// Parses a token result as JSON or XML; `true` when it parsed.
-    pub fn token_result(body: &[u8], xml: bool) -> bool {
-        crate::wire::TokenResult::parse(body, Some(if xml { "application/xml" } else { "application/json" })).is_some()
+    use std::sync::OnceLock;
+
+    use crate::{
+        OnlineOrderingFlow,
+        flow::Call,
+        wire::{decode_id_token, field, text},
+    };
+
+    /// A flow to turn answers into sessions and challenges (built once: it holds an HTTP client).
+    fn flow() -> Option<&'static OnlineOrderingFlow> {
+        static FLOW: OnceLock<Option<OnlineOrderingFlow>> = OnceLock::new();
+        FLOW.get_or_init(|| {
+            OnlineOrderingFlow::builder()
+                .base_url("https://onlineordering.invalid/")
+                .company_code("FUZZ")
+                .integrator("fuzz", "fuzz")
+                .email("fuzz@example.com")
+                .password("fuzz")
+                .build()
+                .ok()
+        })
+        .as_ref()
     }
 
-    /// Decodes an `id_token`; `true` when it held a JSON object.
-    pub fn id_token(token: &str) -> bool {
-        crate::wire::decode_id_token(token).is_some()
+    /// The first byte chooses: odd, the rest is an `id_token` (text); even, the rest is an answer of
+    /// `v1/Authenticate/2FA*` (laid out as [`twofa_core::fuzzing::answer`] reads it, JSON or WCF XML
+    /// by its content type), read as a session, a challenge and an error for every call.
+    pub fn answer(data: &[u8]) {
+        let Some((mode, rest)) = data.split_first() else { return };
+        if mode % 2 == 1 {
+            if let Some(claims) = std::str::from_utf8(rest).ok().and_then(decode_id_token) {
+                for key in ["AuthenticationMethod", "ManualEntryKey", "QrCodeData", "CustomerId"] {
+                    let _ = field(&claims, key).and_then(text);
+                }
+            }
+            return;
+        }
+        let answer = twofa_core::fuzzing::answer(rest);
+        if let Some(flow) = flow() {
+            if let Ok(session) = flow.session(&answer, None) {
+                twofa_core::fuzzing::use_session(&session);
+                let _ = crate::remembered_device_id(&session);
+            }
+            if let Ok(challenge) = flow.challenge(&answer) {
+                let _ = serde_json::to_vec(&challenge.expose_secrets());
+            }
+        }
+        for call in [Call::Login, Call::Verify, Call::Refresh] {
+            let _ = OnlineOrderingFlow::error(&answer, call);
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn answers_corpus_replays_without_panic() {
+            twofa_core::fuzzing::replay("onlineordering_answers", super::answer);
+        }
     }
 }

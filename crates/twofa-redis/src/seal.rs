@@ -29,10 +29,16 @@ impl Seal {
         let key = zeroize::Zeroizing::new(
             STANDARD.decode(encoded.trim()).map_err(|_| Error::Config(format!("{var} must hold a base64 key")))?,
         );
-        if key.len() != 32 {
-            return Err(Error::Config(format!("{var} must hold 32 bytes (base64), not {}", key.len())));
-        }
-        Ok(Self(ChaCha20Poly1305::new_from_slice(&key).map_err(|_| Error::Config(format!("{var}: unusable key")))?))
+        let key: &[u8; 32] = key
+            .as_slice()
+            .try_into()
+            .map_err(|_| Error::Config(format!("{var} must hold 32 bytes (base64), not {}", key.len())))?;
+        Ok(Self::from_key(key))
+    }
+
+    /// A seal with a 32-byte key.
+    pub(crate) fn from_key(key: &[u8; 32]) -> Self {
+        Self(ChaCha20Poly1305::new(key.into()))
     }
 
     pub(crate) fn seal(&self, plain: &[u8]) -> Result<String, Error> {

@@ -81,12 +81,17 @@ fn store_error(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
 
 fn read(path: &Path) -> Result<Option<Session>, Error> {
     let Some(bytes) = private_fs::read(path)? else { return Ok(None) };
-    let file: FileIn = serde_json::from_slice(&bytes)
+    decode(path, &bytes).map(Some)
+}
+
+/// The session in the bytes of a session file; `path` only names the file in errors.
+pub(crate) fn decode(path: &Path, bytes: &[u8]) -> Result<Session, Error> {
+    let file: FileIn = serde_json::from_slice(bytes)
         .map_err(|e| store_error(path, "corrupt session file", crate::json::describe_error(&e)))?;
     if file.version != VERSION {
         return Err(store_error(path, "unsupported session file version", file.version));
     }
-    Ok(Some(file.session))
+    Ok(file.session)
 }
 
 /// Takes the renewal lease of the profile whose lease file is `path`: an exclusive advisory lock

@@ -12,6 +12,8 @@ use std::{any::Any, fmt, time::Duration};
 use async_trait::async_trait;
 
 pub use file::FileStore;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use file::decode as decode_session_file;
 pub use memory::MemoryStore;
 
 use crate::{Error, Session};
