@@ -18,7 +18,7 @@ use twofa::{
     Authenticator, Error, OneTimeCode, Step, TotpSeed, TwoFactorFlow, code_source::Totp, etna::EtnaFlow, oms::OmsFlow,
     onlineordering::OnlineOrderingFlow,
 };
-use twofa_sandbox::{Sandbox, etna, oms, onlineordering};
+use twofa_sandbox::{Sandbox, etna, oms, oms_api_key, onlineordering};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -188,12 +188,34 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
         sweep.error(&flow.verify(&c, &wrong(&code)).await.unwrap_err());
         let session = flow.verify(&c, &code).await.unwrap().session().unwrap();
         sweep.session(&session);
-        sweep.session(&flow.resume(&session).await.unwrap());
+        match flow.resume(&session).await {
+            Ok(resumed) => sweep.session(&resumed),
+            // HTTP cannot resume (no documented call, §2.5).
+            Err(e) => sweep.error(&e),
+        }
         flow.logout(&session).await.unwrap();
         sweep.error(&flow.resume(&session).await.unwrap_err());
         let auth = Authenticator::builder(Arc::new(flow)).code_source(Arc::new(totp.clone())).build();
         sweep.session(&auth.session().await.unwrap());
         sweep.show(&auth);
+    }
+
+    // OMS API-key logins (§2.3): the key and its secret, right and wrong, over both gateways.
+    sweep.secret(oms_api_key::API_KEY);
+    sweep.secret(oms_api_key::API_SECRET);
+    for endpoint in [sandbox.oms_ws_url(), sandbox.oms_http_url()] {
+        let keyed = |secret: &str| {
+            OmsFlow::builder().endpoint(&endpoint).api_key(oms_api_key::API_USER_ID, oms_api_key::API_KEY, secret)
+        };
+        sweep.show(keyed(oms_api_key::API_SECRET));
+        let flow = keyed(oms_api_key::API_SECRET).build().unwrap();
+        sweep.show(&flow);
+        let step = flow.start().await.unwrap();
+        sweep.step(&step);
+        let Step::Authenticated(session) = step else { panic!() };
+        flow.logout(&session).await.unwrap();
+        sweep.secret("wrong-api-secret");
+        sweep.error(&keyed("wrong-api-secret").build().unwrap().start().await.unwrap_err());
     }
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();

@@ -8,6 +8,7 @@
 mod child;
 mod local_files;
 mod lockout;
+mod oms_api_key;
 mod oms_reply;
 mod proxy;
 mod ws_flood;

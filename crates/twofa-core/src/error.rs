@@ -19,6 +19,10 @@ pub enum Error {
     /// The username or password was rejected.
     #[error("the username or password was rejected")]
     InvalidCredentials,
+    /// An API-key login was refused: the API key, the signature made with its secret, or the user
+    /// id it was paired with (the provider does not say which).
+    #[error("the API-key login was rejected: check the API key, the API secret and the user id")]
+    InvalidApiKey,
     /// The account is locked; an administrator must unlock it.
     #[error("the account is locked")]
     AccountLocked,
@@ -185,6 +189,7 @@ impl Error {
         match self {
             Self::InvalidAppKey => "invalid_app_key",
             Self::InvalidCredentials => "invalid_credentials",
+            Self::InvalidApiKey => "invalid_api_key",
             Self::AccountLocked => "account_locked",
             Self::PasswordExpired { .. } => "password_expired",
             Self::PinNotSet { .. } => "pin_not_set",
@@ -226,6 +231,7 @@ impl Error {
             self,
             Self::InvalidAppKey
                 | Self::InvalidCredentials
+                | Self::InvalidApiKey
                 | Self::AccountLocked
                 | Self::PasswordExpired { .. }
                 | Self::PinNotSet { .. }
@@ -317,6 +323,8 @@ mod tests {
         assert_eq!(Error::transport(TransportKind::Timeout, "slow").kind(), "transport");
         assert_eq!(Error::unexpected(None, "x").kind(), "unexpected_response");
         assert_eq!(Error::MalformedCredential { field: "Token" }.kind(), "malformed_credential");
+        assert_eq!(Error::InvalidApiKey.kind(), "invalid_api_key");
+        assert!(Error::InvalidApiKey.is_rejected_credentials());
     }
 
     #[test]

@@ -64,7 +64,7 @@ pub use cooldown::Cooldown;
 pub use error::{Error, PinSetup, TransportKind};
 pub use flow::{Step, TwoFactorFlow};
 pub use login::{LoginOptions, login};
-pub use secret::{AccessToken, ApiKey, OneTimeCode, Password, Pin, RenewalToken, Secret, TotpSeed};
+pub use secret::{AccessToken, ApiKey, ApiSecret, OneTimeCode, Password, Pin, RenewalToken, Secret, TotpSeed};
 pub use session::{ExposedSession, Session, TokenPlacement};
 pub use time;
 

@@ -109,6 +109,49 @@ impl ProviderConfig {
         }
         Ok(Endpoint { url, login, password, http: self.http.build()?, options: self.http, clock: self.clock })
     }
+
+    /// Whether a login name or a password was given: for a provider with another way to log in,
+    /// to tell which one the caller chose.
+    pub fn has_password_login(&self) -> bool {
+        self.login.is_some() || self.password.is_some()
+    }
+
+    /// Like [`ProviderConfig::resolve`], for a flow that logs in with `other` (e.g. `an API key`)
+    /// instead of the login and password: the URL, the HTTP handle and the clock, no credentials.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a missing URL or a refused one, and when a login or a password was
+    /// given as well: the two ways to log in exclude each other.
+    pub fn resolve_without_password(
+        self,
+        spec: &Spec,
+        other: &str,
+        parse: impl FnOnce(&HttpOptions, &str) -> Result<Url, Error>,
+    ) -> Result<Network, Error> {
+        if self.has_password_login() {
+            return Err(Error::Config(format!(
+                "{} takes either {} and {}, or {other}, not both",
+                spec.name, spec.login, spec.password
+            )));
+        }
+        let url = parse(&self.http, &required(self.url, spec.name, spec.url)?)?;
+        Ok(Network { url, http: self.http.build()?, options: self.http, clock: self.clock })
+    }
+}
+
+/// The credential-free part of a built flow, from [`ProviderConfig::resolve_without_password`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Network {
+    /// The checked URL.
+    pub url: Url,
+    /// The HTTP handle, one per flow.
+    pub http: Http,
+    /// The settings the handle was built from (timeouts for other transports).
+    pub options: HttpOptions,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// The common part of a built flow: where it talks, as whom, and with what.
@@ -130,6 +173,13 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// Splits the endpoint into its network part and its login and password, for a provider that
+    /// keeps its credentials in its own shape.
+    pub fn into_parts(self) -> (Network, String, Password) {
+        let network = Network { url: self.url, http: self.http, options: self.options, clock: self.clock };
+        (network, self.login, self.password)
+    }
+
     /// `path` joined under the URL.
     ///
     /// # Errors
@@ -245,6 +295,31 @@ mod tests {
         assert!(matches!(
             full().url("http://example.com").resolve(&SPEC, HttpOptions::base_url),
             Err(Error::Config(_))
+        ));
+    }
+
+    #[test]
+    fn resolve_without_password_refuses_a_password_login_too() {
+        let keyed = ProviderConfig::default().url("https://example.com/api");
+        assert!(!keyed.has_password_login());
+        let network = keyed.resolve_without_password(&SPEC, "an API key", HttpOptions::base_url).unwrap();
+        assert_eq!(network.url.as_str(), "https://example.com/api/");
+        for both in [
+            full(),
+            ProviderConfig::default().url("https://h").login("u"),
+            ProviderConfig::default().url("https://h").password("p"),
+        ] {
+            assert!(both.has_password_login());
+            match both.resolve_without_password(&SPEC, "an API key", HttpOptions::base_url) {
+                Err(Error::Config(m)) => {
+                    assert_eq!(m, "Test takes either a username and a password, or an API key, not both")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(matches!(
+            ProviderConfig::default().resolve_without_password(&SPEC, "an API key", HttpOptions::base_url),
+            Err(Error::Config(m)) if m == "Test needs a base URL"
         ));
     }
 

@@ -98,6 +98,11 @@ secret_string! {
     ApiKey
 }
 secret_string! {
+    /// The secret half of an API key pair: it keys a request signature and never travels itself
+    /// (the OMS's API secret, which signs `AuthenticateUser`).
+    ApiSecret
+}
+secret_string! {
     /// The token that authorizes API calls once logged in.
     AccessToken
 }

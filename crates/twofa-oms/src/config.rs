@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use twofa_core::{Error, provider::ProviderConfig};
+use twofa_core::{ApiKey, ApiSecret, Error, provider::ProviderConfig};
 
-use crate::OmsFlow;
+use crate::{OmsFlow, api_key::ApiKeyLogin};
 
 /// How long an OMS session lives after its last activity (the docs: one hour).
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
@@ -27,19 +27,35 @@ pub struct OmsBuilder {
     pub(crate) transport: Option<Transport>,
     pub(crate) oms_id: Option<u32>,
     pub(crate) idle_timeout: Duration,
+    pub(crate) api_key: Option<ApiKeyLogin>,
 }
 
 impl Default for OmsBuilder {
     fn default() -> Self {
-        Self { common: ProviderConfig::default(), transport: None, oms_id: None, idle_timeout: DEFAULT_IDLE_TIMEOUT }
+        Self {
+            common: ProviderConfig::default(),
+            transport: None,
+            oms_id: None,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            api_key: None,
+        }
     }
 }
 
 impl OmsBuilder {
     twofa_core::provider_setters!(
         endpoint: "The gateway: `wss://host/WSGateway` (the full WebSocket URL) or `https://host` (the root before `/AP/`). Required.",
-        username: "The user's login. Required."
+        username: "The user's login. Required, with [`OmsBuilder::password`], unless an [`OmsBuilder::api_key`] is given."
     );
+
+    /// Logs in with an API key instead of a username and password: `AuthenticateUser` with
+    /// `APIKey`, `UserId`, a fresh `Nonce` and their HMAC-SHA256 `Signature` keyed with
+    /// `api_secret` (headers over HTTP, the payload over WebSocket). An API-key login has no
+    /// second factor. Give either this or a username and password, not both.
+    pub fn api_key(mut self, user_id: u64, api_key: impl Into<ApiKey>, api_secret: impl Into<ApiSecret>) -> Self {
+        self.api_key = Some(ApiKeyLogin { user_id, key: api_key.into(), secret: api_secret.into() });
+        self
+    }
 
     /// The transport (default: inferred from the endpoint's scheme).
     pub fn transport(mut self, transport: Transport) -> Self {

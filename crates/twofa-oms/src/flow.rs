@@ -12,13 +12,14 @@ use tokio::sync::Mutex;
 use twofa_core::{
     AccessToken, Challenge, Clock, Error, LiveChallenge, OneTimeCode, Password, RenewalToken, Secret, Session, Step,
     TokenPlacement, TransportKind, TwoFactorFlow,
-    http::{Answer, Http, sensitive_value},
+    http::{Answer, Http, HttpOptions, sensitive_value},
     provider::{Spec, basic_auth},
     retry::Backoff,
 };
 
 use crate::{
     OmsBuilder, Transport,
+    api_key::ApiKeyLogin,
     wire::{Call, Outcome, Reply},
     ws::Connection,
 };
@@ -38,14 +39,20 @@ const SPEC: Spec =
 pub struct OmsFlow {
     endpoint: Url,
     transport: Transport,
-    username: String,
-    password: Password,
+    credentials: Credentials,
     oms_id: Option<u32>,
     idle_timeout: Duration,
     http: Http,
     connect_timeout: Duration,
     timeout: Duration,
     clock: Arc<dyn Clock>,
+}
+
+/// How the flow logs in: one of the two, never both (checked in `build()`).
+#[derive(Debug)]
+enum Credentials {
+    Password { username: String, password: Password },
+    ApiKey(ApiKeyLogin),
 }
 
 /// The live state of a WebSocket challenge: the connection that is waiting for the code, and
@@ -60,6 +67,8 @@ struct PendingLogin {
 #[derive(Debug, Clone)]
 struct SessionShape {
     transport: Transport,
+    /// The user id an API-key login names up front: the reply may leave it out.
+    user_id: Option<String>,
     idle_timeout: Duration,
     oms_id: Option<u32>,
     clock: Arc<dyn Clock>,
@@ -87,7 +96,9 @@ impl SessionShape {
 
     fn session_of(&self, outcome: Outcome) -> Result<Session, Error> {
         match outcome {
-            Outcome::Session { token, user_id, oms_id } => Ok(self.session(token, user_id, oms_id)),
+            Outcome::Session { token, user_id, oms_id } => {
+                Ok(self.session(token, user_id.or_else(|| self.user_id.clone()), oms_id))
+            }
             Outcome::Challenge { .. } => Err(Error::unexpected(None, "a second 2FA request after the code")),
         }
     }
@@ -117,14 +128,14 @@ impl LiveChallenge for PendingLogin {
 }
 
 impl OmsFlow {
-    /// A builder; the endpoint, username and password are required.
+    /// A builder; the endpoint is required, and either a username and password or an API key.
     pub fn builder() -> OmsBuilder {
         OmsBuilder::default()
     }
 
     pub(crate) fn from_builder(b: OmsBuilder) -> Result<Self, Error> {
         let mut transport = Transport::Http;
-        let ep = b.common.resolve(&SPEC, |http, raw| {
+        let parse = |http: &HttpOptions, raw: &str| {
             let endpoint = Url::parse(raw.trim()).map_err(|e| Error::Config(format!("invalid OMS endpoint: {e}")))?;
             let inferred = match endpoint.scheme() {
                 "wss" | "ws" => Transport::WebSocket,
@@ -141,18 +152,35 @@ impl OmsFlow {
                 Transport::WebSocket => http.check_scheme(&endpoint, "wss").map(|()| endpoint),
                 Transport::Http => http.base_url(endpoint.as_str()),
             }
-        })?;
+        };
+        let (network, credentials) = match b.api_key {
+            Some(key) => {
+                let network = b.common.resolve_without_password(&SPEC, "an API key", parse)?;
+                if key.key.expose_secret().is_empty() || key.secret.expose_secret().is_empty() {
+                    return Err(Error::Config("the OMS needs a non-empty API key and API secret".into()));
+                }
+                (network, Credentials::ApiKey(key))
+            }
+            None if !b.common.has_password_login() => {
+                return Err(Error::Config(
+                    "the OMS needs a username and a password, or an API key (user id, key and secret)".into(),
+                ));
+            }
+            None => {
+                let (network, username, password) = b.common.resolve(&SPEC, parse)?.into_parts();
+                (network, Credentials::Password { username, password })
+            }
+        };
         Ok(Self {
             transport,
             oms_id: b.oms_id,
             idle_timeout: b.idle_timeout,
-            connect_timeout: ep.connect_timeout(),
-            timeout: ep.timeout(),
-            endpoint: ep.url,
-            username: ep.login,
-            password: ep.password,
-            http: ep.http,
-            clock: ep.clock,
+            connect_timeout: network.options.connect_time_limit(),
+            timeout: network.options.request_timeout(),
+            endpoint: network.url,
+            credentials,
+            http: network.http,
+            clock: network.clock,
         })
     }
 
@@ -164,6 +192,10 @@ impl OmsFlow {
     fn shape(&self) -> SessionShape {
         SessionShape {
             transport: self.transport,
+            user_id: match &self.credentials {
+                Credentials::ApiKey(key) => Some(key.user_id.to_string()),
+                Credentials::Password { .. } => None,
+            },
             idle_timeout: self.idle_timeout,
             oms_id: self.oms_id,
             clock: Arc::clone(&self.clock),
@@ -220,8 +252,11 @@ impl OmsFlow {
                 _ => answer.unexpected("an APEX JSON reply"),
             }),
             429 => Err(Error::RateLimited { retry_after: answer.retry_after() }),
+            // A gateway without the call: nothing to do there, not a dead session.
+            404 if call == Call::Other => Err(Error::Unsupported { operation: "logout" }),
             401 | 403 => Err(match call {
                 Call::Login => Error::InvalidCredentials,
+                Call::KeyLogin => Error::InvalidApiKey,
                 Call::Verify => Error::ChallengeExpired,
                 Call::Resume | Call::Other => Error::SessionExpired,
             }),
@@ -249,9 +284,20 @@ impl TwoFactorFlow for OmsFlow {
         match self.transport {
             Transport::WebSocket => {
                 let mut conn = self.connect().await?;
-                let credentials = json!({ "UserName": self.username, "Password": self.password.expose_secret() });
-                let reply = conn.call("WebAuthenticateUser", &credentials).await?;
-                match Reply::parse(reply.as_bytes())?.outcome(Call::Login)? {
+                // A password login is `WebAuthenticateUser`; the API-key form is documented for
+                // `AuthenticateUser` only.
+                let (function, credentials, call) = match &self.credentials {
+                    Credentials::Password { username, password } => (
+                        "WebAuthenticateUser",
+                        json!({ "UserName": username, "Password": password.expose_secret() }),
+                        Call::Login,
+                    ),
+                    Credentials::ApiKey(key) => {
+                        ("AuthenticateUser", key.sign(self.clock.now())?.payload(&key.key), Call::KeyLogin)
+                    }
+                };
+                let reply = conn.call(function, &credentials).await?;
+                match Reply::parse(reply.as_bytes())?.outcome(call)? {
                     Outcome::Challenge { method, .. } => {
                         let pending =
                             Arc::new(PendingLogin { connection: Mutex::new(Some(conn)), shape: self.shape() });
@@ -267,13 +313,25 @@ impl TwoFactorFlow for OmsFlow {
                 }
             }
             Transport::Http => {
-                let basic = basic_auth(&self.username, self.password.expose_secret());
-                let request = self
-                    .http
-                    .request(Method::GET, self.ap("AuthenticateUser")?)
-                    .header(ACCEPT, "application/json")
-                    .header(AUTHORIZATION, sensitive_value(basic.expose_secret(), "the credentials")?);
-                match self.send(request, Call::Login).await?.outcome(Call::Login)? {
+                let request =
+                    self.http.request(Method::GET, self.ap("AuthenticateUser")?).header(ACCEPT, "application/json");
+                let (request, call) = match &self.credentials {
+                    Credentials::Password { username, password } => {
+                        let basic = basic_auth(username, password.expose_secret());
+                        let value = sensitive_value(basic.expose_secret(), "the credentials")?;
+                        (request.header(AUTHORIZATION, value), Call::Login)
+                    }
+                    Credentials::ApiKey(key) => {
+                        let signed = key.sign(self.clock.now())?;
+                        let request = request
+                            .header("APIKey", sensitive_value(key.key.expose_secret(), "the API key")?)
+                            .header("Signature", sensitive_value(signed.signature.expose_secret(), "the signature")?)
+                            .header("UserId", signed.user_id)
+                            .header("Nonce", signed.nonce);
+                        (request, Call::KeyLogin)
+                    }
+                };
+                match self.send(request, call).await?.outcome(call)? {
                     Outcome::Challenge { method, pending } => Ok(Step::Challenge(Challenge::portable(
                         PROVIDER,
                         method,
@@ -303,10 +361,17 @@ impl TwoFactorFlow for OmsFlow {
         }
     }
 
-    /// Re-authenticating with the session token is idempotent: transport errors and 5xx are retried.
+    /// Over WebSocket, `WebAuthenticateUser {SessionToken}` on a new connection; re-authenticating
+    /// is idempotent, so transport errors and 5xx are retried. Over HTTP no stored document shows
+    /// a call that re-establishes or checks a session, so HTTP cannot resume:
+    /// [`Error::Unsupported`], and an [`Authenticator`](twofa_core::Authenticator) logs in afresh
+    /// (no code for an API key).
     async fn resume(&self, session: &Session) -> Result<Session, Error> {
         session.ensure_provider(PROVIDER)?;
-        Backoff::default().retry(|| self.resume_once(session)).await
+        match self.transport {
+            Transport::WebSocket => Backoff::default().retry(|| self.resume_once(session)).await,
+            Transport::Http => Err(Error::Unsupported { operation: "resume" }),
+        }
     }
 
     async fn logout(&self, session: &Session) -> Result<(), Error> {
@@ -317,21 +382,9 @@ impl TwoFactorFlow for OmsFlow {
 
 impl OmsFlow {
     async fn resume_once(&self, session: &Session) -> Result<Session, Error> {
-        match self.transport {
-            Transport::WebSocket => {
-                let (conn, renewed) = self.reconnect(session).await?;
-                conn.close().await;
-                Ok(renewed)
-            }
-            // HTTP has no re-authentication call; an authenticated call proves the session alive
-            // and counts as activity.
-            Transport::Http => {
-                let request = Self::with_session(self.post("GetUserInfo", &json!({}))?, session)?;
-                self.send(request, Call::Resume).await?.generic(Call::Resume)?;
-                let token = Secret::new(session.access_token().expose_secret());
-                Ok(self.session(token, session.subject().get("UserId").cloned(), None))
-            }
-        }
+        let (conn, renewed) = self.reconnect(session).await?;
+        conn.close().await;
+        Ok(renewed)
     }
 
     async fn logout_once(&self, session: &Session) -> Result<(), Error> {
@@ -343,7 +396,8 @@ impl OmsFlow {
                 Reply::parse(reply?.as_bytes())?.generic(Call::Other)
             }
             Transport::Http => {
-                let request = Self::with_session(self.post("LogOut", &json!({}))?, session)?;
+                // The documented HTTP path is `/AP/Logout` (the WebSocket function is `LogOut`).
+                let request = Self::with_session(self.post("Logout", &json!({}))?, session)?;
                 self.send(request, Call::Other).await?.generic(Call::Other)
             }
         }

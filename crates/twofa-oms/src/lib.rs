@@ -37,6 +37,7 @@
 //! [`Challenge`]: twofa_core::Challenge
 //! [`TwoFactorFlow::resume`]: twofa_core::TwoFactorFlow::resume
 
+mod api_key;
 mod config;
 mod flow;
 mod frame;
@@ -57,7 +58,7 @@ pub mod fuzzing {
         wire::{Call, Reply},
     };
 
-    const CALLS: [Call; 4] = [Call::Login, Call::Verify, Call::Resume, Call::Other];
+    const CALLS: [Call; 5] = [Call::Login, Call::KeyLogin, Call::Verify, Call::Resume, Call::Other];
 
     /// A flow to turn outcomes into sessions (built once: it holds an HTTP client).
     fn flow() -> Option<&'static OmsFlow> {

@@ -72,7 +72,10 @@ fn code<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
 /// Which call an answer belongs to: the same answer means different things on each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Call {
+    /// A username/password login.
     Login,
+    /// An API-key login: the same answers, but a refusal is about the key.
+    KeyLogin,
     Verify,
     Resume,
     Other,
@@ -101,7 +104,7 @@ impl Reply {
     /// The one mapping from a reply to an outcome or an error.
     pub(crate) fn outcome(self, call: Call) -> Result<Outcome, Error> {
         // `Authenticated` may already be true while the second factor is pending: check 2FA first.
-        if self.requires2fa == Some(true) && call == Call::Login {
+        if self.requires2fa == Some(true) && matches!(call, Call::Login | Call::KeyLogin) {
             let kind = self.twofatype.as_deref().or(self.authtype.as_deref()).unwrap_or_default();
             let setup = self.twofatoken.filter(|t| !t.expose_secret().is_empty());
             let method = match kind.to_ascii_lowercase().as_str() {
@@ -133,7 +136,7 @@ impl Reply {
             return Error::AccountLocked;
         }
         if lower.contains("invalid username or password") {
-            return Error::InvalidCredentials;
+            return if call == Call::KeyLogin { Error::InvalidApiKey } else { Error::InvalidCredentials };
         }
         if lower.contains("invalid session token") {
             return Error::SessionExpired;
@@ -146,6 +149,7 @@ impl Reply {
             _ => match (call, self.authenticated) {
                 (Call::Verify, Some(false)) => Error::InvalidCode,
                 (Call::Login, Some(false)) => Error::InvalidCredentials,
+                (Call::KeyLogin, Some(false)) => Error::InvalidApiKey,
                 (Call::Resume, Some(false)) => Error::SessionExpired,
                 _ => Error::unexpected(None, "an APEX reply with neither a session nor an error"),
             },
@@ -222,6 +226,15 @@ mod tests {
             Error::AccountLocked
         ));
         assert!(matches!(e(r#"{"Authenticated":false}"#, Call::Verify), Error::InvalidCode));
+        assert!(matches!(e(r#"{"Authenticated":false}"#, Call::KeyLogin), Error::InvalidApiKey));
+        assert!(matches!(
+            e(
+                r#"{"authenticated": false, "locked": false, "errormsg": "Invalid username or password"}"#,
+                Call::KeyLogin
+            ),
+            Error::InvalidApiKey
+        ));
+        assert!(matches!(e(r#"{"Authenticated":false,"Locked":true}"#, Call::KeyLogin), Error::AccountLocked));
         assert!(matches!(
             e(r#"{"Authenticated":false,"errormsg":"Invalid session token"}"#, Call::Resume),
             Error::SessionExpired
@@ -240,7 +253,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in twofa_core::test_util::arbitrary_bytes()) {
-            for call in [Call::Login, Call::Verify, Call::Resume, Call::Other] {
+            for call in [Call::Login, Call::KeyLogin, Call::Verify, Call::Resume, Call::Other] {
                 if let Ok(reply) = Reply::parse(&bytes) {
                     let _ = reply.outcome(call);
                 }
@@ -255,7 +268,7 @@ mod tests {
             "Authenticated", "Requires2FA", "Locked", "TwoFAType", "AuthType", "TwoFAToken", "Pending2FaToken",
             "SessionToken", "UserId", "User", "errormsg", "result", "errorcode", "OMSId",
         ])) {
-            for call in [Call::Login, Call::Verify, Call::Resume, Call::Other] {
+            for call in [Call::Login, Call::KeyLogin, Call::Verify, Call::Resume, Call::Other] {
                 if let Ok(reply) = Reply::parse(value.to_string().as_bytes()) {
                     let _ = reply.outcome(call);
                 }

@@ -116,21 +116,32 @@ async fn login_failures_map_to_their_errors() {
 }
 
 #[tokio::test]
-async fn logout_sends_aptoken_and_reads_the_generic_response() {
+async fn oms_2_6_logout_over_http_posts_ap_logout_with_aptoken() {
     let mut server = Server::new_async().await;
     let s = session(&mut server).await;
     let f = flow(&server);
+    // The documented path is `/AP/Logout`; mockito matches paths exactly, so `/AP/LogOut` would not do.
     let ok = server
-        .mock("POST", "/AP/LogOut")
+        .mock("POST", "/AP/Logout")
         .match_header("aptoken", "tok-1")
+        .match_header("content-type", "application/json")
+        .match_body("{}")
         .with_body(r#"{"result":"true","errormsg":null,"errorcode":0,"detail":null}"#)
         .create_async()
         .await;
     f.logout(&s).await.unwrap();
     ok.assert_async().await;
     ok.remove_async().await;
+    let boolean = server
+        .mock("POST", "/AP/Logout")
+        .with_body(r#"{"result":true,"errormsg":null,"errorcode":0,"detail":null}"#)
+        .create_async()
+        .await;
+    f.logout(&s).await.unwrap();
+    boolean.assert_async().await;
+    boolean.remove_async().await;
     let refused = server
-        .mock("POST", "/AP/LogOut")
+        .mock("POST", "/AP/Logout")
         .with_body(r#"{"result":false,"errormsg":"Not Authorized","errorcode":20,"detail":null}"#)
         .create_async()
         .await;
@@ -139,38 +150,175 @@ async fn logout_sends_aptoken_and_reads_the_generic_response() {
 }
 
 #[tokio::test]
-async fn resume_over_http_checks_the_session_with_an_authenticated_call() {
+async fn oms_2_6_a_gateway_without_ap_logout_is_unsupported_not_expired() {
     let mut server = Server::new_async().await;
     let s = session(&mut server).await;
-    let f = flow(&server);
-    let alive = server
-        .mock("POST", "/AP/GetUserInfo")
-        .match_header("aptoken", "tok-1")
-        .with_body(r#"{"UserId":7,"UserName":"trader"}"#)
-        .create_async()
-        .await;
-    let renewed = f.resume(&s).await.unwrap();
-    alive.assert_async().await;
-    assert_eq!(renewed.subject()["UserId"], "7");
-    alive.remove_async().await;
-    let dead = server
-        .mock("POST", "/AP/GetUserInfo")
-        .with_body(r#"{"result":false,"errormsg":"Not Authorized","errorcode":20}"#)
-        .create_async()
-        .await;
-    assert!(matches!(f.resume(&s).await, Err(Error::SessionExpired)));
-    dead.assert_async().await;
+    let missing =
+        server.mock("POST", "/AP/Logout").with_status(404).with_body("<html>Not Found</html>").create_async().await;
+    assert!(matches!(flow(&server).logout(&s).await, Err(Error::Unsupported { operation: "logout" })));
+    missing.assert_async().await;
+    missing.remove_async().await;
+    let html = server.mock("POST", "/AP/Logout").with_body("<!doctype html><p>hello</p>").create_async().await;
+    assert!(matches!(flow(&server).logout(&s).await, Err(Error::UnexpectedResponse { status: Some(200), .. })));
+    html.assert_async().await;
 }
 
 #[tokio::test]
-async fn operation_in_process_is_not_an_error() {
+async fn oms_2_5_resume_over_http_is_unsupported_and_sends_nothing() {
+    let mut server = Server::new_async().await;
+    let s = session(&mut server).await;
+    // No stored document shows an HTTP call that re-establishes a session: nothing may be probed.
+    let get = server.mock("GET", Matcher::Any).expect(0).create_async().await;
+    let post = server.mock("POST", Matcher::Any).expect(0).create_async().await;
+    assert!(matches!(flow(&server).resume(&s).await, Err(Error::Unsupported { operation: "resume" })));
+    get.assert_async().await;
+    post.assert_async().await;
+}
+
+#[tokio::test]
+async fn oms_2_7_operation_in_process_is_not_an_error() {
     let mut server = Server::new_async().await;
     let s = session(&mut server).await;
     let mock = server
-        .mock("POST", "/AP/LogOut")
+        .mock("POST", "/AP/Logout")
         .with_body(r#"{"result":false,"errormsg":"Operation In Process","errorcode":107}"#)
         .create_async()
         .await;
     flow(&server).logout(&s).await.unwrap();
     mock.assert_async().await;
+}
+
+// §2.3, API-key login over HTTP: `GET /AP/AuthenticateUser` with `APIKey`, `Signature`, `UserId`
+// and `Nonce` headers; the signature is checked against Python's `hmac`, not our own code.
+
+const API_KEY: &str = "key-96-abc";
+const API_SECRET: &str = "secret-96-xyz";
+
+fn key_flow(server: &ServerGuard) -> OmsFlow {
+    OmsFlow::builder().endpoint(server.url()).api_key(96, API_KEY, API_SECRET).build().unwrap()
+}
+
+/// Lower-case hex HMAC-SHA256, computed by Python's standard library.
+fn python_hmac(secret: &str, message: &str) -> String {
+    let script = "import hmac,hashlib,sys; \
+                  print(hmac.new(sys.argv[1].encode(), sys.argv[2].encode(), hashlib.sha256).hexdigest())";
+    let out = std::process::Command::new("python3").args(["-c", script, secret, message]).output().unwrap();
+    assert!(out.status.success(), "python3 computes the vector");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn header(request: &mockito::Request, name: &str) -> String {
+    request.header(name).first().and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+}
+
+/// Whether a request is a correctly signed API-key login for user 96.
+fn signed_correctly(request: &mockito::Request) -> bool {
+    let nonce = header(request, "nonce");
+    !nonce.is_empty()
+        && nonce.bytes().all(|b| b.is_ascii_digit())
+        && header(request, "signature") == python_hmac(API_SECRET, &format!("{nonce}96{API_KEY}"))
+}
+
+async fn key_login(server: &mut ServerGuard, status: usize, body: &str) -> mockito::Mock {
+    server
+        .mock("GET", "/AP/AuthenticateUser")
+        .match_header("apikey", API_KEY)
+        .match_header("userid", "96")
+        .match_header("authorization", Matcher::Missing)
+        .match_request(signed_correctly)
+        .with_status(status)
+        .with_body(body)
+        .create_async()
+        .await
+}
+
+#[tokio::test]
+async fn oms_2_3_api_key_login_over_http_signs_the_documented_headers() {
+    let mut server = Server::new_async().await;
+    // The v4 no-2FA sample, for a user with 2FA on: "authentication using an API key bypasses 2FA".
+    let body = r#"{ "Authenticated": true, "SessionToken": "a923322a-5140-4d20-b2a6-e07422bb0e6e",
+      "User": { "UserId": 96, "UserName": "bot", "Email": "b@x", "EmailVerified": true, "AccountId": 3, "OMSId": 1, "Use2FA": true },
+      "Locked": false, "Requires2FA": false, "EnforceEnable2FA": false, "TwoFAType": null, "TwoFAToken": null, "errormsg": null }"#;
+    let mock = key_login(&mut server, 200, body).await.expect(2);
+    let f = key_flow(&server);
+    let Step::Authenticated(s) = f.start().await.unwrap() else { panic!("an API-key login has no challenge") };
+    assert_eq!(s.header_name(), "aptoken");
+    assert_eq!(s.access_token().expose_secret(), "a923322a-5140-4d20-b2a6-e07422bb0e6e");
+    assert_eq!((s.subject()["UserId"].as_str(), s.extras()["OMSId"].as_str()), ("96", Some("1")));
+    // A second login signs a new nonce (the matcher recomputes the signature for each).
+    let Step::Authenticated(_) = f.start().await.unwrap() else { panic!() };
+    mock.assert_async().await;
+}
+
+#[tokio::test]
+async fn oms_2_3_api_key_login_keeps_the_configured_user_id_when_the_reply_omits_it() {
+    let mut server = Server::new_async().await;
+    let mock = key_login(&mut server, 200, r#"{"Authenticated":true,"SessionToken":"tok-k"}"#).await;
+    let Step::Authenticated(s) = key_flow(&server).start().await.unwrap() else { panic!() };
+    mock.assert_async().await;
+    assert_eq!(s.subject()["UserId"], "96");
+}
+
+#[tokio::test]
+async fn oms_2_3_a_refused_api_key_is_invalid_api_key() {
+    for (status, body) in [
+        (200, r#"{"authenticated": false, "locked": false, "errormsg": "Invalid username or password"}"#),
+        (200, r#"{"Authenticated":false}"#),
+        (401, ""),
+    ] {
+        let mut server = Server::new_async().await;
+        let mock = key_login(&mut server, status, body).await;
+        let err = key_flow(&server).start().await.unwrap_err();
+        mock.assert_async().await;
+        assert!(matches!(err, Error::InvalidApiKey), "{status} {body}: {err:?}");
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains(API_KEY) && !shown.contains(API_SECRET), "{shown}");
+    }
+}
+
+/// What an answer must yield.
+type Expect = fn(&Error) -> bool;
+
+#[tokio::test]
+async fn oms_2_3_api_key_hostile_answers_are_typed_errors() {
+    let locked = r#"{"Authenticated":false,"Locked":true,"errormsg":"User is locked. Please contact administrator"}"#;
+    let cases: [(usize, &str, Expect); 6] = [
+        (200, locked, |e| matches!(e, Error::AccountLocked)),
+        (200, "<!doctype html><title>gateway</title>", |e| {
+            matches!(e, Error::UnexpectedResponse { status: Some(200), .. })
+        }),
+        (404, "<html>Not Found</html>", |e| matches!(e, Error::UnexpectedResponse { status: Some(404), .. })),
+        (200, r#"{"Authenticated":true}"#, |e| matches!(e, Error::UnexpectedResponse { .. })),
+        (200, r#"{"Authenticated":true,"SessionToken":"bad\u0007token"}"#, |e| {
+            matches!(e, Error::MalformedCredential { field: "SessionToken" })
+        }),
+        (429, "", |e| matches!(e, Error::RateLimited { .. })),
+    ];
+    for (status, body, expected) in cases {
+        let mut server = Server::new_async().await;
+        let mock = key_login(&mut server, status, body).await;
+        let err = key_flow(&server).start().await.unwrap_err();
+        mock.assert_async().await;
+        assert!(expected(&err), "{status} {body}: {err:?}");
+    }
+}
+
+#[test]
+fn oms_2_3_username_and_password_or_an_api_key_not_both_nor_neither() {
+    let base = || OmsFlow::builder().endpoint("https://oms.example");
+    let message = |b: twofa_oms::OmsBuilder| match b.build() {
+        Err(Error::Config(m)) => m,
+        other => panic!("{other:?}"),
+    };
+    assert!(base().api_key(1, "k", "s").build().is_ok());
+    assert!(base().username("u").password("p").build().is_ok());
+    let both = "the OMS takes either a username and a password, or an API key, not both";
+    assert_eq!(message(base().username("u").password("p").api_key(1, "k", "s")), both);
+    assert_eq!(message(base().username("u").api_key(1, "k", "s")), both);
+    assert_eq!(message(base()), "the OMS needs a username and a password, or an API key (user id, key and secret)");
+    assert_eq!(message(base().username("u")), "the OMS needs a password");
+    assert!(matches!(base().api_key(1, "", "s").build(), Err(Error::Config(_))), "an empty key");
+    assert!(matches!(base().api_key(1, "k", "").build(), Err(Error::Config(_))), "an empty secret");
+    let shown = format!("{:?}", base().api_key(1, "key-shown?", "secret-shown?"));
+    assert!(!shown.contains("key-shown?") && !shown.contains("secret-shown?"), "{shown}");
 }

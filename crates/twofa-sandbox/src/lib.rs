@@ -33,6 +33,7 @@
 mod clock;
 pub mod etna;
 pub mod oms;
+pub mod oms_api_key;
 pub mod onlineordering;
 mod outbox;
 mod stats;
@@ -260,6 +261,12 @@ impl Sandbox {
     /// Turns every OMS WebSocket reply into an `m:5` error frame (code 102, "Server Error").
     pub fn set_oms_error_frames(&self, on: bool) {
         self.shared.oms.set_error_frames(on);
+    }
+
+    /// Accepts an OMS API-key login's nonce more than once (default: a replay is refused, see
+    /// [`oms_api_key`]).
+    pub fn set_oms_accept_nonce_replay(&self, on: bool) {
+        self.shared.oms.api_keys.set_accept_replay(on);
     }
 
     /// Where delivered codes land; also readable over HTTP at

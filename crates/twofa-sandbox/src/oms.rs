@@ -44,7 +44,11 @@ use axum::{
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use serde_json::{Value, json};
 
-use crate::{SandboxBuilder, Shared, header, lock, random_token};
+use crate::{
+    SandboxBuilder, Shared, header, lock,
+    oms_api_key::{self, ApiKeys, Signed},
+    random_token,
+};
 
 /// The password of every seeded OMS user.
 pub const PASSWORD: &str = "sandbox-password";
@@ -223,6 +227,8 @@ pub(crate) struct OmsState {
     factors: Mutex<HashMap<String, Factor>>,
     sessions: Mutex<HashMap<String, Live>>,
     pending_http: Mutex<HashMap<String, Pending>>,
+    // API-key login (issue 15 item 3): the nonces seen; the logic is in `oms_api_key`.
+    pub(crate) api_keys: ApiKeys,
 }
 
 impl OmsState {
@@ -239,6 +245,7 @@ impl OmsState {
             factors: Mutex::new(factors),
             sessions: Mutex::default(),
             pending_http: Mutex::default(),
+            api_keys: ApiKeys::default(),
         }
     }
 
@@ -393,6 +400,15 @@ impl OmsState {
         factor.last_step = Some(factor.last_step.map_or(step, |last| last.max(step)));
         factor.enrolled = true;
         true
+    }
+
+    /// An API-key `AuthenticateUser` (`oms_api_key`, §2.3): a session of the key's user in the v4
+    /// shape, never a 2FA request ("authentication using an API key bypasses 2FA"), or the
+    /// documented refusal.
+    fn api_key_login(&self, signed: &Signed, now: Instant) -> Out {
+        let account = self.api_keys.check(signed).and_then(|id| ACCOUNTS.iter().find(|a| a.id == id));
+        let Some(account) = account else { return Out::Doc(oms_api_key::REFUSED) };
+        oms_api_key::accepted(&self.open_session(account.name, now), account.user()).into()
     }
 
     /// `Authenticate2FA {Code}` against a pending login (§2.5); the pending state survives a wrong code.
@@ -593,12 +609,16 @@ fn handle(s: &Shared, conn: &mut Connection, name: &str, payload: &Value) -> Out
                 reply.into()
             }
         },
-        Some("AuthenticateUser") => {
-            let (user, password) = credentials();
-            let (reply, pending) = oms.ws_user_login(user, password, now);
-            conn.pending = pending;
-            reply.into()
-        }
+        Some("AuthenticateUser") => match Signed::from_payload(payload) {
+            // The API-key form (`oms_api_key`).
+            Some(signed) => oms.api_key_login(&signed, now),
+            None => {
+                let (user, password) = credentials();
+                let (reply, pending) = oms.ws_user_login(user, password, now);
+                conn.pending = pending;
+                reply.into()
+            }
+        },
         // foxbit-client re-authenticates through Authenticate2FA {SessionToken} (§2.5).
         Some("Authenticate2FA") => match (field(payload, "SessionToken"), field(payload, "Code")) {
             (Some(token), None) => oms.resume(token, now).into(),
@@ -645,6 +665,10 @@ async fn http_call(
         // The v4 prose says POST, its samples GET: both are served (§2.3).
         "AuthenticateUser" | "Authenticate" if method == Method::GET || method == Method::POST => {
             s.stats.hit("oms.http.authenticate");
+            // The API-key headers (`oms_api_key`), else `Authorization`.
+            if let Some(signed) = Signed::from_headers(&headers) {
+                return oms.api_key_login(&signed, now).into_response();
+            }
             let (username, password) = basic_credentials(&headers).unwrap_or_default();
             let (mut reply, pending) = oms.user_login(&username, &password, now);
             if let Some(pending) = pending {

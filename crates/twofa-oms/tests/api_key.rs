@@ -1,0 +1,149 @@
+//! API-key login, logout and resume against the in-process sandbox, over both gateways. Test names
+//! carry the section of the provider reference they follow (§2.3 AuthenticateUser, §2.5 session
+//! re-establishment, §2.6 LogOut).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::{sync::Arc, time::Duration};
+
+use serde_json::Value;
+use twofa_core::{Authenticator, Error, ManualClock, Session, Step, TwoFactorFlow, time::OffsetDateTime};
+use twofa_oms::{OmsBuilder, OmsFlow};
+use twofa_sandbox::{
+    Sandbox,
+    oms_api_key::{API_KEY, API_SECRET, API_USER_ID},
+};
+
+fn endpoints(sandbox: &Sandbox) -> [String; 2] {
+    [sandbox.oms_http_url(), sandbox.oms_ws_url()]
+}
+
+fn keyed(endpoint: &str) -> OmsBuilder {
+    OmsFlow::builder().endpoint(endpoint).api_key(API_USER_ID, API_KEY, API_SECRET)
+}
+
+async fn start(flow: &OmsFlow) -> Result<Session, Error> {
+    match flow.start().await? {
+        Step::Authenticated(session) => Ok(session),
+        Step::Challenge(_) => panic!("an API-key login bypasses 2FA"),
+    }
+}
+
+/// `GetUserInfo` over HTTP with `aptoken`: whether the session is alive (APEX answers 200 with
+/// error code 20 when it is not).
+async fn alive(sandbox: &Sandbox, session: &Session) -> bool {
+    let request = reqwest::Client::new().post(format!("{}/AP/GetUserInfo", sandbox.oms_http_url())).body("{}");
+    let response = session.authorize(request).unwrap().send().await.unwrap();
+    let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    body["errorcode"] != 20
+}
+
+#[tokio::test]
+async fn oms_2_3_api_key_login_over_both_transports_bypasses_2fa() {
+    let sandbox = Sandbox::start().await.unwrap();
+    for endpoint in endpoints(&sandbox) {
+        let flow = keyed(&endpoint).build().unwrap();
+        let session = start(&flow).await.unwrap();
+        assert_eq!(session.subject()["UserId"], API_USER_ID.to_string(), "{endpoint}");
+        assert!(alive(&sandbox, &session).await, "{endpoint}");
+        // Back-to-back logins: each signs a fresh nonce, and the sandbox refuses replays.
+        let again = start(&flow).await.unwrap();
+        assert_ne!(again.access_token().expose_secret(), session.access_token().expose_secret());
+    }
+    assert_eq!(sandbox.stats().requests("oms.http.authenticate"), 2);
+}
+
+#[tokio::test]
+async fn oms_2_3_a_wrong_secret_key_or_user_id_is_invalid_api_key_on_both_transports() {
+    let sandbox = Sandbox::start().await.unwrap();
+    for endpoint in endpoints(&sandbox) {
+        let builder = OmsFlow::builder().endpoint(&endpoint);
+        for wrong in [
+            builder.clone().api_key(API_USER_ID, API_KEY, "not-the-secret"),
+            builder.clone().api_key(API_USER_ID, "not-the-key", API_SECRET),
+            builder.clone().api_key(API_USER_ID + 1, API_KEY, API_SECRET),
+        ] {
+            let err = start(&wrong.build().unwrap()).await.unwrap_err();
+            assert!(matches!(err, Error::InvalidApiKey), "{endpoint}: {err:?}");
+            assert!(!err.to_string().contains("not-the"), "the message names fields, never values: {err}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn oms_2_6_logout_ends_an_api_key_session_on_both_transports() {
+    let sandbox = Sandbox::start().await.unwrap();
+    for endpoint in endpoints(&sandbox) {
+        let flow = keyed(&endpoint).build().unwrap();
+        let session = start(&flow).await.unwrap();
+        flow.logout(&session).await.unwrap();
+        assert!(!alive(&sandbox, &session).await, "{endpoint}: the session ended at the gateway");
+    }
+    assert_eq!(sandbox.stats().requests("oms.http.logout"), 1, "HTTP logout reached POST /AP/Logout");
+}
+
+#[tokio::test]
+async fn oms_2_5_resume_is_websocket_only() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let ws = keyed(&sandbox.oms_ws_url()).build().unwrap();
+    let session = start(&ws).await.unwrap();
+    let resumed = ws.resume(&session).await.unwrap();
+    assert_eq!(resumed.access_token().expose_secret(), session.access_token().expose_secret());
+
+    let http = keyed(&sandbox.oms_http_url()).build().unwrap();
+    let session = start(&http).await.unwrap();
+    let before = sandbox.stats().requests("oms.http.userinfo");
+    assert!(matches!(http.resume(&session).await, Err(Error::Unsupported { operation: "resume" })));
+    assert_eq!(sandbox.stats().requests("oms.http.userinfo"), before, "no probe was sent");
+}
+
+#[tokio::test]
+async fn oms_2_5_an_authenticator_over_http_logs_in_afresh_with_the_api_key() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let clock = ManualClock::new(OffsetDateTime::now_utc());
+    let flow = Arc::new(keyed(&sandbox.oms_http_url()).clock(Arc::new(clock.clone())).build().unwrap());
+    // No code source: an API-key login never asks for one.
+    let auth = Authenticator::builder(flow).clock(Arc::new(clock.clone())).build();
+    let first = auth.session().await.unwrap();
+    let step = Duration::from_secs(59 * 60 + 30);
+    clock.advance(step);
+    sandbox.clock().advance(step);
+    let renewed = auth.session().await.unwrap();
+    assert_ne!(renewed.access_token().expose_secret(), first.access_token().expose_secret());
+    assert_eq!(sandbox.stats().requests("oms.http.authenticate"), 2, "resume unsupported: a second login");
+    assert!(alive(&sandbox, &renewed).await);
+}
+
+#[tokio::test]
+async fn oms_2_3_a_replayed_nonce_is_refused_by_a_strict_sandbox_and_ours_never_repeat() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let flow = keyed(&sandbox.oms_http_url()).build().unwrap();
+    for _ in 0..20 {
+        start(&flow).await.unwrap();
+    }
+    // A replay itself, sent by hand: the same four headers twice.
+    let client = reqwest::Client::new();
+    let nonce = "1234567";
+    let signature = {
+        let script = "import hmac,hashlib,sys; \
+                      print(hmac.new(sys.argv[1].encode(), sys.argv[2].encode(), hashlib.sha256).hexdigest())";
+        let message = format!("{nonce}{API_USER_ID}{API_KEY}");
+        let out = std::process::Command::new("python3").args(["-c", script, API_SECRET, &message]).output().unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let send = || {
+        client
+            .get(format!("{}/AP/AuthenticateUser", sandbox.oms_http_url()))
+            .header("APIKey", API_KEY)
+            .header("Signature", &signature)
+            .header("UserId", API_USER_ID.to_string())
+            .header("Nonce", nonce)
+            .send()
+    };
+    let first: Value = serde_json::from_slice(&send().await.unwrap().bytes().await.unwrap()).unwrap();
+    let replay: Value = serde_json::from_slice(&send().await.unwrap().bytes().await.unwrap()).unwrap();
+    assert_eq!(first["Authenticated"], true);
+    assert_eq!(
+        replay,
+        serde_json::json!({"authenticated": false, "locked": false, "errormsg": "Invalid username or password"})
+    );
+}
