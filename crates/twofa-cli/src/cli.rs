@@ -8,7 +8,7 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   2  usage or configuration error (including no way to read a password or code)
-  3  credentials, app key or company rejected (also a locked account or an expired password)
+  3  credentials, app key, API key or company rejected (also a locked account or an expired password)
   4  second factor (verification code or security PIN) rejected, or the challenge expired, after all attempts
   5  network, server or unexpected response
   6  rate limited (the message says when to retry)";
@@ -142,7 +142,10 @@ pub enum Provider {
     /// Exchange OMS (AlphaPoint APEX and white labels)
     #[command(after_help = "Examples:
   twofa login oms --url wss://apex.example/WSGateway --username trader1 --totp-secret-env OMS_TOTP
-  twofa login oms --url https://apex.example --username trader1     # the HTTP gateway")]
+  twofa login oms --url https://apex.example --username trader1     # the HTTP gateway
+  export OMS_API_KEY=… OMS_API_SECRET=…                             # a trading bot: no 2FA
+  twofa login oms --url wss://apex.example/WSGateway --user-id 96 \\
+      --api-key-env OMS_API_KEY --api-secret-env OMS_API_SECRET")]
     Oms {
         /// wss://host/WSGateway (the full gateway URL) or https://host (the root before /AP/)
         #[arg(long, value_name = "URL")]
@@ -150,9 +153,24 @@ pub enum Provider {
         /// The transport [default: from the URL's scheme]
         #[arg(long, value_enum)]
         transport: Option<TransportArg>,
-        /// The user's login
-        #[arg(long)]
-        username: String,
+        /// The user's login (or log in with an API key instead: --api-key-env)
+        #[arg(long, required_unless_present = "api_key_env")]
+        username: Option<String>,
+        /// Log in with the API key in this variable instead of a username and password (no second
+        /// factor); needs --api-secret-env and --user-id. The profile keeps the variables' names
+        #[arg(
+            long,
+            value_name = "VAR",
+            requires_all = ["api_secret_env", "user_id"],
+            conflicts_with_all = ["username", "password_env", "password_stdin", "password_keyring"]
+        )]
+        api_key_env: Option<String>,
+        /// The variable holding the API secret that signs the API-key login
+        #[arg(long, value_name = "VAR", requires = "api_key_env")]
+        api_secret_env: Option<String>,
+        /// The user id the API key belongs to
+        #[arg(long, value_name = "N", requires = "api_key_env")]
+        user_id: Option<u64>,
         #[command(flatten)]
         common: Common,
     },

@@ -19,7 +19,7 @@ use crate::{
     cli::{Format, Provider, TransportArg},
     input::{self, AskPin, PasswordInput, ShowSetup},
     output::{self, Failure},
-    profile::{Backend, Profile, secret_env},
+    profile::{Backend, OmsApiKey, Profile, secret_env},
     progress::{PauseForCode, Progress},
     stores,
 };
@@ -71,11 +71,9 @@ impl Context {
     }
 }
 
-fn who(backend: &Backend) -> &str {
-    match backend {
-        Backend::Etna { username, .. } | Backend::Oms { username, .. } => username,
-        Backend::Onlineordering { email, .. } => email,
-    }
+/// The password for a login from `input`, or a stand-in when the profile logs in without one.
+fn password_for(profile: &Profile, input: PasswordInput<'_>) -> Result<Password, Error> {
+    if profile.uses_password() { input::password(input, &profile.who()) } else { Ok(Password::new(UNUSED_PASSWORD)) }
 }
 
 pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
@@ -83,13 +81,20 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
         Provider::Etna { base_url, app_key_env, username, pin_env, common } => {
             (Backend::Etna { base_url, app_key_env, username, pin_env }, common)
         }
-        Provider::Oms { url, transport, username, common } => {
+        Provider::Oms { url, transport, username, api_key_env, api_secret_env, user_id, common } => {
             let websocket = match transport {
                 Some(TransportArg::Ws) => true,
                 Some(TransportArg::Http) => false,
                 None => url.trim_start().starts_with("ws"),
             };
-            (Backend::Oms { url, websocket, username }, common)
+            // clap requires the three API-key flags together.
+            let api_key = match (api_key_env, api_secret_env, user_id) {
+                (Some(api_key_env), Some(api_secret_env), Some(user_id)) => {
+                    Some(OmsApiKey { user_id, api_key_env, api_secret_env })
+                }
+                _ => None,
+            };
+            (Backend::Oms { url, websocket, username, api_key }, common)
         }
         Provider::Onlineordering { base_url, company_code, api_credentials_env, email, remember_device, common } => {
             (Backend::Onlineordering { base_url, company_code, api_credentials_env, email, remember_device }, common)
@@ -118,8 +123,9 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
         (None, true) => PasswordInput::Stdin,
         (None, false) => PasswordInput::Prompt,
     };
-    let password = input::password(password_input, who(&profile.backend))?;
-    let remembered = password_keyring.as_ref().map(|_| password.clone());
+    let password = password_for(&profile, password_input)?;
+    // An API-key profile has no password to remember.
+    let remembered = password_keyring.as_ref().filter(|_| profile.uses_password()).map(|_| password.clone());
     let store = chosen.store();
     let previous = store.load(&name).await.ok().flatten();
     let flow = profile.flow(password, ctx.timeout, previous.as_ref())?;
@@ -179,7 +185,7 @@ async fn valid_session(ctx: &Context, name: &str, profile: &Profile) -> Result<S
             }
         }
     }
-    let remembered = match profile.password_keyring {
+    let remembered = match profile.password_keyring && profile.uses_password() {
         true => stores::remembered_password(name).await,
         false => None,
     };
@@ -187,7 +193,7 @@ async fn valid_session(ctx: &Context, name: &str, profile: &Profile) -> Result<S
         Some(password) => password,
         None => {
             let password_input = profile.password_env.as_deref().map_or(PasswordInput::Prompt, PasswordInput::Env);
-            input::password(password_input, who(&profile.backend))?
+            password_for(profile, password_input)?
         }
     };
     let flow = profile.flow(password, ctx.timeout, previous.as_ref())?;

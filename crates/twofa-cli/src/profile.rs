@@ -10,7 +10,7 @@ use std::{path::Path, sync::Arc};
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 use twofa_core::{
-    ApiKey, Error, Password, Pin, Session, TwoFactorFlow,
+    ApiKey, ApiSecret, Error, Password, Pin, Session, TwoFactorFlow,
     http::HttpOptions,
     store::{check_profile, private_fs},
 };
@@ -32,7 +32,12 @@ pub enum Backend {
     Oms {
         url: String,
         websocket: bool,
-        username: String,
+        /// The login of a username/password profile.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        username: Option<String>,
+        /// The API key of an API-key profile: the user id and the variables' names.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        api_key: Option<OmsApiKey>,
     },
     Onlineordering {
         base_url: String,
@@ -52,6 +57,15 @@ pub enum StoreKind {
     File,
     /// The OS keyring (Keychain, Credential Manager, Secret Service); files when none answers
     Keyring,
+}
+
+/// An OMS API-key login as a profile keeps it: the *names* of the variables holding the key and
+/// the secret, never their values.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OmsApiKey {
+    pub user_id: u64,
+    pub api_key_env: String,
+    pub api_secret_env: String,
 }
 
 /// A stored profile.
@@ -133,6 +147,21 @@ impl Profile {
         private_fs::list(dir, ".json", |name| check_profile(name).is_ok())
     }
 
+    /// Whether logging in asks for a password (an OMS API-key profile does not).
+    pub fn uses_password(&self) -> bool {
+        !matches!(self.backend, Backend::Oms { api_key: Some(_), .. })
+    }
+
+    /// Who logs in, for prompts: a username, an email, or an API key's user id.
+    pub fn who(&self) -> String {
+        match &self.backend {
+            Backend::Etna { username, .. } | Backend::Oms { username: Some(username), .. } => username.clone(),
+            Backend::Oms { api_key: Some(key), .. } => format!("user id {}", key.user_id),
+            Backend::Oms { .. } => String::new(),
+            Backend::Onlineordering { email, .. } => email.clone(),
+        }
+    }
+
     pub fn provider(&self) -> &'static str {
         match self.backend {
             Backend::Etna { .. } => twofa_etna::PROVIDER,
@@ -162,15 +191,23 @@ impl Profile {
                 }
                 Arc::new(builder.build()?)
             }
-            Backend::Oms { url, websocket, username } => Arc::new(
-                OmsFlow::builder()
+            Backend::Oms { url, websocket, username, api_key } => {
+                let builder = OmsFlow::builder()
                     .endpoint(url)
                     .transport(if *websocket { Transport::WebSocket } else { Transport::Http })
-                    .username(username)
-                    .password(password)
-                    .http(http)
-                    .build()?,
-            ),
+                    .http(http);
+                // Either a username and password or an API key; the builder refuses both and neither.
+                let builder = match (username, api_key) {
+                    (_, Some(key)) => builder.api_key(
+                        key.user_id,
+                        ApiKey::new(secret_env(&key.api_key_env, "the API key")?.as_str()),
+                        ApiSecret::new(secret_env(&key.api_secret_env, "the API secret")?.as_str()),
+                    ),
+                    (Some(username), None) => builder.username(username).password(password),
+                    (None, None) => builder,
+                };
+                Arc::new(builder.build()?)
+            }
             Backend::Onlineordering { base_url, company_code, api_credentials_env, email, remember_device } => {
                 let credentials = secret_env(api_credentials_env, "the integrator's user:password")?;
                 let (user, api_password) = credentials

@@ -1,0 +1,133 @@
+//! `twofa login oms --api-key-env … --api-secret-env … --user-id N` through the built binary,
+//! against the in-process sandbox, over both gateways (§2.3 of the provider reference: API-key
+//! `AuthenticateUser`, no second factor).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use twofa_sandbox::{
+    Sandbox,
+    oms_api_key::{API_KEY, API_SECRET, API_USER_ID},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_twofa");
+const WRONG_SECRET: &str = "wrong-api-secret-value";
+
+struct Env {
+    sandbox: Sandbox,
+    home: tempfile::TempDir,
+}
+
+async fn env() -> Env {
+    Env { sandbox: Sandbox::start().await.unwrap(), home: tempfile::tempdir().unwrap() }
+}
+
+impl Env {
+    async fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("TWOFA_HOME", self.home.path())
+            .env("OMS_API_KEY", API_KEY)
+            .env("OMS_API_SECRET", API_SECRET)
+            .env("WRONG_API_SECRET", WRONG_SECRET)
+            .stdin(Stdio::null());
+        tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
+    }
+
+    /// `twofa login oms` with the API-key flags, the secret read from `secret_env`.
+    async fn login(&self, url: &str, profile: &str, secret_env: &str) -> Output {
+        let user_id = API_USER_ID.to_string();
+        self.run(&[
+            "login",
+            "oms",
+            "--url",
+            url,
+            "--api-key-env",
+            "OMS_API_KEY",
+            "--api-secret-env",
+            secret_env,
+            "--user-id",
+            &user_id,
+            "--profile",
+            profile,
+            "--format",
+            "json",
+        ])
+        .await
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oms_2_3_cli_api_key_login_over_both_transports() {
+    let e = env().await;
+    for (url, profile) in [(e.sandbox.oms_http_url(), "bot-http"), (e.sandbox.oms_ws_url(), "bot-ws")] {
+        let out = e.login(&url, profile, "OMS_API_SECRET").await;
+        assert!(out.status.success(), "{profile}: {}", text(&out.stderr));
+        let login: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(!login["access_token"].as_str().unwrap().is_empty());
+        // The profile keeps the variables' names, never their values.
+        let saved = std::fs::read_to_string(e.home.path().join("profiles").join(format!("{profile}.json"))).unwrap();
+        assert!(saved.contains("OMS_API_KEY") && saved.contains("OMS_API_SECRET"), "{saved}");
+        assert!(!saved.contains(API_KEY) && !saved.contains(API_SECRET), "{saved}");
+        // `token` later works from the profile alone, with no password and no code.
+        let token = e.run(&["token", "--profile", profile]).await;
+        assert!(token.status.success(), "{profile}: {}", text(&token.stderr));
+        assert!(!text(&token.stdout).trim().is_empty());
+        let logout = e.run(&["logout", "--profile", profile]).await;
+        assert!(logout.status.success(), "{profile}: {}", text(&logout.stderr));
+    }
+    assert_eq!(e.sandbox.stats().requests("oms.http.logout"), 1, "the HTTP profile logged out at /AP/Logout");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oms_2_3_cli_a_wrong_api_secret_exits_3_and_names_what_was_wrong() {
+    let e = env().await;
+    for url in [e.sandbox.oms_http_url(), e.sandbox.oms_ws_url()] {
+        let out = e.login(&url, "bot", "WRONG_API_SECRET").await;
+        assert_eq!(out.status.code(), Some(3), "{url}: {}", text(&out.stderr));
+        let error: Value = serde_json::from_slice(&out.stderr).unwrap();
+        assert_eq!(error["error"]["kind"], "invalid_api_key", "{error}");
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(message.contains("API key") && message.contains("API secret"), "{message}");
+        let shown = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(!shown.contains(WRONG_SECRET) && !shown.contains(API_KEY), "{shown}");
+        assert!(!e.home.path().join("profiles").join("bot.json").exists(), "a refused login saves no profile");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oms_2_3_cli_api_key_flags_are_an_alternative_to_a_username() {
+    let e = env().await;
+    let url = e.sandbox.oms_http_url();
+    let unset = e.login(&url, "bot", "NOT_SET_ANYWHERE").await;
+    assert_eq!(unset.status.code(), Some(2), "{}", text(&unset.stderr));
+    assert!(text(&unset.stderr).contains("NOT_SET_ANYWHERE"), "names the variable: {}", text(&unset.stderr));
+    let both = e
+        .run(&[
+            "login",
+            "oms",
+            "--url",
+            &url,
+            "--username",
+            "u",
+            "--api-key-env",
+            "OMS_API_KEY",
+            "--api-secret-env",
+            "OMS_API_SECRET",
+            "--user-id",
+            "2",
+        ])
+        .await;
+    assert_eq!(both.status.code(), Some(2), "{}", text(&both.stderr));
+    let half = e.run(&["login", "oms", "--url", &url, "--api-key-env", "OMS_API_KEY"]).await;
+    assert_eq!(half.status.code(), Some(2), "{}", text(&half.stderr));
+    let neither = e.run(&["login", "oms", "--url", &url]).await;
+    assert_eq!(neither.status.code(), Some(2), "{}", text(&neither.stderr));
+}
