@@ -13,7 +13,14 @@
 //! the session token as `aptoken`. That challenge is portable.
 //!
 //! A session lives one hour after its last activity; [`TwoFactorFlow::resume`] re-establishes
-//! it with `WebAuthenticateUser {SessionToken}` on a new connection, no code needed.
+//! it with `WebAuthenticateUser {SessionToken}` on a new connection, no code needed. Over HTTP no
+//! document shows a call for that, so resume is [`Error::Unsupported`] there and the session
+//! manager logs in afresh. Logout is `LogOut {}` over WebSocket, `POST /AP/Logout` over HTTP.
+//!
+//! Trading bots log in with an **API key** instead ([`OmsBuilder::api_key`]): `AuthenticateUser`
+//! with `APIKey`, `UserId`, a fresh `Nonce` and the lower-case hex HMAC-SHA256 `Signature` of
+//! `Nonce + UserId + APIKey` keyed with the API secret — headers over HTTP, the payload over
+//! WebSocket. It bypasses 2FA; a refused key is [`Error::InvalidApiKey`].
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -36,6 +43,8 @@
 //!
 //! [`Challenge`]: twofa_core::Challenge
 //! [`TwoFactorFlow::resume`]: twofa_core::TwoFactorFlow::resume
+//! [`Error::Unsupported`]: twofa_core::Error::Unsupported
+//! [`Error::InvalidApiKey`]: twofa_core::Error::InvalidApiKey
 
 mod api_key;
 mod config;
