@@ -121,10 +121,11 @@ enum Step {
     OnlineResume,
     OmsHttpStart,
     OmsHttpVerify,
-    OmsHttpResume,
+    OmsHttpKeyStart,
+    OmsHttpLogout,
 }
 
-const STEPS: [Step; 8] = [
+const STEPS: [Step; 9] = [
     Step::EtnaStart,
     Step::EtnaVerify,
     Step::OnlineStart,
@@ -132,13 +133,15 @@ const STEPS: [Step; 8] = [
     Step::OnlineResume,
     Step::OmsHttpStart,
     Step::OmsHttpVerify,
-    Step::OmsHttpResume,
+    Step::OmsHttpKeyStart,
+    Step::OmsHttpLogout,
 ];
 
 impl Step {
-    /// Whether the step may be repeated by the library (idempotent): only the OMS resume here.
+    /// Whether the step may be repeated by the library (idempotent): only the OMS logout here
+    /// (OMS HTTP resume sends nothing: no document shows a call for it).
     fn retried(self) -> bool {
-        matches!(self, Step::OmsHttpResume)
+        matches!(self, Step::OmsHttpLogout)
     }
 
     async fn run(self, addr: SocketAddr) -> Result<(), Error> {
@@ -179,8 +182,12 @@ impl Step {
             Step::OnlineResume => online().resume(&session("onlineordering", TokenPlacement::Bearer)).await.map(drop),
             Step::OmsHttpStart => oms().start().await.map(drop),
             Step::OmsHttpVerify => oms().verify(&portable("oms"), &code).await.map(drop),
-            Step::OmsHttpResume => {
-                oms().resume(&session("oms", TokenPlacement::Header { name: "aptoken".into() })).await.map(drop)
+            Step::OmsHttpKeyStart => {
+                let flow = OmsFlow::builder().endpoint(&base).api_key(96, "k", "s").http(http()).build().unwrap();
+                flow.start().await.map(drop)
+            }
+            Step::OmsHttpLogout => {
+                oms().logout(&session("oms", TokenPlacement::Header { name: "aptoken".into() })).await.map(drop)
             }
         }
     }
