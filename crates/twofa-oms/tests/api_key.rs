@@ -146,4 +146,9 @@ async fn oms_2_3_a_replayed_nonce_is_refused_by_a_strict_sandbox_and_ours_never_
         replay,
         serde_json::json!({"authenticated": false, "locked": false, "errormsg": "Invalid username or password"})
     );
+    // The lax reading (the documents are silent): the replay passes, and so does the client.
+    sandbox.set_oms_accept_nonce_replay(true);
+    let lax: Value = serde_json::from_slice(&send().await.unwrap().bytes().await.unwrap()).unwrap();
+    assert_eq!(lax["Authenticated"], true);
+    start(&flow).await.unwrap();
 }
