@@ -180,6 +180,9 @@ async fn valid_session(ctx: &Context, name: &str, profile: &Profile) -> Result<S
                     store.save(name, &renewed).await?;
                     return Ok(renewed);
                 }
+                // No resume call (the OMS over HTTP): a session still inside the idle window it
+                // was issued with is alive whatever happened since; past it, log in again.
+                Err(Error::Unsupported { .. }) if within_idle_window(session) => return Ok(session.clone()),
                 Err(Error::SessionExpired | Error::Unsupported { .. }) => {}
                 Err(e) => return Err(e),
             }
@@ -204,6 +207,14 @@ async fn valid_session(ctx: &Context, name: &str, profile: &Profile) -> Result<S
     let session = twofa_core::login(flow.as_ref(), &codes, &options).await?;
     store.save(name, &session).await?;
     Ok(session)
+}
+
+/// Whether `session` is inside the idle window counted from its issue, a minute to spare.
+fn within_idle_window(session: &Session) -> bool {
+    let Some(idle) = session.idle_timeout() else { return false };
+    let window = idle.saturating_sub(Duration::from_secs(60));
+    !session.is_expired(Duration::from_secs(60))
+        && session.issued_at() + window > twofa_core::time::OffsetDateTime::now_utc()
 }
 
 pub async fn token(ctx: &Context, name: &str, header: bool) -> Result<(), Failure> {

@@ -77,9 +77,11 @@ async fn oms_2_3_cli_api_key_login_over_both_transports() {
         assert!(saved.contains("OMS_API_KEY") && saved.contains("OMS_API_SECRET"), "{saved}");
         assert!(!saved.contains(API_KEY) && !saved.contains(API_SECRET), "{saved}");
         // `token` later works from the profile alone, with no password and no code.
+        let logins = e.sandbox.stats().requests("oms.http.authenticate");
         let token = e.run(&["token", "--profile", profile]).await;
         assert!(token.status.success(), "{profile}: {}", text(&token.stderr));
-        assert!(!text(&token.stdout).trim().is_empty());
+        assert_eq!(text(&token.stdout).trim(), login["access_token"], "{profile}: the session is still fresh");
+        assert_eq!(e.sandbox.stats().requests("oms.http.authenticate"), logins, "{profile}: no second login");
         let logout = e.run(&["logout", "--profile", profile]).await;
         assert!(logout.status.success(), "{profile}: {}", text(&logout.stderr));
     }
