@@ -9,7 +9,8 @@
 //! - paths match whatever their case, with or without a trailing slash (§2.2: the documents write
 //!   `/WSGateway/`, `/wsgateway`, `/AP/` and `/ap/`);
 //! - a WebSocket Close frame is answered with a Close frame (RFC 6455 §5.5.1), so a client close is clean;
-//! - `AuthenticateUser` logs in with `UserName`/`Password` over WebSocket as over HTTP (§2.3);
+//! - `AuthenticateUser` logs in with `UserName`/`Password` over WebSocket as over HTTP (§2.3), or
+//!   with an API key (`APIKey`, `Signature`, `UserId`, `Nonce`; see [`crate::oms_api_key`]);
 //!   `LogOut` needs no session (§2.6); `Ping` answers `{"msg":"PONG"}` (§2.9);
 //! - `twoFAToken` carries the `otpauth://` enrolment URI only while the user has not enrolled
 //!   ([`USER_ENROLLING`]; AlphaPoint's "Authenticate2FA" API page: the token is the enrolment QR
