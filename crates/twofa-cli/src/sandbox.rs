@@ -32,6 +32,12 @@ pub async fn run(port: u16) -> Result<(), Failure> {
         oms::USER_ENROLLING,
         oms::USER_NO_2FA
     );
+    println!(
+        "                 API key (no 2FA): user id {}, key {}, secret {}",
+        twofa_sandbox::oms_api_key::API_USER_ID,
+        twofa_sandbox::oms_api_key::API_KEY,
+        twofa_sandbox::oms_api_key::API_SECRET
+    );
     println!("Online Ordering  base URL {base}   company {}", onlineordering::COMPANY_CODE);
     println!("                 integrator {}:{}", onlineordering::API_USER, onlineordering::API_PASSWORD);
     println!(
