@@ -109,6 +109,41 @@ impl ProviderConfig {
         }
         Ok(Endpoint { url, login, password, http: self.http.build()?, options: self.http, clock: self.clock })
     }
+
+    /// Whether a login name or a password was set: a provider with a second, passwordless way to
+    /// log in (e.g. a guest) refuses a builder given both ways.
+    pub fn has_password_login(&self) -> bool {
+        self.login.is_some() || self.password.is_some()
+    }
+
+    /// Like [`ProviderConfig::resolve`], for a login without a password (e.g. a guest checkout):
+    /// `login` is the login name, and the endpoint's password is empty. `what` names that login in
+    /// errors (`a guest email`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when a login name or password was also set (two ways to log in at once),
+    /// when `login` is empty, or for a refused URL.
+    pub fn resolve_passwordless(
+        self,
+        spec: &Spec,
+        login: String,
+        what: &str,
+        parse: impl FnOnce(&HttpOptions, &str) -> Result<Url, Error>,
+    ) -> Result<Endpoint, Error> {
+        if self.has_password_login() {
+            return Err(Error::Config(format!(
+                "{} logs in either with {} and {} or with {what}, not both",
+                spec.name, spec.login, spec.password
+            )));
+        }
+        if login.is_empty() {
+            return Err(Error::Config(format!("{} needs {what}, non-empty", spec.name)));
+        }
+        let url = parse(&self.http, &required(self.url, spec.name, spec.url)?)?;
+        let password = Password::new("");
+        Ok(Endpoint { url, login, password, http: self.http.build()?, options: self.http, clock: self.clock })
+    }
 }
 
 /// The common part of a built flow: where it talks, as whom, and with what.
@@ -119,7 +154,7 @@ pub struct Endpoint {
     pub url: Url,
     /// The login name, non-empty.
     pub login: String,
-    /// The password, non-empty.
+    /// The password: non-empty, or empty from [`ProviderConfig::resolve_passwordless`].
     pub password: Password,
     /// The HTTP handle, one per flow.
     pub http: Http,
@@ -246,6 +281,31 @@ mod tests {
             full().url("http://example.com").resolve(&SPEC, HttpOptions::base_url),
             Err(Error::Config(_))
         ));
+    }
+
+    #[test]
+    fn passwordless_resolve_refuses_a_mix_and_an_empty_login() {
+        let ep = ProviderConfig::default()
+            .url("https://example.com/api")
+            .resolve_passwordless(&SPEC, "g@example.com".into(), "a guest email", HttpOptions::base_url)
+            .unwrap();
+        assert_eq!((ep.login.as_str(), ep.password.expose_secret()), ("g@example.com", ""));
+        let refused = |c: ProviderConfig, login: &str| match c.resolve_passwordless(
+            &SPEC,
+            login.into(),
+            "a guest email",
+            HttpOptions::base_url,
+        ) {
+            Err(Error::Config(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        let both = "Test logs in either with a username and a password or with a guest email, not both";
+        assert_eq!(refused(full(), "g@example.com"), both);
+        assert_eq!(refused(ProviderConfig::default().url("https://h").password("p"), "g@example.com"), both);
+        assert_eq!(refused(ProviderConfig::default().url("https://h"), ""), "Test needs a guest email, non-empty");
+        assert_eq!(refused(ProviderConfig::default(), "g@example.com"), "Test needs a base URL");
+        assert!(!ProviderConfig::default().has_password_login());
+        assert!(ProviderConfig::default().login("u").has_password_login());
     }
 
     #[test]
