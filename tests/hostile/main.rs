@@ -9,6 +9,7 @@ mod child;
 mod local_files;
 mod lockout;
 mod oms_reply;
+mod oo_guest;
 mod proxy;
 mod ws_flood;
 
