@@ -24,7 +24,8 @@ use crate::{
     stores,
 };
 
-/// A stand-in password for flows used only to resume or log out: those calls never send it.
+/// A stand-in password for flows used only to resume or log out, or for a passwordless login:
+/// those never send it.
 const UNUSED_PASSWORD: &str = "unused-by-resume-and-logout";
 
 /// Where things live, the request time limit, and the deadline of one login, renewal or logout.
@@ -78,6 +79,16 @@ fn who(backend: &Backend) -> &str {
     }
 }
 
+/// The password, read only when the profile's login takes one (an Online Ordering guest's does not,
+/// and its flow never sends the stand-in).
+fn password_for(profile: &Profile, input: PasswordInput<'_>) -> Result<Password, Error> {
+    if profile.needs_password() {
+        input::password(input, who(&profile.backend))
+    } else {
+        Ok(Password::new(UNUSED_PASSWORD))
+    }
+}
+
 pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
     let (backend, common) = match provider {
         Provider::Etna { base_url, app_key_env, username, pin_env, common } => {
@@ -91,9 +102,18 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
             };
             (Backend::Oms { url, websocket, username }, common)
         }
-        Provider::Onlineordering { base_url, company_code, api_credentials_env, email, remember_device, common } => {
-            (Backend::Onlineordering { base_url, company_code, api_credentials_env, email, remember_device }, common)
-        }
+        Provider::Onlineordering {
+            base_url,
+            company_code,
+            api_credentials_env,
+            email,
+            remember_device,
+            guest,
+            common,
+        } => (
+            Backend::Onlineordering { base_url, company_code, api_credentials_env, email, remember_device, guest },
+            common,
+        ),
     };
     let mut profile = Profile {
         backend,
@@ -118,7 +138,7 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
         (None, true) => PasswordInput::Stdin,
         (None, false) => PasswordInput::Prompt,
     };
-    let password = input::password(password_input, who(&profile.backend))?;
+    let password = password_for(&profile, password_input)?;
     let remembered = password_keyring.as_ref().map(|_| password.clone());
     let store = chosen.store();
     let previous = store.load(&name).await.ok().flatten();
@@ -187,7 +207,7 @@ async fn valid_session(ctx: &Context, name: &str, profile: &Profile) -> Result<S
         Some(password) => password,
         None => {
             let password_input = profile.password_env.as_deref().map_or(PasswordInput::Prompt, PasswordInput::Env);
-            input::password(password_input, who(&profile.backend))?
+            password_for(profile, password_input)?
         }
     };
     let flow = profile.flow(password, ctx.timeout, previous.as_ref())?;

@@ -40,6 +40,9 @@ pub enum Backend {
         api_credentials_env: String,
         email: String,
         remember_device: Option<String>,
+        /// A guest login: the email only, never a password.
+        #[serde(default)]
+        guest: bool,
     },
 }
 
@@ -133,6 +136,11 @@ impl Profile {
         private_fs::list(dir, ".json", |name| check_profile(name).is_ok())
     }
 
+    /// Whether a login from this profile asks for a password (an Online Ordering guest does not).
+    pub fn needs_password(&self) -> bool {
+        !matches!(self.backend, Backend::Onlineordering { guest: true, .. })
+    }
+
     pub fn provider(&self) -> &'static str {
         match self.backend {
             Backend::Etna { .. } => twofa_etna::PROVIDER,
@@ -171,7 +179,7 @@ impl Profile {
                     .http(http)
                     .build()?,
             ),
-            Backend::Onlineordering { base_url, company_code, api_credentials_env, email, remember_device } => {
+            Backend::Onlineordering { base_url, company_code, api_credentials_env, email, remember_device, guest } => {
                 let credentials = secret_env(api_credentials_env, "the integrator's user:password")?;
                 let (user, api_password) = credentials
                     .split_once(':')
@@ -180,9 +188,8 @@ impl Profile {
                     .base_url(base_url)
                     .company_code(company_code)
                     .integrator(user, api_password)
-                    .email(email)
-                    .password(password)
                     .http(http);
+                builder = if *guest { builder.guest(email) } else { builder.email(email).password(password) };
                 if let Some(nickname) = remember_device {
                     builder = builder.remember_device(nickname);
                 }
