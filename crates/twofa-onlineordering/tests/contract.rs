@@ -355,7 +355,7 @@ async fn transport_errors_never_show_the_code_from_the_query_string() {
     assert!(!shown.contains("987654") && !shown.contains("127.0.0.1:1/v1"), "{shown}");
 }
 
-// ---- Guest login (Online Ordering API §3.8) ----
+// ---- Guest login (The three backends: protocol reference, §3.8) ----
 
 const GUEST_CUSTOMER: &str = "5b3f0a52-6c1e-4a4e-9d1f-0f6f3d2a9c11";
 
@@ -441,7 +441,8 @@ async fn oo_3_8_guest_or_email_and_password_never_both_never_neither() {
         Err(Error::Config(m)) => m,
         other => panic!("{other:?}"),
     };
-    let both = "Online Ordering logs in either with the customer's email and the customer's password or with a guest email (guest), not both";
+    let both = "Online Ordering logs in either with the customer's email and the customer's password \
+                or with a guest email (guest), not both";
     assert_eq!(config(builder(&server).guest(EMAIL)), both);
     assert_eq!(config(guest_builder(&server).password("customer-P")), both);
     assert_eq!(config(guest_builder(&server).email(EMAIL)), both);
