@@ -456,9 +456,12 @@ async fn oo_3_8_cli_guest_takes_no_password_flag() {
     let out = e.run(&strs(&args)).await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     args.truncate(args.len() - 2);
-    args.push("--password-stdin".into());
-    let out = e.run(&strs(&args)).await;
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    for flag in ["--password-stdin", "--password-keyring"] {
+        args.push(flag.into());
+        let out = e.run(&strs(&args)).await;
+        assert_eq!(out.status.code(), Some(2), "{flag}: {}", text(&out.stderr));
+        args.pop();
+    }
     assert_eq!(e.sandbox.stats().requests("onlineordering.guest"), 0);
 }
 
