@@ -157,7 +157,7 @@ async fn oo_3_8_guest_login_with_emailed_code() {
         let c = h.challenge(&flow).await;
         assert!(matches!(c.method(), Method::Email), "{c:?}");
         let code = h.sandbox.outbox().latest_code(demo::GUEST_EMAIL).expect("a code mailed to the guest");
-        let session = flow.verify(&c, &OneTimeCode::new(code).unwrap()).await.unwrap();
+        let session = flow.verify(&c, &OneTimeCode::new(code).unwrap()).await.unwrap().session().unwrap();
         assert!(session.subject().contains_key("CustomerId"));
         assert_eq!(h.call_api(&session).await, 200, "{placement:?}");
         assert_eq!(h.sandbox.stats().requests("onlineordering.guest"), 1);
@@ -216,7 +216,7 @@ async fn oo_3_5_a_failed_guest_verification_keeps_the_stored_session() {
         let flow = h.guest();
         let c = h.challenge(&flow).await;
         let code = h.sandbox.outbox().latest_code(demo::GUEST_EMAIL).unwrap();
-        flow.verify(&c, &OneTimeCode::new(code).unwrap()).await.unwrap()
+        flow.verify(&c, &OneTimeCode::new(code).unwrap()).await.unwrap().session().unwrap()
     };
     store.save("guest", &good).await.unwrap();
     // The stored session has run out and its refresh token is spent, so the next call logs in again.

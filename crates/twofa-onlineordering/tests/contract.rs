@@ -429,7 +429,7 @@ async fn oo_3_8_guest_303_is_verified_by_the_3_5_get() {
     assert!(matches!(c.method(), Method::Email), "{c:?}");
     let query = format!("{EMAIL_QUERY}&code=123456&rememberMe=false&nickname=");
     let verify = verify_with(&mut server, &query, 200, "application/json", &fixture("confirm_code_result.json")).await;
-    let session = flow.verify(&c, &OneTimeCode::new("123456").unwrap()).await.unwrap();
+    let session = flow.verify(&c, &OneTimeCode::new("123456").unwrap()).await.unwrap().session().unwrap();
     verify.assert_async().await;
     assert_eq!(session.subject()["CustomerId"], SEED_CUSTOMER);
 }
