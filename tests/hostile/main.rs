@@ -10,6 +10,7 @@ mod local_files;
 mod lockout;
 mod oms_api_key;
 mod oms_reply;
+mod oo_guest;
 mod proxy;
 mod ws_flood;
 

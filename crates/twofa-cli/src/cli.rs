@@ -178,7 +178,9 @@ pub enum Provider {
     #[command(after_help = "Example:
   export NCR_API=integrator:secret
   twofa login onlineordering --base-url https://api.alohaorderonline.com --company-code ABCD001 \\
-      --api-credentials-env NCR_API --email me@example.com --remember-device laptop")]
+      --api-credentials-env NCR_API --email me@example.com --remember-device laptop
+  twofa login onlineordering --base-url https://api.alohaorderonline.com --company-code ABCD001 \\
+      --api-credentials-env NCR_API --guest --email me@example.com")]
     Onlineordering {
         /// The API root before v1/
         #[arg(long, value_name = "URL")]
@@ -192,6 +194,9 @@ pub enum Provider {
         /// The customer's email
         #[arg(long)]
         email: String,
+        /// Log in as a guest with --email only: no password is asked (POST v1/Authenticate/Guest)
+        #[arg(long, conflicts_with_all = ["password_env", "password_stdin", "password_keyring"])]
+        guest: bool,
         /// Ask the server to remember this device under a nickname (later logins skip the code)
         #[arg(long, value_name = "NICKNAME")]
         remember_device: Option<String>,

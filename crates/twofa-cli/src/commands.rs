@@ -24,7 +24,8 @@ use crate::{
     stores,
 };
 
-/// A stand-in password for flows used only to resume or log out: those calls never send it.
+/// A stand-in password for flows used only to resume or log out, or for a passwordless login:
+/// those never send it.
 const UNUSED_PASSWORD: &str = "unused-by-resume-and-logout";
 
 /// Where things live, the request time limit, and the deadline of one login, renewal or logout.
@@ -96,9 +97,18 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
             };
             (Backend::Oms { url, websocket, username, api_key }, common)
         }
-        Provider::Onlineordering { base_url, company_code, api_credentials_env, email, remember_device, common } => {
-            (Backend::Onlineordering { base_url, company_code, api_credentials_env, email, remember_device }, common)
-        }
+        Provider::Onlineordering {
+            base_url,
+            company_code,
+            api_credentials_env,
+            email,
+            remember_device,
+            guest,
+            common,
+        } => (
+            Backend::Onlineordering { base_url, company_code, api_credentials_env, email, remember_device, guest },
+            common,
+        ),
     };
     let mut profile = Profile {
         backend,

@@ -45,6 +45,9 @@ pub enum Backend {
         api_credentials_env: String,
         email: String,
         remember_device: Option<String>,
+        /// A guest login: the email only, never a password.
+        #[serde(default)]
+        guest: bool,
     },
 }
 
@@ -147,9 +150,9 @@ impl Profile {
         private_fs::list(dir, ".json", |name| check_profile(name).is_ok())
     }
 
-    /// Whether logging in asks for a password (an OMS API-key profile does not).
+    /// Whether logging in asks for a password (an OMS API-key profile and an Online Ordering guest do not).
     pub fn uses_password(&self) -> bool {
-        !matches!(self.backend, Backend::Oms { api_key: Some(_), .. })
+        !matches!(self.backend, Backend::Oms { api_key: Some(_), .. } | Backend::Onlineordering { guest: true, .. })
     }
 
     /// Who logs in, for prompts: a username, an email, or an API key's user id.
@@ -208,7 +211,7 @@ impl Profile {
                 };
                 Arc::new(builder.build()?)
             }
-            Backend::Onlineordering { base_url, company_code, api_credentials_env, email, remember_device } => {
+            Backend::Onlineordering { base_url, company_code, api_credentials_env, email, remember_device, guest } => {
                 let credentials = secret_env(api_credentials_env, "the integrator's user:password")?;
                 let (user, api_password) = credentials
                     .split_once(':')
@@ -217,9 +220,8 @@ impl Profile {
                     .base_url(base_url)
                     .company_code(company_code)
                     .integrator(user, api_password)
-                    .email(email)
-                    .password(password)
                     .http(http);
+                builder = if *guest { builder.guest(email) } else { builder.email(email).password(password) };
                 if let Some(nickname) = remember_device {
                     builder = builder.remember_device(nickname);
                 }

@@ -354,11 +354,10 @@ async fn oms_token_resumes_the_idle_session_without_a_code() {
     assert_eq!(e.sandbox.stats().requests("oms.ws.connect"), connects + 1, "one resume");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn onlineordering_login_with_an_emailed_code() {
-    let e = env().await;
+/// `twofa login onlineordering` against the sandbox with the integrator from `NCR_API`, then `extra`.
+fn ncr_login(e: &Env, extra: &[&str]) -> Vec<String> {
     let base = e.sandbox.base_url();
-    let args = [
+    let mut args = vec![
         "login",
         "onlineordering",
         "--base-url",
@@ -367,41 +366,103 @@ async fn onlineordering_login_with_an_emailed_code() {
         onlineordering::COMPANY_CODE,
         "--api-credentials-env",
         "NCR_API",
-        "--email",
-        onlineordering::CUSTOMER_EMAIL_2FA,
-        "--password-env",
-        "TWOFA_PASSWORD",
-        "--remember-device",
-        "ci box",
-        "--format",
-        "json",
     ];
-    let out =
-        json(&e.run_with_mail(args.map(String::from).to_vec(), None, onlineordering::CUSTOMER_EMAIL_2FA, right).await);
+    args.extend_from_slice(extra);
+    args.into_iter().map(String::from).collect()
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onlineordering_login_with_an_emailed_code() {
+    let e = env().await;
+    let customer = ["--email", onlineordering::CUSTOMER_EMAIL_2FA, "--password-env", "TWOFA_PASSWORD"];
+    let args = ncr_login(&e, &[&customer[..], &["--remember-device", "ci box", "--format", "json"]].concat());
+    let out = json(&e.run_with_mail(args, None, onlineordering::CUSTOMER_EMAIL_2FA, right).await);
     assert_eq!(out["provider"], "onlineordering");
     assert!(out["subject"]["CustomerId"].is_string());
     let mails = e.sandbox.outbox().deliveries().len();
-    let again = json(
-        &e.run(&[
-            "login",
-            "onlineordering",
-            "--base-url",
-            &base,
-            "--company-code",
-            onlineordering::COMPANY_CODE,
-            "--api-credentials-env",
-            "NCR_API",
-            "--email",
-            onlineordering::CUSTOMER_EMAIL_2FA,
-            "--password-env",
-            "TWOFA_PASSWORD",
-            "--format",
-            "json",
-        ])
-        .await,
-    );
+    let again = json(&e.run(&strs(&ncr_login(&e, &[&customer[..], &["--format", "json"]].concat()))).await);
     assert_eq!(again["provider"], "onlineordering");
     assert_eq!(e.sandbox.outbox().deliveries().len(), mails, "the remembered device skipped the code");
+}
+
+fn guest_login(e: &Env, extra: &[&str]) -> Vec<String> {
+    ncr_login(e, &[&["--guest", "--email", onlineordering::GUEST_EMAIL], extra].concat())
+}
+
+/// The stored session file of the default Online Ordering profile.
+fn guest_session_file(e: &Env) -> Vec<u8> {
+    std::fs::read(e.home.path().join("sessions").join("onlineordering.json")).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oo_3_8_cli_guest_login_with_emailed_code_and_no_password() {
+    let e = env().await;
+    let args = guest_login(&e, &["--format", "json"]);
+    let out = e.run_with_mail(args, None, onlineordering::GUEST_EMAIL, right).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("Password"), "no password prompt: {}", text(&out.stderr));
+    let login = json(&out);
+    assert_eq!(login["provider"], "onlineordering");
+    assert!(login["subject"]["CustomerId"].is_string());
+    assert_eq!(e.sandbox.stats().requests("onlineordering.guest"), 1);
+    assert_eq!(e.sandbox.stats().requests("onlineordering.login"), 0, "never the password login");
+    let token = e.run(&["token", "--profile", "onlineordering"]).await;
+    assert!(token.status.success(), "{}", text(&token.stderr));
+    assert_eq!(text(&token.stdout).trim(), login["access_token"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oo_3_5_cli_failed_guest_verification_keeps_the_stored_session() {
+    let e = env().await;
+    let first = e.run_with_mail(guest_login(&e, &["--format", "json"]), None, onlineordering::GUEST_EMAIL, right).await;
+    let good = json(&first);
+    let stored = guest_session_file(&e);
+    let mails = e.sandbox.outbox().deliveries().len();
+    let recipient = onlineordering::GUEST_EMAIL;
+    let outbox = e.sandbox.outbox();
+    // Wait for the second login's own code before answering it wrongly three times.
+    let args = guest_login(&e, &[]);
+    let mut child =
+        e.command(&strs(&args)).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let failed = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while outbox.deliveries().len() == mails {
+            assert!(Instant::now() < deadline, "no second code was mailed to {recipient}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut stdin = child.stdin.take().unwrap();
+        for line in three_wrong(&outbox.latest_code(recipient).unwrap()) {
+            let _ = writeln!(stdin, "{line}");
+        }
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(failed.status.code(), Some(4), "{}", text(&failed.stderr));
+    assert_eq!(guest_session_file(&e), stored, "the stored session is byte for byte the same");
+    let token = e.run(&["token", "--profile", "onlineordering"]).await;
+    assert_eq!(text(&token.stdout).trim(), good["access_token"], "{}", text(&token.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oo_3_8_cli_guest_takes_no_password_flag() {
+    let e = env().await;
+    let mut args = guest_login(&e, &["--password-env", "TWOFA_PASSWORD"]);
+    let out = e.run(&strs(&args)).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    args.truncate(args.len() - 2);
+    for flag in ["--password-stdin", "--password-keyring"] {
+        args.push(flag.into());
+        let out = e.run(&strs(&args)).await;
+        assert_eq!(out.status.code(), Some(2), "{flag}: {}", text(&out.stderr));
+        args.pop();
+    }
+    assert_eq!(e.sandbox.stats().requests("onlineordering.guest"), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -623,7 +684,7 @@ async fn errors_in_json_mode_are_one_object_on_stderr() {
     let mut args = e.etna_login(etna::USER_2FA);
     args.truncate(args.len() - 1);
     args.extend(["WRONG_PASSWORD", "--format", "json"].map(String::from));
-    let out = e.run(&args.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let out = e.run(&strs(&args)).await;
     assert_eq!(out.status.code(), Some(3));
     assert!(out.stdout.is_empty());
     let error: Value = serde_json::from_slice(&out.stderr).unwrap();

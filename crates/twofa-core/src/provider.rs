@@ -138,6 +138,27 @@ impl ProviderConfig {
         let url = parse(&self.http, &required(self.url, spec.name, spec.url)?)?;
         Ok(Network { url, http: self.http.build()?, options: self.http, clock: self.clock })
     }
+
+    /// Like [`ProviderConfig::resolve`], for a login with a name but no password (e.g. a guest
+    /// checkout): `login` is that name and the endpoint's password is empty. `what` names the login
+    /// in errors (`a guest email`).
+    ///
+    /// # Errors
+    ///
+    /// As [`ProviderConfig::resolve_without_password`], and [`Error::Config`] when `login` is empty.
+    pub fn resolve_passwordless(
+        self,
+        spec: &Spec,
+        login: String,
+        what: &str,
+        parse: impl FnOnce(&HttpOptions, &str) -> Result<Url, Error>,
+    ) -> Result<Endpoint, Error> {
+        let Network { url, http, options, clock } = self.resolve_without_password(spec, what, parse)?;
+        if login.is_empty() {
+            return Err(Error::Config(format!("{} needs {what}, non-empty", spec.name)));
+        }
+        Ok(Endpoint { url, login, password: Password::new(""), http, options, clock })
+    }
 }
 
 /// The credential-free part of a built flow, from [`ProviderConfig::resolve_without_password`].
@@ -162,7 +183,7 @@ pub struct Endpoint {
     pub url: Url,
     /// The login name, non-empty.
     pub login: String,
-    /// The password, non-empty.
+    /// The password: non-empty, or empty from [`ProviderConfig::resolve_passwordless`].
     pub password: Password,
     /// The HTTP handle, one per flow.
     pub http: Http,
@@ -321,6 +342,31 @@ mod tests {
             ProviderConfig::default().resolve_without_password(&SPEC, "an API key", HttpOptions::base_url),
             Err(Error::Config(m)) if m == "Test needs a base URL"
         ));
+    }
+
+    #[test]
+    fn passwordless_resolve_refuses_a_mix_and_an_empty_login() {
+        let ep = ProviderConfig::default()
+            .url("https://example.com/api")
+            .resolve_passwordless(&SPEC, "g@example.com".into(), "a guest email", HttpOptions::base_url)
+            .unwrap();
+        assert_eq!((ep.login.as_str(), ep.password.expose_secret()), ("g@example.com", ""));
+        let refused = |c: ProviderConfig, login: &str| match c.resolve_passwordless(
+            &SPEC,
+            login.into(),
+            "a guest email",
+            HttpOptions::base_url,
+        ) {
+            Err(Error::Config(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        let both = "Test takes either a username and a password, or a guest email, not both";
+        assert_eq!(refused(full(), "g@example.com"), both);
+        assert_eq!(refused(ProviderConfig::default().url("https://h").password("p"), "g@example.com"), both);
+        assert_eq!(refused(ProviderConfig::default().url("https://h"), ""), "Test needs a guest email, non-empty");
+        assert_eq!(refused(ProviderConfig::default(), "g@example.com"), "Test needs a base URL");
+        assert!(!ProviderConfig::default().has_password_login());
+        assert!(ProviderConfig::default().login("u").has_password_login());
     }
 
     #[test]

@@ -38,6 +38,7 @@ pub enum ResponseFormat {
 #[derive(Debug, Clone, Default)]
 pub struct OnlineOrderingBuilder {
     pub(crate) common: ProviderConfig,
+    pub(crate) guest: Option<String>,
     pub(crate) company_code: Option<String>,
     pub(crate) integrator: Option<(String, Password)>,
     pub(crate) device_id: Option<Secret>,
@@ -50,8 +51,16 @@ pub struct OnlineOrderingBuilder {
 impl OnlineOrderingBuilder {
     twofa_core::provider_setters!(
         base_url: "The API root before `v1/` (e.g. [`PRODUCTION`]). Required.",
-        email: "The customer's email. Required."
+        email: "The customer's email; with [`password`](Self::password). Required unless [`guest`](Self::guest) is used."
     );
+
+    /// Logs in as a guest (`POST v1/Authenticate/Guest`) with this email and no password: the
+    /// alternative to [`email`](Self::email) + [`password`](Self::password). `build()` refuses a
+    /// builder given both, or neither, with [`Error::Config`].
+    pub fn guest(mut self, email: impl Into<String>) -> Self {
+        self.guest = Some(email.into());
+        self
+    }
 
     /// The company code sent as `X-Api-CompanyCode`. Required.
     pub fn company_code(mut self, code: impl Into<String>) -> Self {
@@ -66,6 +75,7 @@ impl OnlineOrderingBuilder {
     }
 
     /// A device remembered on an earlier login: sent as `DeviceId`, it skips the second factor.
+    /// For a guest, the id of the local device (`InGuestLogin.DeviceId`).
     pub fn device_id(mut self, device_id: impl Into<Secret>) -> Self {
         self.device_id = Some(device_id.into());
         self

@@ -36,15 +36,28 @@ const SPEC: Spec = Spec::new(
     "the customer's password",
 );
 
+/// What the guest login is called in configuration errors.
+const GUEST: &str = "a guest email (guest)";
+
+/// How the flow starts: a customer with a password, or a guest with an email only.
+#[derive(Debug)]
+enum Login {
+    /// `POST v1/Authenticate/2FA` with `{Email, Password, DeviceId?}`.
+    Customer { password: Password },
+    /// `POST v1/Authenticate/Guest` with `{Email, DeviceId?}`.
+    Guest,
+}
+
 /// NCR Aloha Online Ordering login; build it with [`OnlineOrderingFlow::builder`].
 #[derive(Debug)]
 pub struct OnlineOrderingFlow {
     login_url: Url,
+    guest_url: Url,
     refresh_url: Url,
     company_code: String,
     integrator: Secret,
     email: String,
-    password: Password,
+    login: Login,
     device_id: Option<Secret>,
     send_email: bool,
     remember_device: Option<String>,
@@ -63,13 +76,24 @@ pub(crate) enum Call {
 }
 
 impl OnlineOrderingFlow {
-    /// A builder; base URL, company code, integrator credentials, email and password are required.
+    /// A builder; base URL, company code, integrator credentials, and either email and password
+    /// or a guest email are required.
     pub fn builder() -> OnlineOrderingBuilder {
         OnlineOrderingBuilder::default()
     }
 
     pub(crate) fn from_builder(b: OnlineOrderingBuilder) -> Result<Self, Error> {
-        let ep = b.common.resolve(&SPEC, HttpOptions::base_url)?;
+        let guest = b.guest.is_some();
+        let ep = match b.guest {
+            Some(email) => b.common.resolve_passwordless(&SPEC, email, GUEST, HttpOptions::base_url)?,
+            None if !b.common.has_password_login() => {
+                return Err(Error::Config(format!(
+                    "Online Ordering needs {} and {}, or {GUEST}",
+                    SPEC.login, SPEC.password
+                )));
+            }
+            None => b.common.resolve(&SPEC, HttpOptions::base_url)?,
+        };
         let company_code = required(b.company_code, SPEC.name, "a company code (X-Api-CompanyCode)")?;
         let (api_user, api_password) = required(b.integrator, SPEC.name, "integrator credentials")?;
         if company_code.is_empty() || api_user.is_empty() {
@@ -87,11 +111,12 @@ impl OnlineOrderingFlow {
         }
         Ok(Self {
             login_url: ep.join("v1/Authenticate/2FA")?,
+            guest_url: ep.join("v1/Authenticate/Guest")?,
             refresh_url: ep.join("v1/Authenticate/2FA/Refresh")?,
             company_code,
             integrator,
             email: ep.login,
-            password: ep.password,
+            login: if guest { Login::Guest } else { Login::Customer { password: ep.password } },
             device_id: b.device_id,
             send_email: b.send_email,
             remember_device: b.remember_device,
@@ -271,9 +296,15 @@ impl TwoFactorFlow for OnlineOrderingFlow {
     }
 
     async fn start(&self) -> Result<Step, Error> {
-        let mut url = self.login_url.clone();
+        // The guest login answers like the customer's: 200 with a (limited) token, or 303 with the
+        // second factor in the id_token, verified by the same GET.
+        let (mut url, mut body) = match &self.login {
+            Login::Customer { password } => {
+                (self.login_url.clone(), json!({ "Email": self.email, "Password": password.expose_secret() }))
+            }
+            Login::Guest => (self.guest_url.clone(), json!({ "Email": self.email })),
+        };
         url.query_pairs_mut().append_pair("sendEmail", if self.send_email { "true" } else { "false" });
-        let mut body = json!({ "Email": self.email, "Password": self.password.expose_secret() });
         if let Some(device) = &self.device_id {
             body["DeviceId"] = json!(device.expose_secret());
         }

@@ -8,6 +8,10 @@
 //! ([`TwoFactorFlow::resume`](twofa_core::TwoFactorFlow::resume)). Every call carries the
 //! integrator's Basic credentials and `X-Api-CompanyCode`.
 //!
+//! A guest logs in without a password: [`OnlineOrderingBuilder::guest`] instead of `email` +
+//! `password` sends `POST {base}/v1/Authenticate/Guest?sendEmail=` with `{Email, DeviceId?}`,
+//! answered and verified like the customer login (200, or 303 then the same `GET`).
+//!
 //! The flow never follows redirects: reqwest would turn the 303 into a GET and lose the challenge.
 //!
 //! ```

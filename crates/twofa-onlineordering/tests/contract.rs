@@ -106,7 +106,7 @@ async fn challenge(server: &mut ServerGuard, flow: &OnlineOrderingFlow) -> twofa
 }
 
 #[tokio::test]
-async fn login_without_2fa_is_a_session() {
+async fn oo_3_4_login_without_2fa_is_a_session() {
     let mut server = Server::new_async().await;
     let Step::Authenticated(s) = start(&mut server, 200, "generate_remembered.json").await.unwrap() else { panic!() };
     assert_eq!(s.access_token().expose_secret(), "acc-remembered");
@@ -115,7 +115,7 @@ async fn login_without_2fa_is_a_session() {
 }
 
 #[tokio::test]
-async fn email_challenge_from_a_303() {
+async fn oo_3_4_email_challenge_from_a_303() {
     let mut server = Server::new_async().await;
     let Step::Challenge(c) = start(&mut server, 303, "generate_email.json").await.unwrap() else { panic!() };
     assert!(matches!(c.method(), Method::Email));
@@ -123,14 +123,14 @@ async fn email_challenge_from_a_303() {
 }
 
 #[tokio::test]
-async fn method_as_integer_and_url_safe_unpadded_id_token() {
+async fn oo_3_9_method_as_integer_and_url_safe_unpadded_id_token() {
     let mut server = Server::new_async().await;
     let Step::Challenge(c) = start(&mut server, 303, "generate_email_as_int.json").await.unwrap() else { panic!() };
     assert!(matches!(c.method(), Method::Email));
 }
 
 #[tokio::test]
-async fn authenticator_challenge_carries_setup_data_and_a_built_otpauth_uri() {
+async fn oo_3_4_authenticator_challenge_carries_setup_data_and_a_built_otpauth_uri() {
     let mut server = Server::new_async().await;
     let Step::Challenge(c) = start(&mut server, 303, "generate_authenticator.json").await.unwrap() else { panic!() };
     let Method::Authenticator { setup: Some(setup) } = c.method() else { panic!("{c:?}") };
@@ -143,7 +143,7 @@ async fn authenticator_challenge_carries_setup_data_and_a_built_otpauth_uri() {
 }
 
 #[tokio::test]
-async fn authenticator_as_integer_uses_the_servers_otpauth_uri() {
+async fn oo_3_4_authenticator_as_integer_uses_the_servers_otpauth_uri() {
     let mut server = Server::new_async().await;
     let Step::Challenge(c) = start(&mut server, 303, "generate_authenticator_as_int.json").await.unwrap() else {
         panic!()
@@ -154,7 +154,7 @@ async fn authenticator_as_integer_uses_the_servers_otpauth_uri() {
 }
 
 #[tokio::test]
-async fn xml_generate_code_result() {
+async fn oo_3_11_xml_generate_code_result() {
     let mut server = Server::new_async().await;
     let mock = server
         .mock("POST", "/v1/Authenticate/2FA")
@@ -171,7 +171,7 @@ async fn xml_generate_code_result() {
 }
 
 #[tokio::test]
-async fn the_seeds_json_confirm_code_result() {
+async fn oo_3_5_the_seeds_json_confirm_code_result() {
     let mut server = Server::new_async().await;
     let f = flow(&server);
     let s = verify(&mut server, &f, 200, &fixture("confirm_code_result.json")).await.unwrap();
@@ -188,7 +188,7 @@ async fn the_seeds_json_confirm_code_result() {
 }
 
 #[tokio::test]
-async fn the_seeds_xml_confirm_code_result() {
+async fn oo_3_5_the_seeds_xml_confirm_code_result() {
     let mut server = Server::new_async().await;
     let f = flow(&server);
     let query = format!("{EMAIL_QUERY}&code=123456&rememberMe=false&nickname=");
@@ -204,7 +204,7 @@ async fn the_seeds_xml_confirm_code_result() {
 }
 
 #[tokio::test]
-async fn verify_statuses_map_to_their_errors() {
+async fn oo_3_5_verify_statuses_map_to_their_errors() {
     for (status, check) in [
         (404, (|e: &Error| matches!(e, Error::InvalidCode)) as fn(&Error) -> bool),
         (400, |e| matches!(e, Error::InvalidInput(_))),
@@ -220,7 +220,7 @@ async fn verify_statuses_map_to_their_errors() {
 }
 
 #[tokio::test]
-async fn login_statuses_map_to_their_errors() {
+async fn oo_3_4_login_statuses_map_to_their_errors() {
     let denial = r#"{"Message":"Authorization has been denied for this request."}"#;
     assert!(matches!(login_error(401, denial).await, Error::InvalidAppKey));
     assert!(matches!(login_error(401, r#"{"Message":"Invalid email or password."}"#).await, Error::InvalidCredentials));
@@ -238,7 +238,7 @@ async fn login_statuses_map_to_their_errors() {
 }
 
 #[tokio::test]
-async fn a_client_that_follows_redirects_is_caught() {
+async fn oo_3_12_a_client_that_follows_redirects_is_caught() {
     let mut server = Server::new_async().await;
     let login = login_mock(&mut server, 303, "application/json", &fixture("generate_email.json")).await;
     let followed = server.mock("GET", "/v1/Authenticate/2FA").with_status(400).create_async().await;
@@ -251,7 +251,7 @@ async fn a_client_that_follows_redirects_is_caught() {
 }
 
 #[tokio::test]
-async fn device_id_is_sent_and_a_remembered_device_comes_back() {
+async fn oo_3_5_device_id_is_sent_and_a_remembered_device_comes_back() {
     let mut server = Server::new_async().await;
     let mock = server
         .mock("POST", "/v1/Authenticate/2FA")
@@ -277,7 +277,7 @@ async fn device_id_is_sent_and_a_remembered_device_comes_back() {
 }
 
 #[test]
-fn remember_me_without_a_nickname_is_refused_before_sending() {
+fn oo_3_5_remember_me_without_a_nickname_is_refused_before_sending() {
     let err = OnlineOrderingFlow::builder()
         .base_url("https://h")
         .company_code("C")
@@ -291,7 +291,7 @@ fn remember_me_without_a_nickname_is_refused_before_sending() {
 }
 
 #[tokio::test]
-async fn refresh_rotates_tokens_and_maps_its_statuses() {
+async fn oo_3_6_refresh_rotates_tokens_and_maps_its_statuses() {
     let mut server = Server::new_async().await;
     let f = flow(&server);
     let s = verify(&mut server, &f, 200, &fixture("confirm_remembered_device.json")).await.unwrap();
@@ -324,7 +324,7 @@ async fn refresh_rotates_tokens_and_maps_its_statuses() {
 }
 
 #[tokio::test]
-async fn header_placement_keeps_basic_in_authorization() {
+async fn oo_3_2_header_placement_keeps_basic_in_authorization() {
     let mut server = Server::new_async().await;
     let mock = login_mock(&mut server, 200, "application/json", &fixture("generate_remembered.json")).await;
     let f =
@@ -353,4 +353,104 @@ async fn transport_errors_never_show_the_code_from_the_query_string() {
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
     let shown = format!("{err} {err:?}");
     assert!(!shown.contains("987654") && !shown.contains("127.0.0.1:1/v1"), "{shown}");
+}
+
+// ---- Guest login (The three backends: protocol reference, §3.8) ----
+
+const GUEST_CUSTOMER: &str = "5b3f0a52-6c1e-4a4e-9d1f-0f6f3d2a9c11";
+
+fn guest_builder(server: &ServerGuard) -> OnlineOrderingBuilder {
+    OnlineOrderingFlow::builder()
+        .base_url(server.url())
+        .company_code("ABCD001")
+        .integrator("integrator", "api-P")
+        .guest(EMAIL)
+}
+
+/// `POST v1/Authenticate/Guest?sendEmail=` with the integrator headers and exactly `body`.
+async fn guest_mock(
+    server: &mut ServerGuard,
+    send_email: &str,
+    body: &str,
+    status: usize,
+    answer: &str,
+) -> mockito::Mock {
+    server
+        .mock("POST", "/v1/Authenticate/Guest")
+        .match_query(Matcher::Exact(format!("sendEmail={send_email}")))
+        .match_header("authorization", BASIC)
+        .match_header("x-api-companycode", "ABCD001")
+        .match_header("accept", "application/json")
+        .match_header("content-type", "application/json")
+        .match_body(Matcher::Exact(body.into()))
+        .with_status(status)
+        .with_header("content-type", "application/json; charset=utf-8")
+        .with_body(answer)
+        .create_async()
+        .await
+}
+
+#[tokio::test]
+async fn oo_3_8_guest_request_is_byte_for_byte_and_a_200_is_the_limited_token() {
+    let mut server = Server::new_async().await;
+    let body = r#"{"Email":"a+b@example.com"}"#;
+    let mock = guest_mock(&mut server, "false", body, 200, &fixture("guest_limited_token.json")).await;
+    let never = server.mock("POST", "/v1/Authenticate/2FA").match_query(Matcher::Any).expect(0).create_async().await;
+    let Step::Authenticated(s) = guest_builder(&server).build().unwrap().start().await.unwrap() else { panic!() };
+    mock.assert_async().await;
+    never.assert_async().await;
+    assert_eq!(s.access_token().expose_secret(), "acc-guest");
+    assert_eq!(s.renewal_token().unwrap().expose_secret(), "ref-guest");
+    assert_eq!(s.subject()["CustomerId"], GUEST_CUSTOMER);
+    let headers = s.headers().unwrap();
+    assert_eq!(headers["authorization"], "Bearer acc-guest");
+    assert_eq!(headers["x-api-custom-auth"], BASIC);
+}
+
+#[tokio::test]
+async fn oo_3_8_guest_device_id_and_send_email_in_datacontract_order() {
+    let mut server = Server::new_async().await;
+    // InGuestLogin's members in alphabetical order, as the DataContract serializer writes them.
+    let body = r#"{"DeviceId":"device-7","Email":"a+b@example.com"}"#;
+    let mock = guest_mock(&mut server, "true", body, 200, &fixture("guest_limited_token.json")).await;
+    let flow = guest_builder(&server).device_id("device-7").send_email(true).build().unwrap();
+    assert!(matches!(flow.start().await.unwrap(), Step::Authenticated(_)));
+    mock.assert_async().await;
+}
+
+#[tokio::test]
+async fn oo_3_8_guest_303_is_verified_by_the_3_5_get() {
+    let mut server = Server::new_async().await;
+    let login =
+        guest_mock(&mut server, "false", r#"{"Email":"a+b@example.com"}"#, 303, &fixture("guest_email.json")).await;
+    let flow = guest_builder(&server).build().unwrap();
+    let Step::Challenge(c) = flow.start().await.unwrap() else { panic!("expected a challenge") };
+    login.assert_async().await;
+    assert!(matches!(c.method(), Method::Email), "{c:?}");
+    let query = format!("{EMAIL_QUERY}&code=123456&rememberMe=false&nickname=");
+    let verify = verify_with(&mut server, &query, 200, "application/json", &fixture("confirm_code_result.json")).await;
+    let session = flow.verify(&c, &OneTimeCode::new("123456").unwrap()).await.unwrap().session().unwrap();
+    verify.assert_async().await;
+    assert_eq!(session.subject()["CustomerId"], SEED_CUSTOMER);
+}
+
+#[tokio::test]
+async fn oo_3_8_guest_or_email_and_password_never_both_never_neither() {
+    let server = Server::new_async().await;
+    let config = |b: OnlineOrderingBuilder| match b.build() {
+        Err(Error::Config(m)) => m,
+        other => panic!("{other:?}"),
+    };
+    let both = "Online Ordering takes either the customer's email and the customer's password, \
+                or a guest email (guest), not both";
+    assert_eq!(config(builder(&server).guest(EMAIL)), both);
+    assert_eq!(config(guest_builder(&server).password("customer-P")), both);
+    assert_eq!(config(guest_builder(&server).email(EMAIL)), both);
+    assert_eq!(
+        config(OnlineOrderingFlow::builder().base_url(server.url()).company_code("ABCD001").integrator("i", "p")),
+        "Online Ordering needs the customer's email and the customer's password, or a guest email (guest)"
+    );
+    assert_eq!(config(guest_builder(&server).guest("")), "Online Ordering needs a guest email (guest), non-empty");
+    assert!(!config(guest_builder(&server).guest(EMAIL).password("x")).contains('x'), "never the password");
+    guest_builder(&server).build().unwrap();
 }

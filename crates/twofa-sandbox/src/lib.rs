@@ -305,4 +305,15 @@ impl Sandbox {
     pub fn set_etna_rate_limit(&self, per_minute: Option<u32>) {
         self.shared.etna.set_rate_limit(per_minute);
     }
+
+    /// What the Online Ordering guest login answers (default: an emailed code first).
+    pub fn set_onlineordering_guest_login(&self, answer: onlineordering::GuestLogin) {
+        self.shared.online.set_guest_login(answer);
+    }
+
+    /// Where Online Ordering customer calls expect the customer token (default: Bearer, with the
+    /// integrator in `x-api-custom-auth`).
+    pub fn set_onlineordering_token_placement(&self, placement: onlineordering::TokenPlacement) {
+        self.shared.online.set_token_placement(placement);
+    }
 }

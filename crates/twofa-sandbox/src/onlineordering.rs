@@ -1,5 +1,10 @@
 //! NCR Aloha Online Ordering: `POST /v1/Authenticate/2FA?sendEmail=`, `GET /v1/Authenticate/2FA`,
-//! `POST /v1/Authenticate/2FA/Refresh`, and one protected endpoint, `GET /v1/Customers/me`.
+//! `POST /v1/Authenticate/2FA/Refresh`, the guest login `POST /v1/Authenticate/Guest?sendEmail=`,
+//! and one protected endpoint, `GET /v1/Customers/me`.
+//!
+//! The sandbox answers as NCR's help pages document; where they are silent it offers each
+//! plausible variant as a knob, never the client's guess: whether a guest gets a second factor
+//! ([`GuestLogin`]) and where the customer token travels on later calls ([`TokenPlacement`]).
 //!
 //! A 2FA login answers **303** with a `Location` header, so a client that follows redirects
 //! visibly loses the challenge. Answers are JSON, or WCF-style XML when `Accept` asks for XML.
@@ -46,6 +51,36 @@ pub const CUSTOMER_LOCKED: &str = "locked.customer@example.com";
 pub const TOTP_SEED: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 /// How long an access token lives, in seconds (the help page's sample says 1800).
 pub const TOKEN_LIFETIME_SECS: u64 = 1800;
+/// An email that can check out as a guest (any non-empty email can).
+pub const GUEST_EMAIL: &str = "guest@example.com";
+
+/// What `POST v1/Authenticate/Guest` answers. NCR documents the guest body and "a limited guest
+/// token" in a `GenerateCodeResult`, and the same `sendEmail` flag as the customer login, so a
+/// guest may get the 303 challenge too: both are offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum GuestLogin {
+    /// 303 with `AuthenticationMethod: Email` in the `id_token` and a code mailed to the guest,
+    /// verified by `GET v1/Authenticate/2FA` like a customer's. The default.
+    #[default]
+    EmailCode,
+    /// 200 with the guest token at once.
+    Direct,
+}
+
+/// Where `GET /v1/Customers/me` expects the customer's access token. NCR documents none: each
+/// candidate is a variant, and the client is tested against every one.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TokenPlacement {
+    /// `Authorization: Bearer <access_token>`, the integrator's Basic in `x-api-custom-auth`
+    /// (the header NCR's own apps send with the Basic value). The default.
+    #[default]
+    BearerWithCustomAuth,
+    /// `<name>: <access_token>`, `Authorization` keeping the integrator's Basic (the observed
+    /// client reused the Basic header on customer calls).
+    Header(String),
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Method {
@@ -78,6 +113,7 @@ fn customer_id(email: &str) -> String {
 
 #[derive(Debug)]
 struct Pending {
+    guest: bool,
     code: Option<String>,
     expires: Instant,
     wrong: u32,
@@ -90,9 +126,12 @@ pub(crate) struct OnlineState {
     max_code_attempts: u32,
     pending: Mutex<HashMap<String, Pending>>,
     access: Mutex<HashMap<String, (String, Instant)>>,
-    refresh: Mutex<HashMap<String, String>>,
+    /// Refresh token → (email, customer id): a guest's id survives a refresh.
+    refresh: Mutex<HashMap<String, (String, String)>>,
     devices: Mutex<HashMap<String, String>>,
     locked: Mutex<HashSet<String>>,
+    guest_login: Mutex<GuestLogin>,
+    placement: Mutex<TokenPlacement>,
 }
 
 impl OnlineState {
@@ -105,7 +144,17 @@ impl OnlineState {
             refresh: Mutex::default(),
             devices: Mutex::default(),
             locked: Mutex::new(HashSet::from([CUSTOMER_LOCKED.to_owned()])),
+            guest_login: Mutex::default(),
+            placement: Mutex::default(),
         }
+    }
+
+    pub(crate) fn set_guest_login(&self, answer: GuestLogin) {
+        *lock(&self.guest_login) = answer;
+    }
+
+    pub(crate) fn set_token_placement(&self, placement: TokenPlacement) {
+        *lock(&self.placement) = placement;
     }
 
     pub(crate) fn set_locked(&self, email: &str, locked: bool) {
@@ -125,11 +174,12 @@ impl OnlineState {
     fn issue(&self, email: &str, now: Instant, extra_claims: Value) -> Value {
         let (access, refresh) = (random_token(), random_token());
         lock(&self.access).insert(access.clone(), (email.to_owned(), now + Duration::from_secs(TOKEN_LIFETIME_SECS)));
-        lock(&self.refresh).insert(refresh.clone(), email.to_owned());
         let mut claims = json!({ "CustomerId": customer_id(email), "LoyaltyId": "" });
         if let (Some(map), Value::Object(extra)) = (claims.as_object_mut(), extra_claims) {
             map.extend(extra);
         }
+        let id = claims["CustomerId"].as_str().unwrap_or_default().to_owned();
+        lock(&self.refresh).insert(refresh.clone(), (email.to_owned(), id));
         json!({
             "auth_code": null,
             "access_token": access,
@@ -144,6 +194,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new()
         .route("/v1/Authenticate/2FA", post(login).get(verify))
         .route("/v1/Authenticate/2FA/Refresh", post(refresh))
+        .route("/v1/Authenticate/Guest", post(guest))
         .route("/v1/Customers/me", get(me))
 }
 
@@ -181,6 +232,9 @@ fn result(headers: &HeaderMap, status: StatusCode, root: &str, fields: &Value) -
             r#"<{root} xmlns:i="http://www.w3.org/2001/XMLSchema-instance" xmlns="http://schemas.datacontract.org/2004/07/OnlineOrderingAPI.Models.v1.Response">"#
         );
         for name in ["access_token", "auth_code", "expires_in_seconds", "id_token", "refresh_token"] {
+            if name == "auth_code" && root != "GenerateCodeResult" {
+                continue;
+            }
             match fields.get(name) {
                 Some(Value::String(s)) => xml.push_str(&format!("<{name}>{s}</{name}>")),
                 Some(Value::Number(n)) => xml.push_str(&format!("<{name}>{n}</{name}>")),
@@ -193,6 +247,11 @@ fn result(headers: &HeaderMap, status: StatusCode, root: &str, fields: &Value) -
     let mut body = json!({ "$id": "1" });
     if let (Some(map), Value::Object(f)) = (body.as_object_mut(), fields.clone()) {
         map.extend(f);
+        // Only `GenerateCodeResult` has `auth_code`; `ConfirmCodeResult` and
+        // `RefreshAccessTokenResult` are the four token fields.
+        if root != "GenerateCodeResult" {
+            map.remove("auth_code");
+        }
     }
     (status, axum::Json(body)).into_response()
 }
@@ -221,15 +280,8 @@ async fn login(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) ->
     let mut claims = json!({ "CustomerId": customer_id(email), "LoyaltyId": "" });
     let code = match method {
         Method::Email => {
-            let code = format!("{:06}", rand::rng().random_range(0..1_000_000));
-            s.outbox.deliver(Delivery {
-                provider: "onlineordering",
-                recipient: email.into(),
-                channel: "email",
-                code: code.clone(),
-            });
             claims["AuthenticationMethod"] = json!("Email");
-            Some(code)
+            Some(mail_code(&s, email))
         }
         _ => {
             claims["AuthenticationMethod"] = json!("Authenticator");
@@ -238,17 +290,69 @@ async fn login(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) ->
             None
         }
     };
-    lock(&state.pending).insert(email.to_owned(), Pending { code, expires: now + state.ticket_ttl, wrong: 0 });
+    lock(&state.pending)
+        .insert(email.to_owned(), Pending { guest: false, code, expires: now + state.ticket_ttl, wrong: 0 });
+    see_other(&headers, Value::String(random_token()), &claims)
+}
+
+/// Mails a fresh six-digit code to `email` and returns it.
+fn mail_code(s: &Shared, email: &str) -> String {
+    let code = format!("{:06}", rand::rng().random_range(0..1_000_000));
+    s.outbox.deliver(Delivery {
+        provider: "onlineordering",
+        recipient: email.into(),
+        channel: "email",
+        code: code.clone(),
+    });
+    code
+}
+
+/// The 303 `GenerateCodeResult` of a login that needs the second factor named in `claims`.
+fn see_other(headers: &HeaderMap, auth_code: Value, claims: &Value) -> Response {
     let fields = json!({
-        "auth_code": random_token(),
+        "auth_code": auth_code,
         "access_token": null,
         "refresh_token": null,
         "expires_in_seconds": 0.0,
-        "id_token": id_token(&claims),
+        "id_token": id_token(claims),
     });
-    let mut response = result(&headers, StatusCode::SEE_OTHER, "GenerateCodeResult", &fields);
+    let mut response = result(headers, StatusCode::SEE_OTHER, "GenerateCodeResult", &fields);
     response.headers_mut().insert(header::LOCATION, HeaderValue::from_static("/v1/Authenticate/2FA"));
     response
+}
+
+/// A guest's customer id: stable per email, never a registered customer's.
+fn guest_id(email: &str) -> String {
+    customer_id(&format!("guest:{email}"))
+}
+
+/// `POST v1/Authenticate/Guest?sendEmail=` with `InGuestLogin {Email (required), DeviceId}`: a
+/// limited guest token, at once or after an emailed code (see [`GuestLogin`]). The help page's
+/// guest sample has `"auth_code": null`, so the guest answers carry none.
+async fn guest(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    s.stats.hit("onlineordering.guest");
+    if !integrator_ok(&headers) {
+        return denied();
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else { return invalid() };
+    let Some(email) = body.get("Email").and_then(Value::as_str).filter(|v| !v.trim().is_empty()) else {
+        return invalid();
+    };
+    if body.get("DeviceId").is_some_and(|d| !d.is_string() && !d.is_null()) {
+        return invalid();
+    }
+    let state = &s.online;
+    let now = s.clock.now();
+    let claims = json!({ "CustomerId": guest_id(email), "LoyaltyId": "" });
+    if *lock(&state.guest_login) == GuestLogin::Direct {
+        return result(&headers, StatusCode::OK, "GenerateCodeResult", &state.issue(email, now, claims));
+    }
+    let code = Some(mail_code(&s, email));
+    lock(&state.pending)
+        .insert(email.to_owned(), Pending { guest: true, code, expires: now + state.ticket_ttl, wrong: 0 });
+    let mut claims = claims;
+    claims["AuthenticationMethod"] = json!("Email");
+    see_other(&headers, Value::Null, &claims)
 }
 
 async fn verify(
@@ -284,9 +388,9 @@ async fn verify(
         }
         return message(StatusCode::NOT_FOUND, "The code is incorrect or has expired.");
     }
-    pending.remove(email);
+    let guest = pending.remove(email).is_some_and(|p| p.guest);
     drop(pending);
-    let mut claims = json!({});
+    let mut claims = if guest { json!({ "CustomerId": guest_id(email) }) } else { json!({}) };
     if remember {
         let device = random_token();
         lock(&state.devices).insert(device.clone(), email.to_owned());
@@ -308,25 +412,39 @@ async fn refresh(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) 
     };
     let state = &s.online;
     // Rotation: a refresh token works once.
-    let Some(email) = lock(&state.refresh).remove(&token) else {
+    let Some((email, id)) = lock(&state.refresh).remove(&token) else {
         return message(StatusCode::NOT_FOUND, "The refresh token is invalid.");
     };
     if state.is_locked(&email) {
         return message(StatusCode::FORBIDDEN, "The account is locked.");
     }
-    result(&headers, StatusCode::OK, "RefreshAccessTokenResult", &state.issue(&email, s.clock.now(), json!({})))
+    result(
+        &headers,
+        StatusCode::OK,
+        "RefreshAccessTokenResult",
+        &state.issue(&email, s.clock.now(), json!({ "CustomerId": id })),
+    )
 }
 
+/// A customer call, with the token where the [`TokenPlacement`] knob says, and only there.
 async fn me(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     s.stats.hit("onlineordering.me");
-    let bearer = header(&headers, "authorization").and_then(|v| v.strip_prefix("Bearer "));
-    let custom_auth_ok = header(&headers, "x-api-custom-auth") == Some(integrator().as_str());
+    let basic = integrator();
+    let (token, integrator_ok) = match &*lock(&s.online.placement) {
+        TokenPlacement::BearerWithCustomAuth => (
+            header(&headers, "authorization").and_then(|v| v.strip_prefix("Bearer ")).map(str::to_owned),
+            header(&headers, "x-api-custom-auth") == Some(basic.as_str()),
+        ),
+        TokenPlacement::Header(name) => {
+            (header(&headers, name).map(str::to_owned), header(&headers, "authorization") == Some(basic.as_str()))
+        }
+    };
     let company_ok = header(&headers, "x-api-companycode") == Some(COMPANY_CODE);
     let now = s.clock.now();
     let email =
-        bearer.and_then(|t| lock(&s.online.access).get(t).filter(|(_, exp)| *exp > now).map(|(e, _)| e.clone()));
+        token.and_then(|t| lock(&s.online.access).get(&t).filter(|(_, exp)| *exp > now).map(|(e, _)| e.clone()));
     match email {
-        Some(email) if custom_auth_ok && company_ok => {
+        Some(email) if integrator_ok && company_ok => {
             (StatusCode::OK, axum::Json(json!({ "CustomerId": customer_id(&email), "Email": email }))).into_response()
         }
         _ => denied(),
