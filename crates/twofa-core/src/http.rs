@@ -13,7 +13,10 @@
 //! through a proxy: a loopback login sent to `HTTP_PROXY` would carry the password in clear to
 //! another process or machine.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use reqwest::{
     Method, RequestBuilder, Url,
@@ -124,7 +127,7 @@ impl HttpOptions {
 
     /// Builds the shared HTTP handle.
     pub fn build(&self) -> Result<Http, Error> {
-        let tls = Arc::new(self.tls_config()?);
+        let tls = self.tls_config()?;
         let built = |r: reqwest::Result<reqwest::Client>| {
             r.map_err(|e| Error::Config(format!("cannot build the HTTP client: {}", e.without_url())))
         };
@@ -144,8 +147,16 @@ impl HttpOptions {
     }
 
     /// The one TLS configuration: the platform's verifier with the added roots, aws-lc-rs.
-    fn tls_config(&self) -> Result<rustls::ClientConfig, Error> {
+    ///
+    /// Without added roots it is built once per process and shared: the platform verifier reads
+    /// the system's certificates when it is made, which cost tens of milliseconds per flow when a
+    /// back office built one flow per user.
+    fn tls_config(&self) -> Result<Arc<rustls::ClientConfig>, Error> {
         use rustls::pki_types::{CertificateDer, pem::PemObject as _};
+        static PLATFORM: OnceLock<Result<Arc<rustls::ClientConfig>, Error>> = OnceLock::new();
+        if self.extra_roots.is_empty() {
+            return PLATFORM.get_or_init(|| platform_tls(Vec::new())).clone();
+        }
         let mut roots = Vec::new();
         for pem in &self.extra_roots {
             let before = roots.len();
@@ -156,17 +167,26 @@ impl HttpOptions {
                 return Err(Error::Config("a root certificate was added that holds no PEM certificate".into()));
             }
         }
-        let tls_error = |e: rustls::Error| Error::Config(format!("cannot set up TLS: {e}"));
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(roots, Arc::clone(&provider))
-            .map_err(tls_error)?;
-        Ok(rustls::ClientConfig::builder_with_provider(provider)
+        platform_tls(roots)
+    }
+}
+
+/// The platform's verifier, trusting `extra_roots` too, on aws-lc-rs.
+fn platform_tls(
+    extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+) -> Result<Arc<rustls::ClientConfig>, Error> {
+    let tls_error = |e: rustls::Error| Error::Config(format!("cannot set up TLS: {e}"));
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, Arc::clone(&provider))
+        .map_err(tls_error)?;
+    Ok(Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(tls_error)?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_no_client_auth())
-    }
+            .with_no_client_auth(),
+    ))
 }
 
 /// Refuses a URL with userinfo (`https://user:secret@host/`): that secret would ride along with
@@ -346,6 +366,16 @@ pub fn transport_error(e: reqwest::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The platform verifier reads the system's certificates when made: one per process, not per flow.
+    #[test]
+    fn the_platform_tls_configuration_is_built_once_and_shared() {
+        let first = HttpOptions::default().build().unwrap();
+        let second = HttpOptions::default().timeout(Duration::from_secs(5)).build().unwrap();
+        assert!(Arc::ptr_eq(&first.tls_config(), &second.tls_config()));
+        let bad = HttpOptions::default().add_root_certificate("no certificate here");
+        assert!(matches!(bad.build(), Err(Error::Config(_))), "added roots are still checked, not cached");
+    }
 
     #[test]
     fn base_urls_need_https_unless_loopback() {
