@@ -347,3 +347,21 @@ async fn oo_3_5_sandbox_confirm_code_result_has_the_documented_fields() {
     assert_eq!(keys, ["$id", "access_token", "expires_in_seconds", "id_token", "refresh_token"]);
     assert!(body.contains(r#""expires_in_seconds":1800.0"#), "{body}");
 }
+
+/// Keep-alive: the start (its 303) and the verification of one customer login share one TCP
+/// connection, for the customer login and for the guest login.
+#[tokio::test]
+async fn a_whole_2fa_login_uses_one_tcp_connection() {
+    let h = online().await;
+    let flow = h.flow(Account::TwoFactor).unwrap();
+    let Step::Challenge(c) = flow.start().await.unwrap() else { panic!("no challenge") };
+    flow.verify(&c, &OneTimeCode::new(h.code()).unwrap()).await.unwrap().session().unwrap();
+    assert_eq!(h.sandbox.stats().connections(), 1, "customer: start and verify share one connection");
+
+    let h = online().await;
+    let flow = h.guest();
+    let c = h.challenge(&flow).await;
+    let code = h.sandbox.outbox().latest_code(demo::GUEST_EMAIL).expect("a code mailed to the guest");
+    flow.verify(&c, &OneTimeCode::new(code).unwrap()).await.unwrap().session().unwrap();
+    assert_eq!(h.sandbox.stats().connections(), 1, "guest: start and verify share one connection");
+}
