@@ -24,8 +24,15 @@ const SANDBOX: &str = "TWOFA_LEASE_SANDBOX";
 const DIR: &str = "TWOFA_LEASE_DIR";
 const MARKS: &str = "TWOFA_LEASE_MARKS";
 
+/// Held while a child process is being started, and by a test that checks the lock is free: a
+/// child spawned by a test running alongside gets a copy of every open file, locked lease files
+/// included, until its `exec` closes them (they are close-on-exec) — for that instant the lock is
+/// still held, by the copy.
+static SPAWNING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Re-runs this test binary as a child process running only the ignored helper `name`.
 fn child(name: &str, envs: &[(&str, &Path)], sandbox: Option<&Sandbox>) -> Child {
+    let _spawning = SPAWNING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args(["--ignored", "--exact", name, "--test-threads", "1"]).stdout(Stdio::null());
     for (key, value) in envs {
@@ -122,6 +129,7 @@ async fn lease_holder() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(clippy::await_holding_lock, reason = "each test has its own runtime; `child` never awaits")]
 async fn a_lease_holder_killed_with_sigkill_frees_the_lease() {
     let (dir, marks) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut holder = child("lease_holder", &[(DIR, dir.path()), (MARKS, marks.path())], None);
@@ -131,6 +139,7 @@ async fn a_lease_holder_killed_with_sigkill_frees_the_lease() {
     assert!(store.try_lock_renewal("desk", ttl).await.unwrap().is_none(), "another process holds it");
     holder.kill().unwrap(); // SIGKILL: no destructor runs
     holder.wait().unwrap();
+    let _no_spawn = SPAWNING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let lease = store.try_lock_renewal("desk", ttl).await.unwrap();
     assert!(lease.is_some(), "the kernel released the dead holder's lock");
     assert!(store.try_lock_renewal("desk", ttl).await.unwrap().is_none(), "one holder at a time, in one process too");

@@ -141,6 +141,8 @@ impl SessionStore for FileStore {
     /// [`RenewalLease`]: it ends when the lease is dropped or given back, or when the holding process
     /// dies. `ttl` is not used: an advisory lock cannot expire, and the kernel frees the lock of a
     /// dead holder at once. A holder that hangs keeps it; the authenticator's wait gives up after its lease time.
+    /// A child process started while the lease is held shares the locked file until its `exec`
+    /// closes it (close-on-exec), and for the whole of its life if it never calls `exec`.
     async fn try_lock_renewal(&self, profile: &str, _ttl: Duration) -> Result<Option<RenewalLease>, Error> {
         check_profile(profile)?;
         let path = self.dir.join(format!(".{profile}.json.lease"));
