@@ -4,11 +4,20 @@
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use twofa_sandbox::{Outbox, etna, oms, onlineordering};
+use twofa_sandbox::{etna, oms, onlineordering};
 
 pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
-pub async fn etna_login(client: &reqwest::Client, token_url: &str, outbox: &Outbox, user: &str) -> Result<String> {
+/// `code` reads the code the sandbox mailed to `user`.
+pub async fn etna_login<E>(
+    client: &reqwest::Client,
+    token_url: &str,
+    user: &str,
+    code: impl AsyncFnOnce() -> std::result::Result<String, E>,
+) -> Result<String>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
     let first = client
         .post(token_url)
         .header("Accept", "application/json")
@@ -19,7 +28,7 @@ pub async fn etna_login(client: &reqwest::Client, token_url: &str, outbox: &Outb
         .send()
         .await?;
     let interim: Value = serde_json::from_slice(&first.bytes().await?)?;
-    let code = outbox.latest_code(user).ok_or("no code")?;
+    let code = code().await?;
     let second = client
         .post(token_url)
         .header("Accept", "application/json")

@@ -284,10 +284,12 @@ impl Answer {
     async fn read(mut response: reqwest::Response) -> Result<Self, Error> {
         let status = response.status().as_u16();
         let too_large = || Error::unexpected(Some(status), format!("the body is larger than {MAX_BODY_BYTES} bytes"));
-        if response.content_length().is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        let declared = response.content_length().unwrap_or(0);
+        if declared > MAX_BODY_BYTES as u64 {
             return Err(too_large());
         }
-        let mut body = Vec::new();
+        // Sized once when the server says how much follows (checked just above, so bounded).
+        let mut body = Vec::with_capacity(declared as usize);
         while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
             if body.len() + chunk.len() > MAX_BODY_BYTES {
                 return Err(too_large());

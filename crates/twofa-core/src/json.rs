@@ -1,13 +1,20 @@
 //! Tolerant JSON reading for vendor APIs that vary key case and value types.
 
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, value::MapDeserializer};
 use serde_json::Value;
 
 /// Parses `bytes` as JSON with every object key lower-cased first, so that one struct whose
 /// fields are named in lower case reads `Authenticated`, `authenticated` and `AUTHENTICATED` alike.
 pub fn from_slice_ci<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Error> {
-    let value: Value = serde_json::from_slice(bytes)?;
-    serde_json::from_value(lowercase_keys(value))
+    match serde_json::from_slice(bytes)? {
+        // Keys are lower-cased where they lie and fed to `T` as they come, without building a
+        // second map: this runs on every answer of a login.
+        Value::Object(map) => T::deserialize(MapDeserializer::new(map.into_iter().map(|(mut key, value)| {
+            key.make_ascii_lowercase();
+            (key, lowercase_keys(value))
+        }))),
+        other => serde_json::from_value(other),
+    }
 }
 
 /// Why `bytes` did not parse, without serde's message: a type error quotes the value it met,
@@ -64,6 +71,15 @@ mod tests {
             assert_eq!(r.twofatoken.as_deref(), Some("x"));
         }
         assert!(from_slice_ci::<Reply>(b"not json").is_err());
+    }
+
+    #[test]
+    fn nested_keys_are_lowered_too_and_a_key_given_twice_in_two_cases_is_refused() {
+        let v: Value = from_slice_ci(br#"{"Errors":[{"Code":1}],"Inner":{"A":{"B":2}}}"#).unwrap();
+        assert_eq!(v, serde_json::json!({"errors": [{"code": 1}], "inner": {"a": {"b": 2}}}));
+        // Which of the two would be meant is a guess: the answer is not read at all.
+        let twice = br#"{"Authenticated":true,"authenticated":false}"#;
+        assert!(from_slice_ci::<Reply>(twice).is_err_and(|e| e.to_string().contains("duplicate field")));
     }
 
     proptest::proptest! {

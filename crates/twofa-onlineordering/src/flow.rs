@@ -7,7 +7,6 @@ use reqwest::{
     Method, RequestBuilder, Url,
     header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE},
 };
-use serde_json::{Value, json};
 use twofa_core::{
     AccessToken, AuthenticatorSetup, Challenge, Clock, Error, Method as Delivery, OneTimeCode, Password, RenewalToken,
     Secret, Session, Step, TokenPlacement, TwoFactorFlow,
@@ -19,7 +18,7 @@ use twofa_core::{
 
 use crate::{
     CustomerTokenPlacement, OnlineOrderingBuilder, ResponseFormat,
-    wire::{TokenResult, decode_id_token, field, text},
+    wire::{LoginBody, RefreshBody, TokenResult, decode_id_token, field, text},
 };
 
 /// The provider name sessions and challenges carry.
@@ -141,7 +140,7 @@ impl OnlineOrderingFlow {
             .header(ACCEPT, accept))
     }
 
-    fn with_json(request: RequestBuilder, body: &Value) -> Result<RequestBuilder, Error> {
+    fn with_json(request: RequestBuilder, body: &impl serde::Serialize) -> Result<RequestBuilder, Error> {
         let bytes =
             serde_json::to_vec(body).map_err(|e| Error::InvalidInput(format!("cannot encode the request: {e}")))?;
         Ok(request.header(CONTENT_TYPE, "application/json").body(bytes))
@@ -298,16 +297,13 @@ impl TwoFactorFlow for OnlineOrderingFlow {
     async fn start(&self) -> Result<Step, Error> {
         // The guest login answers like the customer's: 200 with a (limited) token, or 303 with the
         // second factor in the id_token, verified by the same GET.
-        let (mut url, mut body) = match &self.login {
-            Login::Customer { password } => {
-                (self.login_url.clone(), json!({ "Email": self.email, "Password": password.expose_secret() }))
-            }
-            Login::Guest => (self.guest_url.clone(), json!({ "Email": self.email })),
+        let (mut url, password) = match &self.login {
+            Login::Customer { password } => (self.login_url.clone(), Some(password.expose_secret())),
+            Login::Guest => (self.guest_url.clone(), None),
         };
         url.query_pairs_mut().append_pair("sendEmail", if self.send_email { "true" } else { "false" });
-        if let Some(device) = &self.device_id {
-            body["DeviceId"] = json!(device.expose_secret());
-        }
+        let body =
+            LoginBody { device_id: self.device_id.as_ref().map(Secret::expose_secret), email: &self.email, password };
         let request = Self::with_json(self.request(Method::POST, url)?, &body)?;
         let answer = self.http.send(request).await?;
         match answer.status {
@@ -337,7 +333,7 @@ impl TwoFactorFlow for OnlineOrderingFlow {
         session.ensure_provider(PROVIDER)?;
         let refresh =
             session.renewal_token().ok_or(Error::Unsupported { operation: "resume without a refresh token" })?;
-        let body = json!({ "RefreshToken": refresh.expose_secret() });
+        let body = RefreshBody { refresh_token: refresh.expose_secret() };
         let request = Self::with_json(self.request(Method::POST, self.refresh_url.clone())?, &body)?;
         let answer = self.http.send(request).await?;
         match answer.status {

@@ -4,9 +4,28 @@ use base64::{
     Engine as _, alphabet,
     engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig},
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use twofa_core::{Error, Secret, untrusted};
+
+/// The body of `POST v1/Authenticate/2FA` and `POST v1/Authenticate/Guest`, members in
+/// alphabetical order as the DataContract serializer writes them.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct LoginBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<&'a str>,
+    pub email: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<&'a str>,
+}
+
+/// The body of `POST v1/Authenticate/2FA/Refresh`.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct RefreshBody<'a> {
+    pub refresh_token: &'a str,
+}
 
 /// `GenerateCodeResult`, `ConfirmCodeResult` and `RefreshAccessTokenResult` share these fields.
 /// Json.NET's `$id` and anything else unknown is ignored.
@@ -42,12 +61,13 @@ impl TokenResult {
 
 /// `id_token` is base64 JSON: standard or URL-safe alphabet, padded or not.
 pub(crate) fn decode_id_token(token: &str) -> Option<Map<String, Value>> {
-    let config = GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    const CONFIG: GeneralPurposeConfig =
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    // Built at compile time: an engine made at run time computes its decode table on every call.
+    const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, CONFIG);
+    const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, CONFIG);
     let token = token.trim();
-    let bytes = GeneralPurpose::new(&alphabet::STANDARD, config)
-        .decode(token)
-        .or_else(|_| GeneralPurpose::new(&alphabet::URL_SAFE, config).decode(token))
-        .ok()?;
+    let bytes = STANDARD.decode(token).or_else(|_| URL_SAFE.decode(token)).ok()?;
     match serde_json::from_slice(&bytes).ok()? {
         Value::Object(map) => Some(map),
         _ => None,
