@@ -9,7 +9,7 @@ use reqwest::{
 };
 use serde_json::{Value, json};
 use twofa_core::{
-    AccessToken, AuthenticatorSetup, Challenge, Clock, Error, Method as Delivery, OneTimeCode, Password, RenewalToken,
+    AccessToken, AuthenticatorSetup, Challenge, Clock, Error, LoginPassword, Method as Delivery, OneTimeCode, RenewalToken,
     Secret, Session, Step, TokenPlacement, TwoFactorFlow,
     http::{Answer, Http, HttpOptions, sensitive_value},
     json::from_slice_ci,
@@ -43,7 +43,7 @@ const GUEST: &str = "a guest email (guest)";
 #[derive(Debug)]
 enum Login {
     /// `POST v1/Authenticate/2FA` with `{Email, Password, DeviceId?}`.
-    Customer { password: Password },
+    Customer { password: LoginPassword },
     /// `POST v1/Authenticate/Guest` with `{Email, DeviceId?}`.
     Guest,
 }
@@ -300,6 +300,7 @@ impl TwoFactorFlow for OnlineOrderingFlow {
         // second factor in the id_token, verified by the same GET.
         let (mut url, mut body) = match &self.login {
             Login::Customer { password } => {
+                let password = password.fresh().await?;
                 (self.login_url.clone(), json!({ "Email": self.email, "Password": password.expose_secret() }))
             }
             Login::Guest => (self.guest_url.clone(), json!({ "Email": self.email })),
