@@ -50,7 +50,8 @@ impl Inputs {
     /// keyring-remembered password, else prompts.
     pub fn from_profile(name: &str, profile: &Profile) -> Self {
         let password = profile.password_env.clone().map_or(PasswordInput::Prompt, PasswordInput::Env);
-        let (codes, attempts) = input::codes(None, profile.code_env.clone(), profile.totp_secret_env.clone(), Prompt::new());
+        let (codes, attempts) =
+            input::codes(None, profile.code_env.clone(), profile.totp_secret_env.clone(), Prompt::new());
         Self {
             password: Arc::new(ProfilePassword::new(name, profile, password, profile.password_keyring)),
             codes: Arc::new(AskPin::new(codes, Prompt::new())),
@@ -81,7 +82,8 @@ pub async fn authenticator(
     inputs: Inputs,
     store: Option<Arc<dyn SessionStore>>,
 ) -> Result<ProfileAuth, Error> {
-    let chosen = stores::open(profile.store, twofa_core::store::FileStore::new(settings.store_dir.join("sessions"))).await;
+    let chosen =
+        stores::open(profile.store, twofa_core::store::FileStore::new(settings.store_dir.join("sessions"))).await;
     let store = store.unwrap_or_else(|| chosen.store());
     // Online Ordering remembers a device id in the session; the flow sends it with a new login.
     let previous = store.load(name).await.ok().flatten();

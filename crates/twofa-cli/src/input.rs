@@ -38,7 +38,9 @@ pub fn stdin_line(what: &str) -> Result<zeroize::Zeroizing<String>, Error> {
         .read_line(&mut line)
         .map_err(|e| Error::InvalidInput(format!("cannot read {what} from standard input: {e}")))?;
     if line.len() as u64 > MAX_PASSWORD_LINE {
-        return Err(Error::InvalidInput(format!("the {what} line on standard input is longer than {MAX_PASSWORD_LINE} bytes")));
+        return Err(Error::InvalidInput(format!(
+            "the {what} line on standard input is longer than {MAX_PASSWORD_LINE} bytes"
+        )));
     }
     let value = zeroize::Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned());
     if value.is_empty() {

@@ -44,9 +44,9 @@ pub mod fuzzing;
 pub mod http;
 pub mod json;
 mod login;
-mod password;
 #[cfg(feature = "reqwest-middleware")]
 pub mod middleware;
+mod password;
 pub mod provider;
 pub mod retry;
 mod secret;

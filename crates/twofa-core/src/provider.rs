@@ -163,7 +163,8 @@ impl ProviderConfig {
         if login.is_empty() {
             return Err(Error::Config(format!("{} needs {what}, non-empty", spec.name)));
         }
-        let password = LoginPassword::new(Arc::new(Password::new("")), format!("{} logs in with {what} only", spec.name));
+        let password =
+            LoginPassword::new(Arc::new(Password::new("")), format!("{} logs in with {what} only", spec.name));
         Ok(Endpoint { url, login, password, http, options, clock })
     }
 }

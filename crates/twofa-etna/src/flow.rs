@@ -8,9 +8,8 @@ use reqwest::{
     header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH},
 };
 use twofa_core::{
-    AccessToken, ApiKey, Challenge, Clock, Error, LoginPassword, Method as Delivery, OneTimeCode, Password, Pin, PinSetup,
-    Secret,
-    Session, Step, TokenPlacement, TwoFactorFlow,
+    AccessToken, ApiKey, Challenge, Clock, Error, LoginPassword, Method as Delivery, OneTimeCode, Password, Pin,
+    PinSetup, Secret, Session, Step, TokenPlacement, TwoFactorFlow,
     http::{Answer, Http, HttpOptions, sensitive_value},
     json::from_slice_ci,
     provider::{Spec, clip, required},

@@ -10,8 +10,8 @@ use reqwest::{
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use twofa_core::{
-    AccessToken, Challenge, Clock, Error, LiveChallenge, LoginPassword, OneTimeCode, RenewalToken, Secret, Session, Step,
-    TokenPlacement, TransportKind, TwoFactorFlow,
+    AccessToken, Challenge, Clock, Error, LiveChallenge, LoginPassword, OneTimeCode, RenewalToken, Secret, Session,
+    Step, TokenPlacement, TransportKind, TwoFactorFlow,
     http::{Answer, Http, HttpOptions, sensitive_value},
     provider::{Spec, basic_auth},
     retry::Backoff,

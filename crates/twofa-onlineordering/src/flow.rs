@@ -9,8 +9,8 @@ use reqwest::{
 };
 use serde_json::{Value, json};
 use twofa_core::{
-    AccessToken, AuthenticatorSetup, Challenge, Clock, Error, LoginPassword, Method as Delivery, OneTimeCode, RenewalToken,
-    Secret, Session, Step, TokenPlacement, TwoFactorFlow,
+    AccessToken, AuthenticatorSetup, Challenge, Clock, Error, LoginPassword, Method as Delivery, OneTimeCode,
+    RenewalToken, Secret, Session, Step, TokenPlacement, TwoFactorFlow,
     http::{Answer, Http, HttpOptions, sensitive_value},
     json::from_slice_ci,
     provider::{Spec, basic_auth, required},
