@@ -52,7 +52,7 @@ pub enum Command {
     #[command(after_help = "Examples:
   twofa login onlineordering … --email me@example.com --no-wait   # sends the code, exits
   twofa verify --profile onlineordering --code 123456
-  read -r code && printf '%s\\n' \"$code\" | twofa verify --profile onlineordering --code-stdin")]
+  twofa verify --profile onlineordering --code-stdin < code.txt")]
     Verify {
         /// The profile the login was started under
         #[arg(long, value_name = "NAME")]

@@ -151,7 +151,9 @@ pub fn waiting(format: Format, profile: &str, challenge: &twofa_core::Challenge)
             println!("{out}");
         }
         Format::Text => {
-            println!("{} asked for a {}; the login waits for it.", escape(challenge.provider()), challenge.method());
+            let method = challenge.method();
+            let answer = method.answer_name().to_lowercase();
+            println!("{} is waiting for the {answer} ({}).", escape(challenge.provider()), escape(&method.to_string()));
             println!("Finish it with `{next}` (or `--code-stdin`).");
         }
     }
