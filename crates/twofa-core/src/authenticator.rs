@@ -12,6 +12,11 @@
 //! unsupported or definitively refused. A network error during resume is returned as is (no
 //! prompt in a headless service because the network blinked), and a still-valid token is kept.
 //!
+//! [`Authenticator::login`] skips the first two and always logs in afresh; [`Authenticator::start_login`]
+//! and [`Authenticator::finish_login`] split such a login in two, for a code that arrives after the
+//! request (or the process) that started it has ended. The flow's password source is asked only by
+//! a login, never by a resume.
+//!
 //! A failed renewal is remembered for a [`Cooldown`]: callers meanwhile get the same error without
 //! a request, so a wrong password is tried once, not once per caller. A renewal's calls to the
 //! provider (resume, then login) share one [deadline](crate::deadline), and every renewal, resume,
