@@ -269,7 +269,12 @@ pub async fn verify(ctx: &Context, name: &str, code: Option<String>) -> Result<(
         authenticate::authenticator(&ctx.settings(), name, &profile, inputs, None).await?;
     let session = match authenticator.finish_login(challenge).await {
         // A wrong code leaves the login waiting, so the right one can follow.
-        Err(e @ (Error::InvalidCode | Error::InvalidPin)) => return Err(e.into()),
+        Err(e @ (Error::InvalidCode | Error::InvalidPin)) => {
+            let mut failure = Failure::from(e);
+            failure.hint =
+                Some(format!("the login still waits: run `twofa verify --profile {name}` with the right code"));
+            return Err(failure);
+        }
         other => {
             pending::delete(&ctx.store_dir, name)?;
             other?

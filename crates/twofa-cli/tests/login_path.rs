@@ -130,6 +130,7 @@ async fn a_wrong_code_keeps_the_login_waiting_and_the_code_may_come_on_standard_
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let refused = e.run(&["verify", "--profile", "etna", "--code", wrong]).await;
     assert_eq!(refused.status.code(), Some(4), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("the login still waits"), "{}", text(&refused.stderr));
     assert!(e.pending("etna").exists(), "still waiting");
 
     let mut child = e
