@@ -56,6 +56,9 @@ pub use twofa_keyring as keyring;
 mod doc_examples {
     #[doc = include_str!("../README.md")]
     struct Readme;
+    #[cfg(feature = "etna")]
+    #[doc = include_str!("../docs/architecture.md")]
+    struct Architecture;
     #[cfg(feature = "redis")]
     #[doc = include_str!("../docs/fleet.md")]
     struct Fleet;

@@ -7,6 +7,10 @@ use tokio::{net::TcpListener, sync::mpsc};
 use tokio_tungstenite::tungstenite::Message;
 use twofa::{Error, Step, TwoFactorFlow, oms::OmsFlow};
 
+#[path = "../../crates/twofa-oms/tests/support/python_hmac.rs"]
+mod python;
+use python::python_hmac;
+
 const KEY: &str = "ws-key-96";
 const SECRET: &str = "ws-secret-96";
 
@@ -35,14 +39,6 @@ async fn gateway(m: u8, payload: &'static str) -> (String, mpsc::UnboundedReceiv
 
 fn flow(url: &str) -> OmsFlow {
     OmsFlow::builder().endpoint(url).api_key(96, KEY, SECRET).http(crate::http()).build().unwrap()
-}
-
-fn python_hmac(secret: &str, message: &str) -> String {
-    let script = "import hmac,hashlib,sys; \
-                  print(hmac.new(sys.argv[1].encode(), sys.argv[2].encode(), hashlib.sha256).hexdigest())";
-    let out = std::process::Command::new("python3").args(["-c", script, secret, message]).output().unwrap();
-    assert!(out.status.success(), "python3 computes the vector");
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 #[tokio::test]

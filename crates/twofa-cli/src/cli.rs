@@ -48,6 +48,22 @@ pub enum Command {
         #[command(subcommand)]
         provider: Box<Provider>,
     },
+    /// Finish a login started with `login … --no-wait`, with the code that arrived meanwhile
+    #[command(after_help = "Examples:
+  twofa login onlineordering … --email me@example.com --no-wait   # sends the code, exits
+  twofa verify --profile onlineordering --code 123456
+  twofa verify --profile onlineordering --code-stdin < code.txt")]
+    Verify {
+        /// The profile the login was started under
+        #[arg(long, value_name = "NAME")]
+        profile: String,
+        /// The verification code
+        #[arg(long, value_name = "CODE", required_unless_present = "code_stdin", conflicts_with = "code_stdin")]
+        code: Option<String>,
+        /// Read the verification code from the first line of standard input
+        #[arg(long)]
+        code_stdin: bool,
+    },
     /// Print the current access token, renewing it first if needed
     #[command(after_help = "Examples:
   curl -H \"Authorization: Bearer $(twofa token --profile etna)\" https://…
@@ -256,4 +272,9 @@ pub struct Common {
     /// Keep the password typed at the prompt in the OS keyring, so `token` can log in again
     #[arg(long, conflicts_with = "password_env")]
     pub password_keyring: bool,
+    /// Send the credentials, keep the pending login and exit without waiting for the code: for a
+    /// code that arrives by email or SMS later. Finish with `twofa verify --profile NAME --code …`.
+    /// Not for the OMS over WebSocket, whose login waits on an open connection
+    #[arg(long, conflicts_with_all = ["code_source", "password_keyring"])]
+    pub no_wait: bool,
 }

@@ -1,4 +1,5 @@
-//! `login`, `token`, `status`, `logout` and `totp`.
+//! `login`, `verify`, `token`, `status`, `logout` and `totp`: thin shells over the profile's
+//! [`Authenticator`](twofa_core::Authenticator) (see [`crate::authenticate`]) and the stores.
 
 use std::{
     collections::BTreeSet,
@@ -8,25 +9,23 @@ use std::{
     time::Duration,
 };
 
+use async_trait::async_trait;
 use twofa_core::{
-    Error, LoginOptions, Password, Session,
+    Error, Secret, Session, Step,
     code_source::Prompt,
-    deadline::{self, Budget},
     store::{FileStore, SessionStore, check_profile},
 };
 
 use crate::{
+    authenticate::{self, Inputs, ProfileAuth, ProfilePassword, Settings},
     cli::{Format, Provider, TransportArg},
     input::{self, AskPin, PasswordInput, ShowSetup},
     output::{self, Failure},
+    pending,
     profile::{Backend, OmsApiKey, Profile, secret_env},
     progress::{PauseForCode, Progress},
     stores,
 };
-
-/// A stand-in password for flows used only to resume or log out, or for a passwordless login:
-/// those never send it.
-const UNUSED_PASSWORD: &str = "unused-by-resume-and-logout";
 
 /// Where things live, the request time limit, and the deadline of one login, renewal or logout.
 pub struct Context {
@@ -39,6 +38,11 @@ pub struct Context {
 }
 
 impl Context {
+    /// What the login path needs of the context.
+    pub fn settings(&self) -> Settings {
+        Settings { store_dir: self.store_dir.clone(), timeout: self.timeout, deadline: self.deadline }
+    }
+
     fn sessions(&self) -> FileStore {
         FileStore::new(self.store_dir.join("sessions"))
     }
@@ -72,12 +76,8 @@ impl Context {
     }
 }
 
-/// The password for a login from `input`, or a stand-in when the profile logs in without one.
-fn password_for(profile: &Profile, input: PasswordInput<'_>) -> Result<Password, Error> {
-    if profile.uses_password() { input::password(input, &profile.who()) } else { Ok(Password::new(UNUSED_PASSWORD)) }
-}
-
-pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
+/// The profile `login`'s flags describe.
+fn profile_of(provider: Provider) -> (Profile, crate::cli::Common) {
     let (backend, common) = match provider {
         Provider::Etna { base_url, app_key_env, username, pin_env, common } => {
             (Backend::Etna { base_url, app_key_env, username, pin_env }, common)
@@ -110,7 +110,7 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
             common,
         ),
     };
-    let mut profile = Profile {
+    let profile = Profile {
         backend,
         password_env: common.password_env.clone(),
         code_env: common.code_env.clone(),
@@ -119,6 +119,57 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
         store: common.store,
         password_keyring: common.password_keyring,
     };
+    (profile, common)
+}
+
+/// Saves the profile just before the session, so a refused profile file leaves the stored session
+/// as it was and a failed login leaves both.
+#[derive(Debug)]
+struct ProfileFirst {
+    inner: Arc<dyn SessionStore>,
+    profile: Profile,
+    dir: PathBuf,
+}
+
+#[async_trait]
+impl SessionStore for ProfileFirst {
+    async fn load(&self, name: &str) -> Result<Option<Session>, Error> {
+        self.inner.load(name).await
+    }
+
+    async fn save(&self, name: &str, session: &Session) -> Result<(), Error> {
+        self.profile.save(&self.dir, name)?;
+        self.inner.save(name, session).await
+    }
+
+    async fn delete(&self, name: &str) -> Result<(), Error> {
+        self.inner.delete(name).await
+    }
+
+    async fn profiles(&self) -> Result<Vec<String>, Error> {
+        self.inner.profiles().await
+    }
+
+    fn is_shared(&self) -> bool {
+        self.inner.is_shared()
+    }
+
+    async fn try_lock_renewal(
+        &self,
+        name: &str,
+        lease: Duration,
+    ) -> Result<Option<twofa_core::store::RenewalLease>, Error> {
+        self.inner.try_lock_renewal(name, lease).await
+    }
+
+    async fn unlock_renewal(&self, name: &str, lease: twofa_core::store::RenewalLease) -> Result<(), Error> {
+        self.inner.unlock_renewal(name, lease).await
+    }
+}
+
+/// `twofa login`: always a fresh login, through the profile's [`Authenticator`](twofa_core::Authenticator).
+pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
+    let (mut profile, common) = profile_of(provider);
     let name = common.profile.clone().unwrap_or_else(|| profile.provider().to_owned());
     check_profile(&name)?;
     profile.check()?;
@@ -129,107 +180,118 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
         false => None,
     };
     let password_input = match (&common.password_env, common.password_stdin) {
-        (Some(var), _) => PasswordInput::Env(var),
+        (Some(var), _) => PasswordInput::Env(var.clone()),
         (None, true) => PasswordInput::Stdin,
         (None, false) => PasswordInput::Prompt,
     };
-    let password = password_for(&profile, password_input)?;
-    // An API-key profile has no password to remember.
-    let remembered = password_keyring.as_ref().filter(|_| profile.uses_password()).map(|_| password.clone());
-    let store = chosen.store();
-    let previous = store.load(&name).await.ok().flatten();
-    let flow = profile.flow(password, ctx.timeout, previous.as_ref())?;
+    if let Some(var) = &common.totp_secret_env {
+        input::check_totp(var)?;
+    }
     let prompt = input::login_prompt(common.password_stdin, common.code_stdin);
-    let (codes, attempts) = input::codes(
-        common.code.as_deref(),
-        common.code_env.as_deref(),
-        common.totp_secret_env.as_deref(),
-        prompt.clone(),
-    )?;
+    let (codes, attempts) =
+        input::codes(common.code.as_deref(), common.code_env.clone(), common.totp_secret_env.clone(), prompt.clone());
     let codes = ShowSetup {
         inner: Arc::new(AskPin::new(codes, prompt)),
         enabled: ctx.format == Format::Text && std::io::stdout().is_terminal(),
     };
     let progress = Progress::start(ctx.progress, &format!("logging in to {}", profile.provider()));
-    let codes = PauseForCode { inner: Arc::new(codes), progress: Arc::clone(&progress) };
-    let options = LoginOptions::default().max_code_attempts(attempts).deadline(ctx.deadline);
-    let session = twofa_core::login(flow.as_ref(), &codes, &options).await;
+    let password = Arc::new(ProfilePassword::new(&name, &profile, password_input, false));
+    password.pause(Arc::clone(&progress));
+    let inputs = Inputs {
+        password: Arc::clone(&password),
+        codes: Arc::new(PauseForCode { inner: Arc::new(codes), progress: Arc::clone(&progress) }),
+        attempts,
+    };
+    let store = ProfileFirst { inner: chosen.store(), profile: profile.clone(), dir: ctx.profiles() };
+    let ProfileAuth { authenticator, .. } =
+        authenticate::authenticator(&ctx.settings(), &name, &profile, inputs, Some(Arc::new(store))).await?;
+    if common.no_wait {
+        let started = authenticator.start_login().await;
+        progress.clear();
+        return match started? {
+            Step::Authenticated(session) => {
+                pending::delete(&ctx.store_dir, &name)?;
+                output::logged_in(ctx.format, &name, &session, &stores::location(&chosen, ctx.sessions().dir(), &name));
+                Ok(())
+            }
+            Step::Challenge(challenge) => wait_for_verify(ctx, &name, &profile, &challenge),
+        };
+    }
+    let session = authenticator.login().await;
     progress.clear();
     let session = session?;
-    // The profile first: a refused profile file leaves the stored session as it was.
-    profile.save(&ctx.profiles(), &name)?;
-    store.save(&name, &session).await?;
-    if let (Some(keyring), Some(password)) = (&password_keyring, &remembered) {
-        stores::remember_password(keyring, &name, password).await?;
+    pending::delete(&ctx.store_dir, &name)?;
+    // An API-key profile has no password to remember.
+    if let (Some(keyring), Some(password)) = (&password_keyring, password.typed().filter(|_| profile.uses_password())) {
+        stores::remember_password(keyring, &name, &password).await?;
     }
     output::logged_in(ctx.format, &name, &session, &stores::location(&chosen, ctx.sessions().dir(), &name));
     Ok(())
 }
 
-/// The stored session if fresh; else resumed without a code; else a new login from the profile.
-async fn valid_session(ctx: &Context, name: &str, profile: &Profile) -> Result<Session, Error> {
-    let store = ctx.store(profile.store).await.store();
-    let previous = match store.load(name).await {
-        Ok(session) => session,
-        Err(e) => {
-            tracing::warn!(profile = name, error = %e, "the stored session is unreadable; logging in again");
-            None
-        }
-    };
-    // Resume and login share one deadline.
-    let mut budget = Budget::new(ctx.deadline);
-    if let Some(session) = &previous {
-        // A session with an idle timeout may have idled out since it was stored: resume it (cheap, no code).
-        if !session.is_expired(Duration::from_secs(60)) && session.idle_timeout().is_none() {
-            return Ok(session.clone());
-        }
-        if session.renewal_token().is_some() {
-            let flow = profile.flow(Password::new(UNUSED_PASSWORD), ctx.timeout, Some(session))?;
-            match budget.run(flow.resume(session)).await {
-                Ok(renewed) => {
-                    store.save(name, &renewed).await?;
-                    return Ok(renewed);
-                }
-                // No resume call (the OMS over HTTP): a session still inside the idle window it
-                // was issued with is alive whatever happened since; past it, log in again.
-                Err(Error::Unsupported { .. }) if within_idle_window(session) => return Ok(session.clone()),
-                Err(Error::SessionExpired | Error::Unsupported { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
+/// Keeps a started login for `twofa verify`, with the profile it needs.
+fn wait_for_verify(
+    ctx: &Context,
+    name: &str,
+    profile: &Profile,
+    challenge: &twofa_core::Challenge,
+) -> Result<(), Failure> {
+    if !challenge.is_portable() {
+        return Err(Failure::usage(format!(
+            "{} keeps this login on an open connection, which ends with this command: log in in one \
+             invocation, without --no-wait (the code from --code-env, --totp-secret-env or the prompt)",
+            profile.provider()
+        )));
     }
-    let remembered = match profile.password_keyring && profile.uses_password() {
-        true => stores::remembered_password(name).await,
-        false => None,
+    profile.save(&ctx.profiles(), name)?;
+    pending::save(&ctx.store_dir, name, challenge)?;
+    output::waiting(ctx.format, name, challenge);
+    Ok(())
+}
+
+/// `twofa verify`: finishes the login `login --no-wait` left for profile `name`.
+pub async fn verify(ctx: &Context, name: &str, code: Option<String>) -> Result<(), Failure> {
+    let profile = ctx.profile(name)?;
+    let challenge = pending::load(&ctx.store_dir, name)?.ok_or_else(|| {
+        Failure::usage(format!(
+            "no login waits for a code under profile `{name}`; start one with `twofa login … --no-wait --profile {name}`"
+        ))
+    })?;
+    let code = match code {
+        Some(code) => Secret::new(code),
+        None => Secret::new(input::stdin_line("code")?.as_str()),
     };
-    let password = match remembered {
-        Some(password) => password,
-        None => {
-            let password_input = profile.password_env.as_deref().map_or(PasswordInput::Prompt, PasswordInput::Env);
-            password_for(profile, password_input)?
+    let mut inputs = Inputs::from_profile(name, &profile);
+    // The code given answers the code challenge; a PIN step still asks at the terminal.
+    inputs.codes = Arc::new(AskPin::new(input::fixed_code(code), Prompt::new().require_tty()));
+    inputs.attempts = 1;
+    let ProfileAuth { authenticator, chosen } =
+        authenticate::authenticator(&ctx.settings(), name, &profile, inputs, None).await?;
+    let session = match authenticator.finish_login(challenge).await {
+        // A wrong code leaves the login waiting, so the right one can follow.
+        Err(e @ (Error::InvalidCode | Error::InvalidPin)) => {
+            let mut failure = Failure::from(e);
+            failure.hint =
+                Some(format!("the login still waits: run `twofa verify --profile {name}` with the right code"));
+            return Err(failure);
+        }
+        other => {
+            pending::delete(&ctx.store_dir, name)?;
+            other?
         }
     };
-    let flow = profile.flow(password, ctx.timeout, previous.as_ref())?;
-    let (codes, attempts) =
-        input::codes(None, profile.code_env.as_deref(), profile.totp_secret_env.as_deref(), Prompt::new())?;
-    let codes = AskPin::new(codes, Prompt::new());
-    let options = LoginOptions::default().max_code_attempts(attempts).deadline(budget.left());
-    let session = twofa_core::login(flow.as_ref(), &codes, &options).await?;
-    store.save(name, &session).await?;
-    Ok(session)
+    output::logged_in(ctx.format, name, &session, &stores::location(&chosen, ctx.sessions().dir(), name));
+    Ok(())
 }
 
-/// Whether `session` is inside the idle window counted from its issue, a minute to spare.
-fn within_idle_window(session: &Session) -> bool {
-    let Some(idle) = session.idle_timeout() else { return false };
-    let window = idle.saturating_sub(Duration::from_secs(60));
-    !session.is_expired(Duration::from_secs(60))
-        && session.issued_at() + window > twofa_core::time::OffsetDateTime::now_utc()
-}
-
+/// `twofa token`: the profile's session from its [`Authenticator`](twofa_core::Authenticator) —
+/// stored, resumed or logged in afresh, as it decides.
 pub async fn token(ctx: &Context, name: &str, header: bool) -> Result<(), Failure> {
     let profile = ctx.profile(name)?;
-    let session = valid_session(ctx, name, &profile).await?;
+    let inputs = Inputs::from_profile(name, &profile);
+    let ProfileAuth { authenticator, .. } =
+        authenticate::authenticator(&ctx.settings(), name, &profile, inputs, None).await?;
+    let session = authenticator.session().await?;
     if header {
         println!("{}: {}", session.header_name(), session.header_value().expose_secret());
     } else {
@@ -278,27 +340,30 @@ pub async fn logout(ctx: &Context, name: Option<String>, all: bool) -> Result<()
         check_profile(&name)?;
         let profile = Profile::load(&ctx.profiles(), &name).ok().flatten();
         let store = ctx.store(profile.as_ref().map(|p| p.store).unwrap_or_default()).await.store();
-        let session = store.load(&name).await.ok().flatten();
-        if !all && profile.is_none() && session.is_none() {
+        if !all && profile.is_none() && store.load(&name).await.ok().flatten().is_none() {
             return Err(Failure::usage(format!("there is no profile `{name}`; `twofa status` lists them")));
         }
-        if let (Some(profile), Some(session)) = (&profile, &session) {
-            let remote = match profile.flow(Password::new(UNUSED_PASSWORD), ctx.timeout, Some(session)) {
-                Ok(flow) => deadline::within(ctx.deadline, flow.logout(session)).await,
-                Err(e) => Err(e),
-            };
-            match remote {
-                Ok(()) | Err(Error::Unsupported { .. }) => {}
-                Err(e) => eprintln!(
-                    "warning: the provider's logout of `{name}` failed ({}); removing the local session anyway",
-                    twofa_core::untrusted::escape(&e.to_string())
-                ),
+        match &profile {
+            // The provider's logout (when it has one) and the stored session, by the authenticator.
+            Some(profile) => {
+                let inputs = Inputs::from_profile(&name, profile);
+                let auth = authenticate::authenticator(&ctx.settings(), &name, profile, inputs, None).await?;
+                match auth.authenticator.logout().await {
+                    Ok(()) => {}
+                    Err(e @ Error::Store { .. }) => return Err(e.into()),
+                    Err(e) => eprintln!(
+                        "warning: the provider's logout of `{name}` failed ({}); removing the local session anyway",
+                        twofa_core::untrusted::escape(&e.to_string())
+                    ),
+                }
             }
+            // A session without its profile: nothing to tell a provider.
+            None => store.delete(&name).await?,
         }
-        store.delete(&name).await?;
         if profile.as_ref().is_some_and(|p| p.password_keyring) {
             stores::forget_password(&name).await;
         }
+        pending::delete(&ctx.store_dir, &name)?;
         Profile::delete(&ctx.profiles(), &name)?;
         println!("Logged out of `{name}`.");
     }

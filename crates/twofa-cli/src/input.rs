@@ -3,7 +3,7 @@
 
 use std::{
     io::{BufRead as _, IsTerminal as _, Read as _},
-    sync::Arc,
+    sync::{Arc, OnceLock},
 };
 
 use async_trait::async_trait;
@@ -19,35 +19,42 @@ use crate::profile::secret_env;
 const MAX_PASSWORD_LINE: u64 = 4096;
 
 /// Where the password comes from.
-pub enum PasswordInput<'a> {
-    Env(&'a str),
+#[derive(Debug, Clone)]
+pub enum PasswordInput {
+    /// The variable of this name.
+    Env(String),
+    /// The first line of standard input.
     Stdin,
+    /// A prompt on the terminal.
     Prompt,
 }
 
+/// Reads one line of standard input, bounded: what follows stays unread. `what` names it in errors.
+pub fn stdin_line(what: &str) -> Result<zeroize::Zeroizing<String>, Error> {
+    let mut line = zeroize::Zeroizing::new(String::new());
+    std::io::stdin()
+        .lock()
+        .take(MAX_PASSWORD_LINE + 1)
+        .read_line(&mut line)
+        .map_err(|e| Error::InvalidInput(format!("cannot read {what} from standard input: {e}")))?;
+    if line.len() as u64 > MAX_PASSWORD_LINE {
+        return Err(Error::InvalidInput(format!(
+            "the {what} line on standard input is longer than {MAX_PASSWORD_LINE} bytes"
+        )));
+    }
+    let value = zeroize::Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned());
+    if value.is_empty() {
+        return Err(Error::InvalidInput(format!("standard input held no {what}")));
+    }
+    Ok(value)
+}
+
 /// Reads the password for `who`.
-pub fn password(input: PasswordInput<'_>, who: &str) -> Result<Password, Error> {
+pub fn password(input: &PasswordInput, who: &str) -> Result<Password, Error> {
     match input {
         PasswordInput::Env(var) => Ok(Password::new(secret_env(var, "the password")?.as_str())),
-        PasswordInput::Stdin => {
-            // Exactly one line, bounded: what follows stays unread (a code only with --code-stdin).
-            let mut line = zeroize::Zeroizing::new(String::new());
-            std::io::stdin()
-                .lock()
-                .take(MAX_PASSWORD_LINE + 1)
-                .read_line(&mut line)
-                .map_err(|e| Error::InvalidInput(format!("cannot read the password from standard input: {e}")))?;
-            if line.len() as u64 > MAX_PASSWORD_LINE {
-                return Err(Error::InvalidInput(format!(
-                    "the password line on standard input is longer than {MAX_PASSWORD_LINE} bytes"
-                )));
-            }
-            let password = line.trim_end_matches(['\r', '\n']);
-            if password.is_empty() {
-                return Err(Error::InvalidInput("standard input held no password".into()));
-            }
-            Ok(Password::new(password))
-        }
+        // Exactly one line: a code follows only with --code-stdin.
+        PasswordInput::Stdin => Ok(Password::new(stdin_line("password")?.as_str())),
         PasswordInput::Prompt if std::io::stdin().is_terminal() => {
             rpassword::prompt_password(format!("Password for {who}: "))
                 .map(|p| Password::new(zeroize::Zeroizing::new(p).as_str()))
@@ -60,31 +67,59 @@ pub fn password(input: PasswordInput<'_>, who: &str) -> Result<Password, Error> 
 }
 
 /// The code source the flags ask for, and how many codes it is worth trying. `prompt` asks a
-/// person when no flag names a source.
+/// person when no flag names a source. Nothing is read until a code is asked for (see
+/// [`check_totp`] to refuse a bad seed sooner).
 pub fn codes(
     code: Option<&str>,
-    code_env: Option<&str>,
-    totp_env: Option<&str>,
+    code_env: Option<String>,
+    totp_env: Option<String>,
     prompt: Prompt,
-) -> Result<(Arc<dyn CodeSource>, u32), Error> {
+) -> (Arc<dyn CodeSource>, u32) {
     if let Some(code) = code {
-        let code = Secret::new(code);
-        return Ok((
-            Arc::new(code_source::from_fn(move |_| {
-                let code = code.expose_secret().to_owned();
-                async move { Ok(code) }
-            })),
-            1,
-        ));
+        return (fixed_code(Secret::new(code)), 1);
     }
     if let Some(var) = code_env {
-        return Ok((Arc::new(EnvCode::new(var)), 1));
+        return (Arc::new(EnvCode::new(var)), 1);
     }
     if let Some(var) = totp_env {
-        let value = secret_env(var, "the TOTP seed")?;
-        return Ok((Arc::new(totp(&value)?), 2));
+        return (Arc::new(TotpEnv { var, totp: OnceLock::new() }), 2);
     }
-    Ok((Arc::new(prompt), 3))
+    (Arc::new(prompt), 3)
+}
+
+/// A source that answers `code`, whatever is asked.
+pub fn fixed_code(code: Secret) -> Arc<dyn CodeSource> {
+    Arc::new(code_source::from_fn(move |_| {
+        let code = code.expose_secret().to_owned();
+        async move { Ok(code) }
+    }))
+}
+
+/// Refuses a missing or unreadable TOTP seed before a login starts.
+pub fn check_totp(var: &str) -> Result<(), Error> {
+    totp(&secret_env(var, "the TOTP seed")?).map(drop)
+}
+
+/// Codes from the TOTP seed in a variable, read when the first code is asked for. One generator
+/// serves every code, so it never hands out a time step's code twice.
+#[derive(Debug)]
+struct TotpEnv {
+    var: String,
+    totp: OnceLock<Totp>,
+}
+
+#[async_trait]
+impl CodeSource for TotpEnv {
+    async fn code(&self, request: &CodeRequest) -> Result<OneTimeCode, Error> {
+        let generator = match self.totp.get() {
+            Some(generator) => generator,
+            None => {
+                let generator = totp(&secret_env(&self.var, "the TOTP seed")?)?;
+                self.totp.get_or_init(|| generator)
+            }
+        };
+        generator.code(request).await
+    }
 }
 
 /// The prompt of a `login`: once the password came from standard input, the rest of it is never

@@ -4,10 +4,12 @@
 //! Prompts where a person is, flags and environment variables where a script is, never a secret
 //! on the command line (a one-time `--code` aside). See `twofa --help` and the README.
 
+pub mod authenticate;
 mod cli;
 mod commands;
 mod input;
 mod output;
+mod pending;
 mod profile;
 mod progress;
 #[cfg(feature = "sandbox")]
@@ -96,6 +98,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     };
     match cli.command {
         Command::Login { provider } => commands::login(&ctx, *provider).await,
+        Command::Verify { profile, code, code_stdin: _ } => commands::verify(&ctx, &profile, code).await,
         Command::Token { profile, header } => commands::token(&ctx, &profile, header).await,
         Command::Status => commands::status(&ctx).await,
         Command::Logout { profile, all } => commands::logout(&ctx, profile, all).await,

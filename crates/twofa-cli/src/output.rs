@@ -135,6 +135,30 @@ fn subject(session: &Session) -> String {
     escaped_subject(session).iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
 }
 
+/// Prints a login left waiting for its code (`login --no-wait`): what to run next. JSON names the
+/// profile, the method and the expiry; never the challenge's secret state.
+pub fn waiting(format: Format, profile: &str, challenge: &twofa_core::Challenge) {
+    let next = format!("twofa verify --profile {profile} --code CODE");
+    match format {
+        Format::Json => {
+            let out = json!({
+                "provider": challenge.provider(),
+                "profile": profile,
+                "waiting_for": challenge.method().name(),
+                "expires_at": challenge.expires_at().map(rfc3339),
+                "next": next,
+            });
+            println!("{out}");
+        }
+        Format::Text => {
+            let method = challenge.method();
+            let answer = method.answer_name().to_lowercase();
+            println!("{} is waiting for the {answer} ({}).", escape(challenge.provider()), escape(&method.to_string()));
+            println!("Finish it with `{next}` (or `--code-stdin`).");
+        }
+    }
+}
+
 /// Prints a fresh login: JSON with the token, or text without it.
 pub fn logged_in(format: Format, profile: &str, session: &Session, store: &str) {
     match format {

@@ -10,7 +10,7 @@ use std::{path::Path, sync::Arc};
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 use twofa_core::{
-    ApiKey, ApiSecret, Error, Password, Pin, Session, TwoFactorFlow,
+    ApiKey, ApiSecret, Error, PasswordSource, Pin, Session, TwoFactorFlow,
     http::HttpOptions,
     store::{check_profile, private_fs},
 };
@@ -173,10 +173,11 @@ impl Profile {
         }
     }
 
-    /// The flow for this profile. `previous` supplies a remembered device id.
+    /// The flow for this profile; `password` is asked only when a fresh login starts (and only by
+    /// a profile that [uses one](Profile::uses_password)). `previous` supplies a remembered device id.
     pub fn flow(
         &self,
-        password: Password,
+        password: Arc<dyn PasswordSource>,
         timeout: std::time::Duration,
         previous: Option<&Session>,
     ) -> Result<Arc<dyn TwoFactorFlow>, Error> {
@@ -187,7 +188,7 @@ impl Profile {
                     .base_url(base_url)
                     .app_key(ApiKey::new(secret_env(app_key_env, "the app key")?.as_str()))
                     .username(username)
-                    .password(password)
+                    .password_source(password)
                     .http(http);
                 if let Some(var) = pin_env {
                     builder = builder.pin(Pin::new(secret_env(var, "the security PIN")?.as_str()));
@@ -206,7 +207,7 @@ impl Profile {
                         ApiKey::new(secret_env(&key.api_key_env, "the API key")?.as_str()),
                         ApiSecret::new(secret_env(&key.api_secret_env, "the API secret")?.as_str()),
                     ),
-                    (Some(username), None) => builder.username(username).password(password),
+                    (Some(username), None) => builder.username(username).password_source(password),
                     (None, None) => builder,
                 };
                 Arc::new(builder.build()?)
@@ -221,7 +222,7 @@ impl Profile {
                     .company_code(company_code)
                     .integrator(user, api_password)
                     .http(http);
-                builder = if *guest { builder.guest(email) } else { builder.email(email).password(password) };
+                builder = if *guest { builder.guest(email) } else { builder.email(email).password_source(password) };
                 if let Some(nickname) = remember_device {
                     builder = builder.remember_device(nickname);
                 }

@@ -27,7 +27,8 @@ impl Progress {
         progress
     }
 
-    fn show(&self, message: &str) {
+    /// Shows the spinner (again) with `message`.
+    pub fn show(&self, message: &str) {
         if !self.enabled {
             return;
         }

@@ -8,107 +8,10 @@ use std::{
 };
 
 use serde_json::Value;
-use twofa_sandbox::{Outbox, Sandbox, etna, oms, onlineordering};
+use twofa_sandbox::{etna, oms, onlineordering};
 
-const BIN: &str = env!("CARGO_BIN_EXE_twofa");
-/// A PIN the sandbox refuses, distinctive enough to search outputs for.
-const WRONG_PIN: &str = "97531";
-
-struct Env {
-    sandbox: Sandbox,
-    home: tempfile::TempDir,
-}
-
-async fn env() -> Env {
-    Env { sandbox: Sandbox::start().await.unwrap(), home: tempfile::tempdir().unwrap() }
-}
-
-impl Env {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        cmd.args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("TWOFA_HOME", self.home.path())
-            .env("ET_APP_KEY", etna::APP_KEY)
-            .env("TWOFA_PASSWORD", etna::PASSWORD)
-            .env("WRONG_PASSWORD", "not-the-password")
-            .env("ETNA_PIN", etna::PIN)
-            .env("WRONG_PIN", WRONG_PIN)
-            .env("OMS_SEED", oms::TOTP_SEED)
-            .env("NCR_API", format!("{}:{}", onlineordering::API_USER, onlineordering::API_PASSWORD))
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    fn etna_login(&self, user: &str) -> Vec<String> {
-        let base = self.sandbox.etna_base_url();
-        [
-            "login",
-            "etna",
-            "--base-url",
-            &base,
-            "--app-key-env",
-            "ET_APP_KEY",
-            "--username",
-            user,
-            "--password-env",
-            "TWOFA_PASSWORD",
-        ]
-        .map(String::from)
-        .to_vec()
-    }
-
-    /// Runs `args`, answering each code prompt on standard input with `answer(code)` once the
-    /// sandbox has mailed the code to `recipient`; `first_line` goes before it (a password).
-    async fn run_with_mail(
-        &self,
-        args: Vec<String>,
-        first_line: Option<&str>,
-        recipient: &str,
-        answers: fn(&str) -> Vec<String>,
-    ) -> Output {
-        let mut child = self
-            .command(&args.iter().map(String::as_str).collect::<Vec<_>>())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (outbox, recipient, first_line) =
-            (self.sandbox.outbox(), recipient.to_owned(), first_line.map(str::to_owned));
-        tokio::task::spawn_blocking(move || {
-            let mut stdin = child.stdin.take().unwrap();
-            if let Some(line) = first_line {
-                writeln!(stdin, "{line}").unwrap();
-            }
-            let code = wait_for_code(&outbox, &recipient);
-            for line in answers(&code) {
-                let _ = writeln!(stdin, "{line}");
-            }
-            drop(stdin);
-            child.wait_with_output().unwrap()
-        })
-        .await
-        .unwrap()
-    }
-
-    async fn run(&self, args: &[&str]) -> Output {
-        let mut cmd = self.command(args);
-        tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
-    }
-}
-
-fn wait_for_code(outbox: &Outbox, recipient: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(code) = outbox.latest_code(recipient) {
-            return code;
-        }
-        assert!(Instant::now() < deadline, "no code was mailed to {recipient}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+mod common;
+use common::{Env, WRONG_PIN, env, json, text, wait_for_code};
 
 fn right(code: &str) -> Vec<String> {
     vec![code.to_owned()]
@@ -117,15 +20,6 @@ fn right(code: &str) -> Vec<String> {
 fn three_wrong(code: &str) -> Vec<String> {
     let wrong = if code == "000000" { "111111" } else { "000000" };
     vec![wrong.to_owned(); 3]
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn json(output: &Output) -> Value {
-    assert!(output.status.success(), "stderr: {}", text(&output.stderr));
-    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,40 +3,15 @@
 //! `AuthenticateUser`, no second factor).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::Value;
-use twofa_sandbox::{
-    Sandbox,
-    oms_api_key::{API_KEY, API_SECRET, API_USER_ID},
-};
+use twofa_sandbox::oms_api_key::{API_KEY, API_SECRET, API_USER_ID};
 
-const BIN: &str = env!("CARGO_BIN_EXE_twofa");
-const WRONG_SECRET: &str = "wrong-api-secret-value";
-
-struct Env {
-    sandbox: Sandbox,
-    home: tempfile::TempDir,
-}
-
-async fn env() -> Env {
-    Env { sandbox: Sandbox::start().await.unwrap(), home: tempfile::tempdir().unwrap() }
-}
+mod common;
+use common::{Env, WRONG_API_SECRET as WRONG_SECRET, env, text};
 
 impl Env {
-    async fn run(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(BIN);
-        cmd.args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("TWOFA_HOME", self.home.path())
-            .env("OMS_API_KEY", API_KEY)
-            .env("OMS_API_SECRET", API_SECRET)
-            .env("WRONG_API_SECRET", WRONG_SECRET)
-            .stdin(Stdio::null());
-        tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
-    }
-
     /// `twofa login oms` with the API-key flags, the secret read from `secret_env`.
     async fn login(&self, url: &str, profile: &str, secret_env: &str) -> Output {
         let user_id = API_USER_ID.to_string();
@@ -58,10 +33,6 @@ impl Env {
         ])
         .await
     }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,6 +12,11 @@
 //! unsupported or definitively refused. A network error during resume is returned as is (no
 //! prompt in a headless service because the network blinked), and a still-valid token is kept.
 //!
+//! [`Authenticator::login`] skips the first two and always logs in afresh; [`Authenticator::start_login`]
+//! and [`Authenticator::finish_login`] split such a login in two, for a code that arrives after the
+//! request (or the process) that started it has ended. The flow's password source is asked only by
+//! a login, never by a resume.
+//!
 //! A failed renewal is remembered for a [`Cooldown`]: callers meanwhile get the same error without
 //! a request, so a wrong password is tried once, not once per caller. A renewal's calls to the
 //! provider (resume, then login) share one [deadline](crate::deadline), and every renewal, resume,
@@ -34,12 +39,12 @@ use tokio::sync::OnceCell;
 use tracing::{Instrument as _, debug, info, warn};
 
 use crate::{
-    AccessToken, Clock, CodeRequest, CodeSource, Cooldown, Error, LoginOptions, OneTimeCode, Session, SystemClock,
-    TwoFactorFlow,
+    AccessToken, Challenge, Clock, CodeRequest, CodeSource, Cooldown, Error, LoginOptions, OneTimeCode, Session, Step,
+    SystemClock, TwoFactorFlow,
     deadline::Budget,
     http::transport_error,
-    login::login_within,
-    store::{MemoryStore, RenewalLease, SessionStore},
+    login::{finish_within, login_within},
+    store::{MemoryStore, RenewalLease, SessionStore, check_profile},
     telemetry::{self, Operation},
 };
 
@@ -62,6 +67,10 @@ impl Current {
 }
 
 type Flight = OnceCell<Result<Arc<Session>, Error>>;
+
+/// A forced login's body, as [`Authenticator::forced`] runs it.
+type LoginFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(Arc<Session>, &'static str), Error>> + Send + 'a>>;
 
 /// The renewal in flight, and the last failure while it cools down.
 #[derive(Default)]
@@ -87,6 +96,10 @@ struct Inner {
     cooldown: Cooldown,
     clock: Arc<dyn Clock>,
     lease: Duration,
+    resume_stored_idle: bool,
+    /// Why the settings are unusable (an invalid profile name given to [`AuthenticatorBuilder::build`]):
+    /// every operation returns it without touching the store.
+    refused: Option<Error>,
     current: ArcSwapOption<Current>,
     slot: Mutex<Slot>,
     store_checked: AtomicBool,
@@ -131,6 +144,7 @@ pub struct AuthenticatorBuilder {
     cooldown: Cooldown,
     clock: Arc<dyn Clock>,
     lease: Duration,
+    resume_stored_idle: bool,
 }
 
 impl AuthenticatorBuilder {
@@ -147,7 +161,9 @@ impl AuthenticatorBuilder {
         self
     }
 
-    /// The profile name in the store (default: the provider's name).
+    /// The profile name in the store (default: the provider's name): letters, digits, `.`, `_`,
+    /// `-`, not starting with `.` (see [`check_profile`]); [`AuthenticatorBuilder::try_build`]
+    /// refuses any other.
     pub fn profile(mut self, profile: impl Into<String>) -> Self {
         self.profile = Some(profile.into());
         self
@@ -205,9 +221,38 @@ impl AuthenticatorBuilder {
         self
     }
 
+    /// Resumes a stored session that has an idle timeout before its first use (default false), so
+    /// its idle window counts from now, instead of trusting it for what is left of the window
+    /// counted from its issue. For a program that hands the token on (the `twofa token` command):
+    /// the next user of the token gets a whole idle window. A provider without a resume call (the
+    /// OMS over HTTP) keeps the stored session while it is inside that window.
+    pub fn resume_stored_idle_sessions(mut self, resume: bool) -> Self {
+        self.resume_stored_idle = resume;
+        self
+    }
+
+    /// The authenticator, or [`Error::InvalidInput`] when the profile name is not one a store
+    /// accepts (e.g. `../escape`). Nothing is sent until a session is asked for.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for an invalid profile name.
+    pub fn try_build(self) -> Result<Authenticator, Error> {
+        let auth = self.build();
+        match &auth.inner.refused {
+            Some(e) => Err(e.clone()),
+            None => Ok(auth),
+        }
+    }
+
     /// The authenticator. Nothing is sent until a session is asked for.
+    ///
+    /// Infallible for the sake of the many callers with a fixed or default profile name: an invalid
+    /// name yields an authenticator whose every call fails with [`Error::InvalidInput`] before the
+    /// store is touched. Use [`AuthenticatorBuilder::try_build`] to get that error now.
     pub fn build(self) -> Authenticator {
         let profile = self.profile.unwrap_or_else(|| self.flow.provider().to_owned());
+        let refused = check_profile(&profile).err();
         Authenticator {
             inner: Arc::new(Inner {
                 flow: self.flow,
@@ -220,6 +265,8 @@ impl AuthenticatorBuilder {
                 cooldown: self.cooldown,
                 clock: self.clock,
                 lease: self.lease,
+                resume_stored_idle: self.resume_stored_idle,
+                refused,
                 current: ArcSwapOption::empty(),
                 slot: Mutex::new(Slot::default()),
                 store_checked: AtomicBool::new(false),
@@ -265,6 +312,7 @@ impl Authenticator {
             cooldown: Cooldown::default(),
             clock: Arc::new(SystemClock),
             lease: Duration::from_secs(300),
+            resume_stored_idle: false,
         }
     }
 
@@ -339,6 +387,7 @@ impl Authenticator {
     /// Ends the session at the provider (when it has a logout) and in the store. The local
     /// session ends even when the provider's logout fails; that failure is returned.
     pub async fn logout(&self) -> Result<(), Error> {
+        self.usable()?;
         let inner = &self.inner;
         inner.store_checked.store(true, Ordering::Relaxed);
         let session = match inner.current.swap(None) {
@@ -361,6 +410,140 @@ impl Authenticator {
         };
         inner.store.delete(&inner.profile).await?;
         remote
+    }
+
+    /// Logs in afresh, whatever the current or stored session: no resume, no adopted session. The
+    /// code source is asked as in a renewal; callers of [`Authenticator::session`] meanwhile wait
+    /// for this login. Unlike a renewal, a session that cannot be saved is an error here: the caller
+    /// asked for a login to keep (it stays in memory all the same).
+    ///
+    /// # Errors
+    ///
+    /// The login's error, or the store's.
+    pub async fn login(&self) -> Result<Arc<Session>, Error> {
+        self.forced(|auth| Box::pin(auth.login_holding_lease())).await
+    }
+
+    /// Starts a fresh login and stops at its first challenge, for a login finished later — by
+    /// another request or another process — with [`Authenticator::finish_login`]. A provider that
+    /// asks for no second factor answers with a session, installed and saved as
+    /// [`Authenticator::login`] does.
+    ///
+    /// # Errors
+    ///
+    /// The provider's error, or the store's.
+    pub async fn start_login(&self) -> Result<Step, Error> {
+        self.usable()?;
+        let inner = &self.inner;
+        let span = self.span(Operation::Login);
+        let started = crate::deadline::within(inner.login.deadline, inner.flow.start()).instrument(span.clone()).await;
+        match started {
+            Ok(Step::Authenticated(session)) => {
+                telemetry::record(&span, Ok("logged_in"));
+                let installed = self.install(session, inner.clock.now()).await?;
+                Ok(Step::Authenticated(Session::clone(&installed)))
+            }
+            Ok(Step::Challenge(challenge)) => {
+                telemetry::record(&span, Ok("challenged"));
+                Ok(Step::Challenge(challenge))
+            }
+            Err(e) => telemetry::finish(&span, Err(e)),
+        }
+    }
+
+    /// Answers `challenge` (from [`Authenticator::start_login`], possibly in another process) and
+    /// any challenge after it with the code source, then installs and saves the session as
+    /// [`Authenticator::login`] does.
+    ///
+    /// # Errors
+    ///
+    /// As [`login_from`](crate::login_from), or the store's.
+    pub async fn finish_login(&self, challenge: Challenge) -> Result<Arc<Session>, Error> {
+        let challenge = Mutex::new(Some(challenge));
+        self.forced(move |auth| {
+            let challenge = challenge.lock().unwrap_or_else(PoisonError::into_inner).take();
+            Box::pin(async move {
+                let challenge = challenge.ok_or_else(|| Error::InvalidInput("the challenge was answered".into()))?;
+                let inner = &auth.inner;
+                let now = inner.clock.now();
+                let mut budget = Budget::new(inner.login.deadline);
+                let session =
+                    finish_within(inner.flow.as_ref(), challenge, auth.codes(), &inner.login, &mut budget).await?;
+                Ok((auth.install(session, now).await?, "logged_in"))
+            })
+        })
+        .await
+    }
+
+    /// Runs `login` as the renewal every caller joins, under the renewal lease, after any renewal
+    /// already in flight.
+    async fn forced<F>(&self, login: F) -> Result<Arc<Session>, Error>
+    where
+        F: for<'a> Fn(&'a Self) -> LoginFuture<'a>,
+    {
+        self.usable()?;
+        loop {
+            let (flight, mine) = {
+                let mut slot = self.slot();
+                match &slot.flight {
+                    Some(flight) => (Arc::clone(flight), false),
+                    None => {
+                        slot.failure = None;
+                        let flight = Arc::new(Flight::new());
+                        slot.flight = Some(Arc::clone(&flight));
+                        (flight, true)
+                    }
+                }
+            };
+            if !mine {
+                // A renewal is under way: let it end (this login replaces its session anyway).
+                let _ = flight.get_or_init(|| self.renew_and_settle(&flight)).await;
+                continue;
+            }
+            let run = async {
+                let span = self.span(Operation::Renewal);
+                let result = self.holding_lease(&login).instrument(span.clone()).await;
+                telemetry::record(&span, result.as_ref().map(|(_, how)| *how));
+                self.settle(&flight, result.map(|(session, _)| session))
+            };
+            return flight.get_or_init(|| run).await.clone();
+        }
+    }
+
+    /// `login` with the renewal lease held (never adopting another process's session).
+    async fn holding_lease<F>(&self, login: &F) -> Result<(Arc<Session>, &'static str), Error>
+    where
+        F: for<'a> Fn(&'a Self) -> LoginFuture<'a>,
+    {
+        let lease = self.lease(false).await?;
+        let result = login(self).await;
+        if let Some(lease) = lease {
+            self.unlock(lease).await;
+        }
+        result
+    }
+
+    async fn login_holding_lease(&self) -> Result<(Arc<Session>, &'static str), Error> {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let mut budget = Budget::new(inner.login.deadline);
+        let session = login_within(inner.flow.as_ref(), self.codes(), &inner.login, &mut budget).await?;
+        Ok((self.install(session, now).await?, "logged_in"))
+    }
+
+    fn codes(&self) -> &dyn CodeSource {
+        match &self.inner.codes {
+            Some(codes) => codes.as_ref(),
+            None => &NoCodeSource,
+        }
+    }
+
+    /// The error of unusable settings, if any.
+    fn usable(&self) -> Result<(), Error> {
+        match &self.inner.refused {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
     }
 
     /// The session in memory if it is fresh: no lock, no allocation beyond an `Arc` clone.
@@ -405,6 +588,11 @@ impl Authenticator {
     /// so a caller arriving a moment later gets the cached failure instead of a new login.
     async fn renew_and_settle(&self, flight: &Arc<Flight>) -> Result<Arc<Session>, Error> {
         let result = self.renew().await;
+        self.settle(flight, result)
+    }
+
+    /// Frees the slot of `flight` and records a failure for the cool-down; returns `result`.
+    fn settle(&self, flight: &Arc<Flight>, result: Result<Arc<Session>, Error>) -> Result<Arc<Session>, Error> {
         let mut slot = self.slot();
         if slot.flight.as_ref().is_some_and(|f| Arc::ptr_eq(f, flight)) {
             slot.flight = None;
@@ -441,7 +629,8 @@ impl Authenticator {
 
     /// The renewed session, and how it was obtained (the span's outcome).
     async fn renew_traced(&self) -> Result<(Arc<Session>, &'static str), Error> {
-        let Some(lease) = self.lease().await? else {
+        self.usable()?;
+        let Some(lease) = self.lease(true).await? else {
             // Another process renewed while we waited, and we adopted its session.
             return self
                 .fresh()
@@ -449,15 +638,19 @@ impl Authenticator {
                 .ok_or_else(|| Error::Store { path: None, detail: "the adopted session is stale".into() });
         };
         let result = self.renew_holding_lease().await;
-        if let Err(e) = self.inner.store.unlock_renewal(&self.inner.profile, lease).await {
-            warn!(profile = %self.inner.profile, error = %e, "cannot release the renewal lock; it will expire");
-        }
+        self.unlock(lease).await;
         result
     }
 
+    async fn unlock(&self, lease: RenewalLease) {
+        if let Err(e) = self.inner.store.unlock_renewal(&self.inner.profile, lease).await {
+            warn!(profile = %self.inner.profile, error = %e, "cannot release the renewal lock; it will expire");
+        }
+    }
+
     /// The renewal lease of a shared store, waiting (with backoff) while another process holds
-    /// it. `None` when, meanwhile, that process saved a fresh session, now adopted.
-    async fn lease(&self) -> Result<Option<RenewalLease>, Error> {
+    /// it. `None` when, meanwhile, that process saved a fresh session, now adopted (only if `adopt`).
+    async fn lease(&self, adopt: bool) -> Result<Option<RenewalLease>, Error> {
         let inner = &self.inner;
         let give_up = tokio::time::Instant::now() + inner.lease;
         let backoff =
@@ -468,7 +661,7 @@ impl Authenticator {
             }
             debug!(profile = %inner.profile, "another process is renewing; waiting for its session");
             tokio::time::sleep(backoff.delay(waited.min(16))).await;
-            if self.adopt_stored().await {
+            if adopt && self.adopt_stored().await {
                 return Ok(None);
             }
             if tokio::time::Instant::now() >= give_up {
@@ -510,10 +703,15 @@ impl Authenticator {
         let mut budget = Budget::new(inner.login.deadline);
         let mut previous = inner.current.load_full().map(|c| Arc::clone(&c.session));
         let first_look = !inner.store_checked.swap(true, Ordering::Relaxed);
+        // A stored idle session kept unresumed, for a provider that cannot resume it.
+        let mut fallback = None;
         if inner.store.is_shared() || (previous.is_none() && first_look) {
             // Another process may have renewed just before us: its session is as good as ours.
             if let Some(stored) = self.stored().await {
-                if self.adopt_if_fresh(Arc::clone(&stored)) {
+                let resume_first = inner.resume_stored_idle && previous.is_none() && stored.idle_timeout().is_some();
+                if resume_first {
+                    fallback = Some(Arc::clone(&stored));
+                } else if self.adopt_if_fresh(Arc::clone(&stored)) {
                     return self.fresh().map(|session| (session, "adopted")).ok_or(Error::SessionExpired);
                 }
                 if previous.is_none() {
@@ -526,7 +724,12 @@ impl Authenticator {
             match self.resume(&previous, &mut budget).await {
                 Ok(session) => {
                     info!(profile = %inner.profile, "session renewed without a code");
-                    return Ok((self.install(session, now).await, "resumed"));
+                    return Ok((self.install_or_warn(session, now).await, "resumed"));
+                }
+                // No resume call (the OMS over HTTP): a stored session inside the idle window
+                // counted from its issue is alive whatever happened since.
+                Err(Error::Unsupported { .. }) if fallback.clone().is_some_and(|s| self.adopt_if_fresh(s)) => {
+                    return self.fresh().map(|session| (session, "adopted")).ok_or(Error::SessionExpired);
                 }
                 Err(e @ (Error::Unsupported { .. } | Error::SessionExpired)) => {
                     debug!(profile = %inner.profile, error = %e, "cannot resume; logging in again");
@@ -540,12 +743,8 @@ impl Authenticator {
                 }
             }
         }
-        let codes: &dyn CodeSource = match &inner.codes {
-            Some(codes) => codes.as_ref(),
-            None => &NoCodeSource,
-        };
-        let session = login_within(inner.flow.as_ref(), codes, &inner.login, &mut budget).await?;
-        Ok((self.install(session, now).await, "logged_in"))
+        let session = login_within(inner.flow.as_ref(), self.codes(), &inner.login, &mut budget).await?;
+        Ok((self.install_or_warn(session, now).await, "logged_in"))
     }
 
     /// The provider's resume, charged to `budget`, in a `resume` span.
@@ -595,13 +794,29 @@ impl Authenticator {
         Current::new(session, inner.margin.saturating_add(jitter), last_used)
     }
 
-    async fn install(&self, session: Session, now: OffsetDateTime) -> Arc<Session> {
-        let session = Arc::new(session);
-        let last_used = now.max(self.inner.clock.now());
-        self.inner.current.store(Some(Arc::new(self.current(Arc::clone(&session), last_used))));
+    /// Installs `session` and saves it; a store that refuses it is the error (the session stays
+    /// in memory all the same).
+    async fn install(&self, session: Session, now: OffsetDateTime) -> Result<Arc<Session>, Error> {
+        let session = self.put_renewed(session, now);
+        self.inner.store.save(&self.inner.profile, &session).await?;
+        Ok(session)
+    }
+
+    /// [`Authenticator::install`] for a renewal: a store that refuses the session is only warned
+    /// about, since the caller asked for a token, which it has.
+    async fn install_or_warn(&self, session: Session, now: OffsetDateTime) -> Arc<Session> {
+        let session = self.put_renewed(session, now);
         if let Err(e) = self.inner.store.save(&self.inner.profile, &session).await {
             warn!(profile = %self.inner.profile, error = %e, "cannot save the session; it lives in memory only");
         }
+        session
+    }
+
+    /// `session`, just obtained, as the current one; in use since `now` at the latest.
+    fn put_renewed(&self, session: Session, now: OffsetDateTime) -> Arc<Session> {
+        let session = Arc::new(session);
+        let last_used = now.max(self.inner.clock.now());
+        self.inner.current.store(Some(Arc::new(self.current(Arc::clone(&session), last_used))));
         session
     }
 }

@@ -46,6 +46,7 @@ pub mod json;
 mod login;
 #[cfg(feature = "reqwest-middleware")]
 pub mod middleware;
+mod password;
 pub mod provider;
 pub mod retry;
 mod secret;
@@ -63,7 +64,8 @@ pub use code_source::{CodeRequest, CodeSource};
 pub use cooldown::Cooldown;
 pub use error::{Error, PinSetup, TransportKind};
 pub use flow::{Step, TwoFactorFlow};
-pub use login::{LoginOptions, login};
+pub use login::{LoginOptions, login, login_from};
+pub use password::{LoginPassword, PasswordFn, PasswordSource};
 pub use secret::{AccessToken, ApiKey, ApiSecret, OneTimeCode, Password, Pin, RenewalToken, Secret, TotpSeed};
 pub use session::{ExposedSession, Session, TokenPlacement};
 pub use time;

@@ -104,6 +104,36 @@ pub(crate) async fn login_within(
     telemetry::finish(&span, login_steps(flow, codes, options, budget).instrument(span.clone()).await)
 }
 
+/// Finishes a login started elsewhere — typically by another process, which saved the portable
+/// [`Challenge`] (see [`Challenge::expose_secrets`]) — by answering it and every challenge after
+/// it with `codes`, exactly as [`login`] does after `start`. An expired challenge is returned as
+/// [`Error::ChallengeExpired`]: starting over would send a new code to someone not watching.
+///
+/// # Errors
+///
+/// As [`login`].
+pub async fn login_from(
+    flow: &dyn TwoFactorFlow,
+    challenge: Challenge,
+    codes: &dyn CodeSource,
+    options: &LoginOptions,
+) -> Result<Session, Error> {
+    finish_within(flow, challenge, codes, options, &mut Budget::new(options.deadline)).await
+}
+
+/// [`login_from`] charging the provider's calls to `budget`, in a `login` span.
+pub(crate) async fn finish_within(
+    flow: &dyn TwoFactorFlow,
+    challenge: Challenge,
+    codes: &dyn CodeSource,
+    options: &LoginOptions,
+    budget: &mut Budget,
+) -> Result<Session, Error> {
+    let span = telemetry::span(telemetry::Operation::Login, flow.provider(), None);
+    let answered = answer_challenges(flow, codes, options, challenge, budget).instrument(span.clone()).await;
+    telemetry::finish(&span, answered)
+}
+
 async fn login_steps(
     flow: &dyn TwoFactorFlow,
     codes: &dyn CodeSource,

@@ -2,7 +2,7 @@
 //! fields, its `wire` messages and its `flow` steps.
 //!
 //! A builder embeds a [`ProviderConfig`] (field `common`) for what every provider has: the URL,
-//! the login name, the password, [`HttpOptions`] and the [`Clock`]; [`provider_setters!`](crate::provider_setters)
+//! the login name, the password (or a [`PasswordSource`] asked at login), [`HttpOptions`] and the [`Clock`]; [`provider_setters!`](crate::provider_setters)
 //! writes the matching builder methods. `build()` turns it into an [`Endpoint`] with
 //! [`ProviderConfig::resolve`]: required fields checked, the URL parsed by the rule the provider
 //! picks (no userinfo, HTTPS unless loopback), the HTTP client built once.
@@ -16,7 +16,7 @@ use base64::Engine as _;
 use reqwest::Url;
 
 use crate::{
-    Clock, Error, Password, Secret, SystemClock,
+    Clock, Error, LoginPassword, Password, PasswordSource, Secret, SystemClock,
     http::{Http, HttpOptions},
 };
 
@@ -45,7 +45,7 @@ impl Spec {
 pub struct ProviderConfig {
     url: Option<String>,
     login: Option<String>,
-    password: Option<Password>,
+    password: Option<Arc<dyn PasswordSource>>,
     http: HttpOptions,
     clock: Arc<dyn Clock>,
 }
@@ -69,9 +69,15 @@ impl ProviderConfig {
         self
     }
 
-    /// The password.
+    /// The password, fixed.
     pub fn password(mut self, password: impl Into<Password>) -> Self {
-        self.password = Some(password.into());
+        self.password = Some(Arc::new(password.into()));
+        self
+    }
+
+    /// Where the password comes from, asked only when a fresh login starts.
+    pub fn password_source(mut self, source: Arc<dyn PasswordSource>) -> Self {
+        self.password = Some(source);
         self
     }
 
@@ -101,12 +107,12 @@ impl ProviderConfig {
         let url = parse(&self.http, &required(self.url, spec.name, spec.url)?)?;
         let login = required(self.login, spec.name, spec.login)?;
         let password = required(self.password, spec.name, spec.password)?;
-        if login.is_empty() || password.expose_secret().is_empty() {
-            return Err(Error::Config(format!(
-                "{} needs {} and {}, both non-empty",
-                spec.name, spec.login, spec.password
-            )));
+        let empty = format!("{} needs {} and {}, both non-empty", spec.name, spec.login, spec.password);
+        // A fixed password is checked now; one from a source when the login asks for it.
+        if login.is_empty() || password.known().is_some_and(|p| p.expose_secret().is_empty()) {
+            return Err(Error::Config(empty));
         }
+        let password = LoginPassword::new(password, empty);
         Ok(Endpoint { url, login, password, http: self.http.build()?, options: self.http, clock: self.clock })
     }
 
@@ -157,7 +163,9 @@ impl ProviderConfig {
         if login.is_empty() {
             return Err(Error::Config(format!("{} needs {what}, non-empty", spec.name)));
         }
-        Ok(Endpoint { url, login, password: Password::new(""), http, options, clock })
+        let password =
+            LoginPassword::new(Arc::new(Password::new("")), format!("{} logs in with {what} only", spec.name));
+        Ok(Endpoint { url, login, password, http, options, clock })
     }
 }
 
@@ -183,8 +191,9 @@ pub struct Endpoint {
     pub url: Url,
     /// The login name, non-empty.
     pub login: String,
-    /// The password: non-empty, or empty from [`ProviderConfig::resolve_passwordless`].
-    pub password: Password,
+    /// The password, asked for when a login starts: non-empty (an empty answer is refused), or
+    /// empty from [`ProviderConfig::resolve_passwordless`].
+    pub password: LoginPassword,
     /// The HTTP handle, one per flow.
     pub http: Http,
     /// The settings the handle was built from (timeouts for other transports).
@@ -196,7 +205,7 @@ pub struct Endpoint {
 impl Endpoint {
     /// Splits the endpoint into its network part and its login and password, for a provider that
     /// keeps its credentials in its own shape.
-    pub fn into_parts(self) -> (Network, String, Password) {
+    pub fn into_parts(self) -> (Network, String, LoginPassword) {
         let network = Network { url: self.url, http: self.http, options: self.options, clock: self.clock };
         (network, self.login, self.password)
     }
@@ -269,9 +278,16 @@ macro_rules! provider_setters {
             self
         }
 
-        /// The password. Required.
+        /// The password. Required, unless a [`password_source`](Self::password_source) is given.
         pub fn password(mut self, password: impl Into<$crate::Password>) -> Self {
             self.common = self.common.password(password);
+            self
+        }
+
+        /// Where the password comes from, asked only when a fresh login starts (never to resume or
+        /// log out): a prompt, a variable, a keyring. Replaces [`password`](Self::password).
+        pub fn password_source(mut self, source: ::std::sync::Arc<dyn $crate::PasswordSource>) -> Self {
+            self.common = self.common.password_source(source);
             self
         }
 
@@ -303,7 +319,7 @@ mod tests {
     fn resolve_checks_every_common_field() {
         let ep = full().resolve(&SPEC, HttpOptions::base_url).unwrap();
         assert_eq!(ep.join("token").unwrap().as_str(), "https://example.com/api/token");
-        assert_eq!((ep.login.as_str(), ep.password.expose_secret()), ("u", "p"));
+        assert_eq!((ep.login.as_str(), ep.password.known().map(Password::expose_secret)), ("u", Some("p")));
         assert_eq!(ep.timeout(), HttpOptions::default().request_timeout());
         let missing = |c: ProviderConfig| match c.resolve(&SPEC, HttpOptions::base_url) {
             Err(Error::Config(m)) => m,
@@ -350,7 +366,7 @@ mod tests {
             .url("https://example.com/api")
             .resolve_passwordless(&SPEC, "g@example.com".into(), "a guest email", HttpOptions::base_url)
             .unwrap();
-        assert_eq!((ep.login.as_str(), ep.password.expose_secret()), ("g@example.com", ""));
+        assert_eq!((ep.login.as_str(), ep.password.known().map(Password::expose_secret)), ("g@example.com", Some("")));
         let refused = |c: ProviderConfig, login: &str| match c.resolve_passwordless(
             &SPEC,
             login.into(),

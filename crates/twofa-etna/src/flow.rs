@@ -8,8 +8,8 @@ use reqwest::{
     header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH},
 };
 use twofa_core::{
-    AccessToken, ApiKey, Challenge, Clock, Error, Method as Delivery, OneTimeCode, Password, Pin, PinSetup, Secret,
-    Session, Step, TokenPlacement, TwoFactorFlow,
+    AccessToken, ApiKey, Challenge, Clock, Error, LoginPassword, Method as Delivery, OneTimeCode, Password, Pin,
+    PinSetup, Secret, Session, Step, TokenPlacement, TwoFactorFlow,
     http::{Answer, Http, HttpOptions, sensitive_value},
     json::from_slice_ci,
     provider::{Spec, clip, required},
@@ -34,7 +34,7 @@ pub struct EtnaFlow {
     pub(crate) pin_change_url: Url,
     pub(crate) app_key: ApiKey,
     username: String,
-    password: Password,
+    password: LoginPassword,
     pin: Option<Pin>,
     pub(crate) http: Http,
     token_lifetime: Duration,
@@ -91,7 +91,9 @@ impl EtnaFlow {
         // Fail at build time, not at the first request, on values a header cannot carry.
         sensitive_value(app_key.expose_secret(), "the app key")?;
         sensitive_value(&ep.login, "the username")?;
-        sensitive_value(ep.password.expose_secret(), "the password")?;
+        if let Some(password) = ep.password.known() {
+            sensitive_value(password.expose_secret(), "the password")?;
+        }
         if let Some(pin) = &b.pin {
             if pin.expose_secret().is_empty() {
                 return Err(Error::Config("the ETNA security PIN is empty".into()));
@@ -113,8 +115,8 @@ impl EtnaFlow {
         })
     }
 
-    /// `POST /token` with the three identifying headers and no body.
-    fn token_request(&self) -> Result<RequestBuilder, Error> {
+    /// `POST /token` with the three identifying headers and no body; `password` is the login's.
+    fn token_request(&self, password: &Password) -> Result<RequestBuilder, Error> {
         Ok(self
             .http
             .request(Method::POST, self.token_url.clone())
@@ -122,7 +124,7 @@ impl EtnaFlow {
             .header(CONTENT_LENGTH, 0)
             .header("Et-App-Key", sensitive_value(self.app_key.expose_secret(), "the app key")?)
             .header("Username", sensitive_value(&self.username, "the username")?)
-            .header("Password", sensitive_value(self.password.expose_secret(), "the password")?))
+            .header("Password", sensitive_value(password.expose_secret(), "the password")?))
     }
 
     /// The next `/token` POST of a multi-step login: the interim token as bearer, and the answer
@@ -130,8 +132,10 @@ impl EtnaFlow {
     async fn answer(&self, interim: &Secret, factor: Factor, value: &str) -> Result<Reply, Error> {
         let bearer = zeroize::Zeroizing::new(format!("Bearer {}", interim.expose_secret()));
         let (name, what) = factor.header();
+        // Every step resends the password: the one this login started with.
+        let password = self.password.current().await?;
         let request = self
-            .token_request()?
+            .token_request(&password)?
             .header(AUTHORIZATION, sensitive_value(&bearer, "the interim token")?)
             .header(name, sensitive_value(value, what)?);
         interpret(&self.http.send(request).await?)
@@ -250,7 +254,8 @@ impl TwoFactorFlow for EtnaFlow {
     }
 
     async fn start(&self) -> Result<Step, Error> {
-        let answer = self.http.send(self.token_request()?).await?;
+        let password = self.password.fresh().await?;
+        let answer = self.http.send(self.token_request(&password)?).await?;
         self.follow(interpret(&answer)?).await
     }
 

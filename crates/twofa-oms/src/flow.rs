@@ -10,8 +10,8 @@ use reqwest::{
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use twofa_core::{
-    AccessToken, Challenge, Clock, Error, LiveChallenge, OneTimeCode, Password, RenewalToken, Secret, Session, Step,
-    TokenPlacement, TransportKind, TwoFactorFlow,
+    AccessToken, Challenge, Clock, Error, LiveChallenge, LoginPassword, OneTimeCode, RenewalToken, Secret, Session,
+    Step, TokenPlacement, TransportKind, TwoFactorFlow,
     http::{Answer, Http, HttpOptions, sensitive_value},
     provider::{Spec, basic_auth},
     retry::Backoff,
@@ -51,7 +51,7 @@ pub struct OmsFlow {
 /// How the flow logs in: one of the two, never both (checked in `build()`).
 #[derive(Debug)]
 enum Credentials {
-    Password { username: String, password: Password },
+    Password { username: String, password: LoginPassword },
     ApiKey(ApiKeyLogin),
 }
 
@@ -283,19 +283,19 @@ impl TwoFactorFlow for OmsFlow {
     async fn start(&self) -> Result<Step, Error> {
         match self.transport {
             Transport::WebSocket => {
-                let mut conn = self.connect().await?;
                 // A password login is `WebAuthenticateUser`; the API-key form is documented for
-                // `AuthenticateUser` only.
+                // `AuthenticateUser` only. The password is asked for before the connection opens.
                 let (function, credentials, call) = match &self.credentials {
                     Credentials::Password { username, password } => (
                         "WebAuthenticateUser",
-                        json!({ "UserName": username, "Password": password.expose_secret() }),
+                        json!({ "UserName": username, "Password": password.fresh().await?.expose_secret() }),
                         Call::Login,
                     ),
                     Credentials::ApiKey(key) => {
                         ("AuthenticateUser", key.sign(self.clock.now())?.payload(&key.key), Call::KeyLogin)
                     }
                 };
+                let mut conn = self.connect().await?;
                 let reply = conn.call(function, &credentials).await?;
                 match Reply::parse(reply.as_bytes())?.outcome(call)? {
                     Outcome::Challenge { method, .. } => {
@@ -317,7 +317,7 @@ impl TwoFactorFlow for OmsFlow {
                     self.http.request(Method::GET, self.ap("AuthenticateUser")?).header(ACCEPT, "application/json");
                 let (request, call) = match &self.credentials {
                     Credentials::Password { username, password } => {
-                        let basic = basic_auth(username, password.expose_secret());
+                        let basic = basic_auth(username, password.fresh().await?.expose_secret());
                         let value = sensitive_value(basic.expose_secret(), "the credentials")?;
                         (request.header(AUTHORIZATION, value), Call::Login)
                     }

@@ -7,6 +7,11 @@ use serde_json::json;
 use twofa_core::{Error, Method, OneTimeCode, Session, Step, TwoFactorFlow};
 use twofa_oms::OmsFlow;
 
+mod support {
+    pub mod python_hmac;
+}
+use support::python_hmac::python_hmac;
+
 const BASIC: &str = "Basic dHJhZGVyOnNlY3JldC1Q"; // trader:secret-P
 
 fn flow(server: &ServerGuard) -> OmsFlow {
@@ -196,15 +201,6 @@ const API_SECRET: &str = "secret-96-xyz";
 
 fn key_flow(server: &ServerGuard) -> OmsFlow {
     OmsFlow::builder().endpoint(server.url()).api_key(96, API_KEY, API_SECRET).build().unwrap()
-}
-
-/// Lower-case hex HMAC-SHA256, computed by Python's standard library.
-fn python_hmac(secret: &str, message: &str) -> String {
-    let script = "import hmac,hashlib,sys; \
-                  print(hmac.new(sys.argv[1].encode(), sys.argv[2].encode(), hashlib.sha256).hexdigest())";
-    let out = std::process::Command::new("python3").args(["-c", script, secret, message]).output().unwrap();
-    assert!(out.status.success(), "python3 computes the vector");
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 fn header(request: &mockito::Request, name: &str) -> String {

@@ -8,8 +8,8 @@ use reqwest::{
     header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE},
 };
 use twofa_core::{
-    AccessToken, AuthenticatorSetup, Challenge, Clock, Error, Method as Delivery, OneTimeCode, Password, RenewalToken,
-    Secret, Session, Step, TokenPlacement, TwoFactorFlow,
+    AccessToken, AuthenticatorSetup, Challenge, Clock, Error, LoginPassword, Method as Delivery, OneTimeCode,
+    RenewalToken, Secret, Session, Step, TokenPlacement, TwoFactorFlow,
     http::{Answer, Http, HttpOptions, sensitive_value},
     json::from_slice_ci,
     provider::{Spec, basic_auth, required},
@@ -42,7 +42,7 @@ const GUEST: &str = "a guest email (guest)";
 #[derive(Debug)]
 enum Login {
     /// `POST v1/Authenticate/2FA` with `{Email, Password, DeviceId?}`.
-    Customer { password: Password },
+    Customer { password: LoginPassword },
     /// `POST v1/Authenticate/Guest` with `{Email, DeviceId?}`.
     Guest,
 }
@@ -298,10 +298,11 @@ impl TwoFactorFlow for OnlineOrderingFlow {
         // The guest login answers like the customer's: 200 with a (limited) token, or 303 with the
         // second factor in the id_token, verified by the same GET.
         let (mut url, password) = match &self.login {
-            Login::Customer { password } => (self.login_url.clone(), Some(password.expose_secret())),
+            Login::Customer { password } => (self.login_url.clone(), Some(password.fresh().await?)),
             Login::Guest => (self.guest_url.clone(), None),
         };
         url.query_pairs_mut().append_pair("sendEmail", if self.send_email { "true" } else { "false" });
+        let password = password.as_ref().map(|p| p.expose_secret());
         let body =
             LoginBody { device_id: self.device_id.as_ref().map(Secret::expose_secret), email: &self.email, password };
         let request = Self::with_json(self.request(Method::POST, url)?, &body)?;

@@ -1,0 +1,210 @@
+//! The one login path every command takes: profile → [`Authenticator`] → flow → wire.
+//!
+//! [`authenticator`] builds the authenticator of a stored profile: its session store, a flow built
+//! from the profile on first use, the password asked only when a fresh login starts
+//! ([`ProfilePassword`]) and the code source of the command. Resuming, renewing, adopting a stored
+//! session and saving the new one are the [`Authenticator`]'s; the commands only print.
+
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex, OnceLock, PoisonError},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use twofa_core::{
+    Authenticator, Challenge, CodeSource, Error, LoginOptions, OneTimeCode, Password, PasswordSource, Session, Step,
+    TwoFactorFlow, code_source::Prompt, store::SessionStore,
+};
+
+use crate::{
+    input::{self, AskPin, PasswordInput},
+    profile::Profile,
+    progress::Progress,
+    stores,
+};
+
+/// Where a profile's files live and the limits of one command.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The store directory (`sessions/`, `profiles/`, `pending/` below it).
+    pub store_dir: PathBuf,
+    /// The time limit of each request.
+    pub timeout: Duration,
+    /// The time limit of one login, renewal or logout (time typing a code excluded).
+    pub deadline: Duration,
+}
+
+/// How a login of this command gets its secrets.
+pub struct Inputs {
+    /// The password, asked for only when a fresh login starts.
+    pub password: Arc<ProfilePassword>,
+    /// The second factor.
+    pub codes: Arc<dyn CodeSource>,
+    /// How many codes to try on one challenge.
+    pub attempts: u32,
+}
+
+impl Inputs {
+    /// What a command without login flags uses (`token`, `serve`): the profile's variables, the
+    /// keyring-remembered password, else prompts.
+    pub fn from_profile(name: &str, profile: &Profile) -> Self {
+        let password = profile.password_env.clone().map_or(PasswordInput::Prompt, PasswordInput::Env);
+        let (codes, attempts) =
+            input::codes(None, profile.code_env.clone(), profile.totp_secret_env.clone(), Prompt::new());
+        Self {
+            password: Arc::new(ProfilePassword::new(name, profile, password, profile.password_keyring)),
+            codes: Arc::new(AskPin::new(codes, Prompt::new())),
+            attempts,
+        }
+    }
+}
+
+/// A profile's authenticator, and what the command needs besides.
+pub struct ProfileAuth {
+    /// Hands out the profile's session.
+    pub authenticator: Authenticator,
+    /// The store it saves to: where a keyring profile fell back to files, the files.
+    pub chosen: twofa_keyring::Chosen,
+}
+
+/// The authenticator of profile `name`, whose session lives in `store` (or the store the profile
+/// names). Nothing is read, asked or sent until the authenticator is used; the flow is built from
+/// the profile on first use, so `token` with a fresh stored session needs none of its variables.
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] for an invalid profile name.
+pub async fn authenticator(
+    settings: &Settings,
+    name: &str,
+    profile: &Profile,
+    inputs: Inputs,
+    store: Option<Arc<dyn SessionStore>>,
+) -> Result<ProfileAuth, Error> {
+    let chosen =
+        stores::open(profile.store, twofa_core::store::FileStore::new(settings.store_dir.join("sessions"))).await;
+    let store = store.unwrap_or_else(|| chosen.store());
+    // Online Ordering remembers a device id in the session; the flow sends it with a new login.
+    let previous = store.load(name).await.ok().flatten();
+    let flow = ProfileFlow {
+        profile: profile.clone(),
+        password: inputs.password,
+        timeout: settings.timeout,
+        previous,
+        built: OnceLock::new(),
+    };
+    let options = LoginOptions::default().max_code_attempts(inputs.attempts).deadline(settings.deadline);
+    let authenticator = Authenticator::builder(Arc::new(flow))
+        .profile(name)
+        .store(store)
+        .code_source(inputs.codes)
+        .login_options(options)
+        // `token` hands the token on: a stored idle session is renewed so its user gets a whole window.
+        .resume_stored_idle_sessions(true)
+        .try_build()?;
+    Ok(ProfileAuth { authenticator, chosen })
+}
+
+/// A profile's flow, built when first used.
+#[derive(Debug)]
+struct ProfileFlow {
+    profile: Profile,
+    password: Arc<ProfilePassword>,
+    timeout: Duration,
+    previous: Option<Session>,
+    built: OnceLock<Result<Arc<dyn TwoFactorFlow>, Error>>,
+}
+
+impl ProfileFlow {
+    fn flow(&self) -> Result<&Arc<dyn TwoFactorFlow>, Error> {
+        let password: Arc<dyn PasswordSource> = Arc::clone(&self.password) as Arc<dyn PasswordSource>;
+        self.built
+            .get_or_init(|| self.profile.flow(password, self.timeout, self.previous.as_ref()))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+#[async_trait]
+impl TwoFactorFlow for ProfileFlow {
+    fn provider(&self) -> &'static str {
+        self.profile.provider()
+    }
+
+    async fn start(&self) -> Result<Step, Error> {
+        self.flow()?.start().await
+    }
+
+    async fn verify(&self, challenge: &Challenge, code: &OneTimeCode) -> Result<Step, Error> {
+        self.flow()?.verify(challenge, code).await
+    }
+
+    async fn resume(&self, session: &Session) -> Result<Session, Error> {
+        self.flow()?.resume(session).await
+    }
+
+    async fn logout(&self, session: &Session) -> Result<(), Error> {
+        self.flow()?.logout(session).await
+    }
+}
+
+/// A profile's password: the keyring's when remembered there (and asked to look), else the
+/// profile's variable, standard input or a prompt — read only when a fresh login starts.
+#[derive(Debug)]
+pub struct ProfilePassword {
+    profile: String,
+    who: String,
+    input: PasswordInput,
+    keyring_first: bool,
+    /// The answer last read from `input` (not the keyring's), to remember after the login.
+    typed: Mutex<Option<Password>>,
+    /// The spinner to clear while a person types.
+    progress: Mutex<Option<Arc<Progress>>>,
+}
+
+impl ProfilePassword {
+    /// The password of `profile` (named `name`) from `input`, or first from the keyring.
+    pub fn new(name: &str, profile: &Profile, input: PasswordInput, keyring_first: bool) -> Self {
+        Self {
+            profile: name.to_owned(),
+            who: profile.who(),
+            input,
+            keyring_first: keyring_first && profile.uses_password(),
+            typed: Mutex::new(None),
+            progress: Mutex::new(None),
+        }
+    }
+
+    /// Clears `progress` while the password is asked for.
+    pub fn pause(&self, progress: Arc<Progress>) {
+        *self.progress.lock().unwrap_or_else(PoisonError::into_inner) = Some(progress);
+    }
+
+    /// The password read from the input during this command, if one was.
+    pub fn typed(&self) -> Option<Password> {
+        self.typed.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+#[async_trait]
+impl PasswordSource for ProfilePassword {
+    async fn password(&self) -> Result<Password, Error> {
+        if self.keyring_first
+            && let Some(password) = stores::remembered_password(&self.profile).await
+        {
+            return Ok(password);
+        }
+        let progress = self.progress.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        if let Some(progress) = &progress {
+            progress.clear();
+        }
+        let password = input::password(&self.input, &self.who);
+        if let Some(progress) = &progress {
+            progress.show("logging in");
+        }
+        let password = password?;
+        *self.typed.lock().unwrap_or_else(PoisonError::into_inner) = Some(password.clone());
+        Ok(password)
+    }
+}
