@@ -10,6 +10,7 @@
 //! | `redis` | [`redis`] | a Redis session store shared by a fleet of processes |
 //! | `keyring` | [`keyring`] | sessions and passwords in the OS keyring, falling back to 0600 files |
 //! | `onlineordering` (default) | [`onlineordering`] | NCR Aloha Online Ordering, `POST`/`GET v1/Authenticate/2FA` |
+//! | `console` | [`console`] | a bot's code source that asks a person through the `twofa serve` web console |
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -51,6 +52,11 @@ pub use twofa_redis as redis;
 #[cfg(feature = "keyring")]
 pub use twofa_keyring as keyring;
 
+/// The code source that hands a bot's challenges to a person through the `twofa serve` web
+/// console (feature `console`; the console's server side is in the `twofa-console` crate).
+#[cfg(feature = "console")]
+pub use twofa_console as console;
+
 /// Every Rust example of the README and the docs, compiled by `cargo test` so none goes stale.
 #[cfg(doctest)]
 mod doc_examples {
@@ -65,4 +71,7 @@ mod doc_examples {
     #[cfg(feature = "keyring")]
     #[doc = include_str!("../docs/sessions.md")]
     struct Sessions;
+    #[cfg(feature = "console")]
+    #[doc = include_str!("../docs/console.md")]
+    struct Console;
 }

@@ -103,6 +103,22 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         port: u16,
     },
+    /// Serve the web console where a person types the codes headless bots wait for, and logs
+    /// profiles in and out
+    #[cfg_attr(
+        feature = "sandbox",
+        command(after_help = "Examples:
+  twofa serve                          # http://127.0.0.1:PORT/?token=… on loopback
+  twofa serve --sandbox                # the whole flow against the simulator, with a demo bot
+  twofa serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem")
+    )]
+    #[cfg_attr(
+        not(feature = "sandbox"),
+        command(after_help = "Examples:
+  twofa serve                          # http://127.0.0.1:PORT/?token=… on loopback
+  twofa serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem")
+    )]
+    Serve(Box<crate::serve::ServeArgs>),
     /// Print a shell completion script
     #[command(after_help = "Examples:
   source <(twofa completions bash)

@@ -27,6 +27,9 @@ pub enum PasswordInput {
     Stdin,
     /// A prompt on the terminal.
     Prompt,
+    /// Typed on the web console's page (`twofa serve`), or `None`: the console never prompts on
+    /// its terminal.
+    Typed(Option<Password>),
 }
 
 /// Reads one line of standard input, bounded: what follows stays unread. `what` names it in errors.
@@ -63,6 +66,10 @@ pub fn password(input: &PasswordInput, who: &str) -> Result<Password, Error> {
         PasswordInput::Prompt => Err(Error::Config(
             "no password: standard input is not a terminal; use --password-env VAR or --password-stdin".into(),
         )),
+        PasswordInput::Typed(Some(password)) => Ok(password.clone()),
+        PasswordInput::Typed(None) => {
+            Err(Error::Config("no password: type it on the console's Sessions page (the profile keeps none)".into()))
+        }
     }
 }
 

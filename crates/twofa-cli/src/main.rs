@@ -14,6 +14,7 @@ mod profile;
 mod progress;
 #[cfg(feature = "sandbox")]
 mod sandbox;
+mod serve;
 mod stores;
 
 use std::{io::IsTerminal as _, process::ExitCode, time::Duration};
@@ -104,6 +105,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Logout { profile, all } => commands::logout(&ctx, profile, all).await,
         #[cfg(feature = "sandbox")]
         Command::Sandbox { port } => sandbox::run(port).await,
+        Command::Serve(args) => serve::run(&ctx, *args).await,
         Command::Totp { secret_env } => commands::totp(&secret_env),
         Command::Completions { .. } | Command::Manpage => Ok(()),
     }

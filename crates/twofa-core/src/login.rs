@@ -176,8 +176,18 @@ async fn answer_challenges(
     loop {
         let kind = challenge.method().name();
         info!(provider, step, method = kind, "second factor required");
-        let code = codes.code(&CodeRequest::new(&challenge, attempt, max).at_step(step)).await?;
-        match budget.run(flow.verify(&challenge, &code)).await {
+        let request = CodeRequest::new(&challenge, attempt, max).at_step(step);
+        let code = codes.code(&request).await?;
+        let verified = budget.run(flow.verify(&challenge, &code)).await;
+        // Asked again for the same kind of factor: the answer was refused.
+        let refusal = refused(&challenge);
+        let outcome = match &verified {
+            Ok(Step::Challenge(next)) if next.method().name() == kind => Err(&refusal),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        };
+        codes.answered(&request, outcome).await;
+        match verified {
             Ok(Step::Authenticated(session)) => {
                 info!(provider, step, attempt, "logged in");
                 return Ok(session);

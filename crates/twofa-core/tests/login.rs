@@ -268,3 +268,47 @@ async fn the_number_of_steps_is_bounded() {
     );
     assert_eq!(flow.codes.lock().unwrap().len(), 3, "stopped after the third answer");
 }
+
+/// Records what [`CodeSource::answered`] is told after each verification.
+#[derive(Debug, Default)]
+struct Reporting {
+    outcomes: Mutex<Vec<(u32, u32, String)>>,
+}
+
+#[async_trait]
+impl CodeSource for Reporting {
+    async fn code(&self, request: &twofa_core::CodeRequest) -> Result<OneTimeCode, Error> {
+        OneTimeCode::new(format!("code-{}", request.attempt))
+    }
+
+    async fn answered(&self, request: &twofa_core::CodeRequest, outcome: Result<(), &Error>) {
+        let said = outcome.map_or_else(|e| format!("{e:?}"), |()| "ok".to_owned());
+        self.outcomes.lock().unwrap().push((request.step, request.attempt, said));
+    }
+}
+
+#[tokio::test]
+async fn the_source_hears_what_became_of_each_answer() {
+    // A wrong code (an error), a wrong code (asked again), the right code (a PIN next), a wrong
+    // PIN (asked again), then the right PIN.
+    let flow = Scripted::new(
+        vec![Ok(true)],
+        vec![
+            Err(Error::InvalidCode),
+            Ok(Some(Method::Sms)),
+            Ok(Some(Method::SecurityPin)),
+            Ok(Some(Method::SecurityPin)),
+            Ok(None),
+        ],
+    );
+    let codes = Reporting::default();
+    login(&flow, &codes, &LoginOptions::default()).await.unwrap();
+    let said = codes.outcomes.lock().unwrap().clone();
+    let expected = [(1, 1, "InvalidCode"), (1, 2, "InvalidCode"), (1, 3, "ok"), (2, 1, "InvalidPin"), (2, 2, "ok")];
+    assert_eq!(said, expected.map(|(s, a, o)| (s, a, o.to_owned())));
+    // Another error is passed on as it is.
+    let flow = Scripted::new(vec![Ok(true)], vec![Err(Error::AccountLocked)]);
+    let codes = Reporting::default();
+    assert!(matches!(login(&flow, &codes, &LoginOptions::default()).await, Err(Error::AccountLocked)));
+    assert_eq!(codes.outcomes.lock().unwrap()[0].2, "AccountLocked");
+}

@@ -104,6 +104,15 @@ pub(crate) fn refuse_pin(request: &CodeRequest, source: &str) -> Result<(), Erro
 pub trait CodeSource: Send + Sync + fmt::Debug {
     /// One code for `request`.
     async fn code(&self, request: &CodeRequest) -> Result<OneTimeCode, Error>;
+
+    /// What became of the answer [`CodeSource::code`] gave for `request`: `Ok` when the provider
+    /// took it (a session, or the next step of the login), else the error it answered with
+    /// ([`Error::InvalidCode`] for a wrong code). [`login`](crate::login) calls it after every
+    /// verification, so a source that shows challenges to a person (a web console) can say at
+    /// once whether the typed code worked. Does nothing by default.
+    async fn answered(&self, request: &CodeRequest, outcome: Result<(), &Error>) {
+        let _ = (request, outcome);
+    }
 }
 
 #[cfg(test)]

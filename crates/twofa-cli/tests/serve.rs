@@ -1,0 +1,119 @@
+//! `twofa serve` over the CLI's own profiles: what it lists, logs in and out, and what it refuses.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::{
+    io::{BufRead as _, BufReader},
+    process::{Child, Command, Stdio},
+};
+
+use twofa_sandbox::{Sandbox, etna};
+
+const BIN: &str = env!("CARGO_BIN_EXE_twofa");
+
+fn twofa(home: &std::path::Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TWOFA_HOME", home)
+        .env("ET_APP_KEY", etna::APP_KEY)
+        .env("TWOFA_PASSWORD", etna::PASSWORD)
+        .stdin(Stdio::null());
+    cmd
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_non_loopback_address_needs_tls_or_the_explicit_flag() {
+    let home = tempfile::tempdir().unwrap();
+    let out = twofa(home.path(), &["serve", "--listen", "0.0.0.0:0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a loopback address") && err.contains("TLS"), "{err}");
+    let out = twofa(home.path(), &["serve", "--tls-cert", "cert.pem"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "a certificate without its key");
+    let out = twofa(home.path(), &["serve", "--tls-cert", "c", "--tls-key", "k", "--allow-remote-plaintext"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "TLS and plain HTTP together");
+}
+
+// Multi-threaded: the binary runs (blocking) while the in-process sandbox answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_lists_the_cli_profiles_and_logs_them_out() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let base = sandbox.etna_base_url();
+    let login = ["login", "etna", "--base-url", &base, "--app-key-env", "ET_APP_KEY", "--username", etna::USER_NO_2FA];
+    let out = twofa(home.path(), &[&login[..], &["--password-env", "TWOFA_PASSWORD"]].concat()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // A second profile whose password came from standard input: the page asks for it.
+    let mut typed = twofa(home.path(), &[&login[..], &["--password-stdin", "--profile", "typed"]].concat());
+    let mut child = typed.stdin(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), format!("{}\n", etna::PASSWORD).as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+
+    let mut serve = twofa(home.path(), &["serve"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
+    let serve = Killed(serve);
+    let link = lines.next().unwrap().unwrap();
+    let link = link.strip_prefix("twofa console: ").unwrap().to_owned();
+    let origin = link.split('?').next().unwrap().trim_end_matches('/').to_owned();
+    let http =
+        twofa_core::reqwest::Client::builder().redirect(twofa_core::reqwest::redirect::Policy::none()).build().unwrap();
+    let cookie = format!("twofa_console={}", link.split("token=").nth(1).unwrap());
+    let page = http.get(format!("{origin}/")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let etna_row = &page[page.find("id=\"profile-etna\"").unwrap()..];
+    assert!(
+        etna_row
+            .starts_with("id=\"profile-etna\"><td>etna</td><td>etna</td><td>bob</td><td><span class=\"state valid\">"),
+        "{page}"
+    );
+    let typed_row = &page[page.find("id=\"profile-typed\"").unwrap()..];
+    let typed_row = &typed_row[..typed_row.find("</tr>").unwrap()];
+    assert!(typed_row.contains("state valid"), "{typed_row}");
+    let csrf_at = page.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = page[csrf_at..].split('"').next().unwrap().to_owned();
+    let out = http
+        .post(format!("{origin}/sessions/etna/logout"))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    assert!(!home.path().join("sessions/etna.json").exists(), "the session is gone");
+    assert!(home.path().join("profiles/etna.json").exists(), "the profile stays");
+    assert_eq!(sandbox.stats().requests("etna.logout"), 1, "ended at the provider too");
+    let page = http.get(format!("{origin}/")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let typed_row = &page[page.find("id=\"profile-etna\"").unwrap()..];
+    let typed_row = &typed_row[..typed_row.find("</tr>").unwrap()];
+    assert!(typed_row.contains("state none") && typed_row.contains("/sessions/etna/login"), "{typed_row}");
+    assert!(!typed_row.contains("type=\"password\""), "the password comes from TWOFA_PASSWORD");
+
+    // The profile without a password source: logged out, then in again with the password typed on the page.
+    let post = |path: &str, body: String| {
+        http.post(format!("{origin}{path}"))
+            .header("cookie", &cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    assert_eq!(post("/sessions/typed/logout", format!("csrf={csrf}")).await.unwrap().status(), 303);
+    let page = http.get(format!("{origin}/")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let row = &page[page.find("id=\"profile-typed\"").unwrap()..];
+    assert!(row[..row.find("</tr>").unwrap()].contains("type=\"password\""), "{row}");
+    let typed = format!("csrf={csrf}&password={}", etna::PASSWORD);
+    assert_eq!(post("/sessions/typed/login", typed).await.unwrap().status(), 303);
+    assert!(home.path().join("sessions/typed.json").exists(), "logged in with the typed password");
+    drop(serve);
+}

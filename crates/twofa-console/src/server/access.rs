@@ -1,0 +1,173 @@
+//! Who may use the console: the holder of its random token (in the printed URL once, then in an
+//! HttpOnly SameSite=Strict cookie, or as `Authorization: Bearer` for bots), every form carrying
+//! the CSRF token, and strict headers on every answer.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{Request, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use twofa_core::Secret;
+
+use super::{App, pages};
+
+/// The cookie that carries the token after the first visit.
+pub const COOKIE: &str = "twofa_console";
+
+/// The console's secrets: the access token and the CSRF token of its forms.
+#[derive(Debug)]
+pub struct Keys {
+    token: Secret,
+    csrf: Secret,
+    /// Whether the console is served over TLS (the cookie is then `Secure`).
+    pub(crate) secure: bool,
+}
+
+impl Keys {
+    /// `token`, or a fresh random one; a fresh CSRF token.
+    pub fn new(token: Option<Secret>, secure: bool) -> Self {
+        let token = token.unwrap_or_else(|| Secret::new(super::registry::random_string(43)));
+        Self { token, csrf: Secret::new(super::registry::random_string(43)), secure }
+    }
+
+    /// The access token.
+    pub fn token(&self) -> &Secret {
+        &self.token
+    }
+
+    /// The CSRF token forms carry.
+    pub fn csrf(&self) -> &str {
+        self.csrf.expose_secret()
+    }
+
+    /// Whether `given` is the access token (constant time).
+    pub fn is_token(&self, given: &str) -> bool {
+        constant_time_eq(given.as_bytes(), self.token.expose_secret().as_bytes())
+    }
+
+    /// Whether `given` is the CSRF token (constant time).
+    pub fn is_csrf(&self, given: &str) -> bool {
+        constant_time_eq(given.as_bytes(), self.csrf.expose_secret().as_bytes())
+    }
+}
+
+/// Equality whose time does not depend on where the inputs differ (only on their lengths, which
+/// are public: every token has the same length).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+/// The credential a request carries: the Bearer header, else (pages only) the cookie.
+fn credential(headers: &HeaderMap, cookie_allowed: bool) -> Option<&str> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    if bearer.is_some() || !cookie_allowed {
+        return bearer;
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value)
+}
+
+/// The `token` query parameter, if the URL has one.
+fn query_token(uri: &Uri) -> Option<String> {
+    let query = uri.query()?;
+    url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "token").map(|(_, v)| v.into_owned())
+}
+
+/// Lets a request through only with the token. A page URL carrying `?token=` (the printed link)
+/// sets the cookie and redirects to the same page without it, so the token leaves the address bar
+/// and the history.
+pub async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    if !api && let Some(token) = query_token(request.uri()) {
+        if !app.keys.is_token(&token) {
+            return pages::error(StatusCode::FORBIDDEN, "Wrong access token", WRONG_TOKEN);
+        }
+        if request.method() != Method::GET {
+            return pages::error(StatusCode::BAD_REQUEST, "Token in a form's address", "Open the printed link first.");
+        }
+        let secure = if app.keys.secure { "; Secure" } else { "" };
+        let cookie =
+            format!("{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict{secure}", app.keys.token().expose_secret());
+        let mut response =
+            (StatusCode::SEE_OTHER, [(header::LOCATION, request.uri().path().to_owned())]).into_response();
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().insert(header::SET_COOKIE, value);
+        }
+        return response;
+    }
+    match credential(request.headers(), !api) {
+        None => pages::error(StatusCode::UNAUTHORIZED, "Access token needed", NO_TOKEN),
+        Some(given) if !app.keys.is_token(given) => {
+            pages::error(StatusCode::FORBIDDEN, "Wrong access token", WRONG_TOKEN)
+        }
+        Some(_) => next.run(request).await,
+    }
+}
+
+const NO_TOKEN: &str = "This console answers only the link it printed when it started (…/?token=…). \
+    Open that link; bots send the token as `Authorization: Bearer`.";
+const WRONG_TOKEN: &str = "This token is not this console's. A console makes a new token each time it \
+    starts: open the link it printed this time.";
+
+/// Strict headers on every answer: no script but the console's own files (there are none), no
+/// framing, no referrer, no sniffing, no caching.
+pub async fn headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    let set = [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+        ),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::CACHE_CONTROL, "no-store"),
+    ];
+    for (name, value) in set {
+        h.insert(name, HeaderValue::from_static(value));
+    }
+    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    h.insert("cross-origin-resource-policy", HeaderValue::from_static("same-origin"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_compare_whole() {
+        let keys = Keys::new(Some(Secret::new("abc")), false);
+        assert!(keys.is_token("abc"));
+        assert!(!keys.is_token("abd") && !keys.is_token("ab") && !keys.is_token("abcd") && !keys.is_token(""));
+        assert!(!keys.is_csrf("abc") && keys.is_csrf(keys.csrf()));
+    }
+
+    #[test]
+    fn bearer_wins_and_apis_ignore_cookies() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, HeaderValue::from_static("a=b; twofa_console=from-cookie"));
+        assert_eq!(credential(&h, true), Some("from-cookie"));
+        assert_eq!(credential(&h, false), None);
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer from-header"));
+        assert_eq!(credential(&h, true), Some("from-header"));
+    }
+}

@@ -1,0 +1,239 @@
+//! The console: an axum server on loopback (or TLS), its pages and the bot API.
+
+mod access;
+mod accounts;
+mod html;
+mod pages;
+mod qr;
+mod registry;
+mod routes;
+mod tls;
+
+use std::{
+    collections::HashSet,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    middleware,
+    routing::{get, post},
+};
+use tokio::{net::TcpListener, sync::oneshot};
+use twofa_core::{Error, Secret};
+
+pub use access::{COOKIE, constant_time_eq};
+pub use accounts::{Account, Accounts, EXPIRING, NoAccounts, SessionState};
+pub use registry::{Enrolment, Entry, Event, LocalCodeSource, Origin, Phase, Poll, Registry, SubmitError};
+
+/// The largest request body any route reads: a code, a password and a CSRF token fit many times.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// State shared by the handlers.
+#[derive(Debug)]
+pub(crate) struct App {
+    keys: access::Keys,
+    registry: Arc<Registry>,
+    accounts: Arc<dyn Accounts>,
+    /// Profiles whose console-started login runs.
+    logins: Mutex<HashSet<String>>,
+    code_wait: Duration,
+}
+
+impl App {
+    /// Marks a console login of `profile` as running; false when one already is.
+    fn start_login(&self, profile: &str) -> bool {
+        self.logins.lock().unwrap_or_else(PoisonError::into_inner).insert(profile.to_owned())
+    }
+
+    fn end_login(&self, profile: &str) {
+        self.logins.lock().unwrap_or_else(PoisonError::into_inner).remove(profile);
+    }
+}
+
+/// Settings of a console; start one with [`ConsoleBuilder::start`].
+#[derive(Debug)]
+pub struct ConsoleBuilder {
+    listen: SocketAddr,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    allow_remote_plaintext: bool,
+    accounts: Arc<dyn Accounts>,
+    token: Option<Secret>,
+    code_wait: Duration,
+}
+
+impl ConsoleBuilder {
+    /// The address to listen on (default `127.0.0.1:0`, a free loopback port). Any other than
+    /// loopback needs [`ConsoleBuilder::tls_pem`] or [`ConsoleBuilder::allow_remote_plaintext`].
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// Serves HTTPS with this PEM certificate chain and private key.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when they are not valid PEM or do not match.
+    pub fn tls_pem(mut self, cert_pem: &[u8], key_pem: &[u8]) -> Result<Self, Error> {
+        self.tls = Some(tls::config(cert_pem, key_pem)?);
+        self.allow_remote_plaintext
+            .then_some(())
+            .map_or(Ok(()), |()| Err(Error::Config("TLS and plain HTTP were both asked for".into())))?;
+        Ok(self)
+    }
+
+    /// Serves plain HTTP on an address other than loopback: the token, the codes and typed
+    /// passwords then cross the network in clear. For a trusted network or a TLS proxy in front.
+    pub fn allow_remote_plaintext(mut self, allow: bool) -> Self {
+        self.allow_remote_plaintext = allow;
+        self
+    }
+
+    /// The profiles the Sessions page lists and logs in (default: none, bots only).
+    pub fn accounts(mut self, accounts: Arc<dyn Accounts>) -> Self {
+        self.accounts = accounts;
+        self
+    }
+
+    /// The access token (default: 43 random alphanumerics, about 256 bits, new at every start).
+    pub fn token(mut self, token: Secret) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// How long a login started from the console waits for its code (default 10 min).
+    pub fn code_wait(mut self, wait: Duration) -> Self {
+        self.code_wait = wait;
+        self
+    }
+
+    /// Binds and serves until the [`Console`] is dropped or stopped.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for an address other than loopback without TLS or the explicit opt-in, or
+    /// one that cannot be bound.
+    pub async fn start(self) -> Result<Console, Error> {
+        if !self.listen.ip().is_loopback() && self.tls.is_none() && !self.allow_remote_plaintext {
+            return Err(Error::Config(format!(
+                "{} is not a loopback address: serve it with a TLS certificate and key, or allow plain HTTP \
+                 explicitly (the access token and the codes would cross the network in clear)",
+                self.listen
+            )));
+        }
+        let listener = TcpListener::bind(self.listen)
+            .await
+            .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", self.listen)))?;
+        let addr = listener.local_addr().map_err(|e| Error::Config(format!("cannot read the bound address: {e}")))?;
+        let app = Arc::new(App {
+            keys: access::Keys::new(self.token, self.tls.is_some()),
+            registry: Arc::new(Registry::new()),
+            accounts: self.accounts,
+            logins: Mutex::default(),
+            code_wait: self.code_wait,
+        });
+        let router = router(Arc::clone(&app));
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let stop = async {
+            let _ = stopped.await;
+        };
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        match self.tls {
+            Some(config) => {
+                let listener = tls::TlsListener::new(listener, config)
+                    .map_err(|e| Error::Config(format!("cannot start TLS: {e}")))?;
+                tokio::spawn(async move {
+                    if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(stop).await {
+                        tracing::error!("the console stopped: {e}");
+                    }
+                });
+            }
+            None => {
+                tokio::spawn(async move {
+                    if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(stop).await {
+                        tracing::error!("the console stopped: {e}");
+                    }
+                });
+            }
+        }
+        Ok(Console { addr, scheme, app, _shutdown: shutdown })
+    }
+}
+
+fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", get(routes::sessions))
+        .route("/pending", get(routes::pending))
+        .route("/pending/{id}", post(routes::submit_code))
+        .route("/enrolment", get(routes::enrolment))
+        .route("/sessions/{profile}/login", post(routes::login))
+        .route("/sessions/{profile}/logout", post(routes::logout))
+        .route("/static/console.css", get(routes::stylesheet))
+        .route("/api/challenges", post(routes::register))
+        .route("/api/challenges/{id}/code", get(routes::code))
+        .route("/api/challenges/{id}/outcome", post(routes::outcome))
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::wrong_method)
+        .layer(middleware::from_fn_with_state(Arc::clone(&app), access::guard))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(access::headers))
+        .with_state(app)
+}
+
+/// A running console; stops when dropped.
+#[derive(Debug)]
+pub struct Console {
+    addr: SocketAddr,
+    scheme: &'static str,
+    app: Arc<App>,
+    _shutdown: oneshot::Sender<()>,
+}
+
+impl Console {
+    /// Settings for a console.
+    pub fn builder() -> ConsoleBuilder {
+        ConsoleBuilder {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            tls: None,
+            allow_remote_plaintext: false,
+            accounts: Arc::new(NoAccounts),
+            token: None,
+            code_wait: Duration::from_secs(600),
+        }
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT/` (or `https://…`), without the token. An unspecified listen
+    /// address (`0.0.0.0`) is shown as loopback.
+    pub fn base_url(&self) -> String {
+        let ip = match self.addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        format!("{}://{}/", self.scheme, SocketAddr::new(ip, self.addr.port()))
+    }
+
+    /// The link to open: [`Console::base_url`] with `?token=…`. It grants full access.
+    pub fn access_url(&self) -> Secret {
+        Secret::new(format!("{}?token={}", self.base_url(), self.app.keys.token().expose_secret()))
+    }
+
+    /// The access token.
+    pub fn token(&self) -> &Secret {
+        self.app.keys.token()
+    }
+
+    /// The pending codes and recent events.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.app.registry
+    }
+}

@@ -1,0 +1,135 @@
+//! The bot protocol: JSON bodies a [`ConsoleCodeSource`](crate::ConsoleCodeSource) and the console
+//! exchange under `/api/` (Bearer token). One module for both ends, so they cannot drift apart.
+//!
+//! 1. `POST /api/challenges` with a [`Register`] → `201` with a [`Registered`] id; a registration for
+//!    a profile replaces the one waiting before (one pending entry per profile).
+//! 2. `GET /api/challenges/{id}/code?wait=SECONDS` → `200` with a [`CodeAnswer`] once the person has
+//!    typed it; `204` when `wait` ran out first (ask again); `410` when the challenge is gone
+//!    (expired, replaced or cancelled).
+//! 3. `POST /api/challenges/{id}/outcome` with an [`Outcome`] → `204`: whether the provider took the code.
+
+use serde::{Deserialize, Serialize};
+
+/// The longest wait one `GET …/code` may ask for, in seconds: below common proxy idle timeouts.
+pub const MAX_POLL_SECS: u64 = 25;
+
+/// A login waiting for a code, as a bot announces it. Never holds the code; holds the
+/// authenticator setup (the TOTP seed) only while the provider offers enrolment.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Register {
+    /// The profile logging in (the pending entry's key).
+    pub profile: String,
+    /// The provider asking.
+    pub provider: String,
+    /// [`Method::name`](twofa_core::Method::name): `email`, `sms`, `email_or_sms`, `authenticator`, …
+    pub method: String,
+    /// The provider's hint (where the code went, e.g. a masked address), untrusted text.
+    #[serde(default)]
+    pub hint: Option<String>,
+    /// When the challenge stops waiting, in Unix seconds.
+    pub expires_at: i64,
+    /// 1 for the first code, 2 after one refused code…
+    pub attempt: u32,
+    /// How many codes will be tried in all.
+    pub max_attempts: u32,
+    /// Which challenge of the login (2 for a PIN asked after a code).
+    #[serde(default = "one")]
+    pub step: u32,
+    /// Authenticator enrolment data, when the provider sent it.
+    #[serde(default)]
+    pub setup: Option<Setup>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Authenticator enrolment data: every field holds the TOTP seed in some form.
+#[derive(Serialize, Deserialize)]
+pub struct Setup {
+    /// The key to type into the app by hand (base32).
+    #[serde(default)]
+    pub manual_key: Option<String>,
+    /// An `otpauth://totp/...` URI, or the provider's QR payload.
+    #[serde(default)]
+    pub qr_payload: Option<String>,
+}
+
+impl std::fmt::Debug for Setup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Setup([REDACTED])")
+    }
+}
+
+/// The console's answer to a [`Register`].
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Registered {
+    /// The pending entry, for the calls that follow.
+    pub id: String,
+}
+
+/// The code the person typed.
+#[derive(Serialize, Deserialize)]
+pub struct CodeAnswer {
+    /// The code (or PIN), as typed.
+    pub code: String,
+}
+
+impl std::fmt::Debug for CodeAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CodeAnswer([REDACTED])")
+    }
+}
+
+/// What the provider made of the code.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Outcome {
+    /// Whether the provider took it.
+    pub accepted: bool,
+    /// Why not, in words for the person (the error's message: never a secret).
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Whether another code will be asked for (the code was refused and attempts remain).
+    #[serde(default)]
+    pub retry: bool,
+}
+
+impl Register {
+    /// The registration of `request` for `profile`: it expires with the challenge, or after `wait`
+    /// when that comes first (nobody will take a code after the login stopped waiting).
+    pub fn for_request(profile: &str, request: &twofa_core::CodeRequest, wait: std::time::Duration) -> Self {
+        use twofa_core::Method;
+        let limit = twofa_core::time::OffsetDateTime::now_utc() + wait;
+        let setup = match &request.method {
+            Method::Authenticator { setup: Some(setup) } => Some(Setup {
+                manual_key: setup.manual_key.as_ref().map(|k| k.expose_secret().to_owned()),
+                qr_payload: setup.otpauth_uri.as_ref().or(setup.qr_data.as_ref()).map(|p| p.expose_secret().to_owned()),
+            }),
+            _ => None,
+        };
+        Self {
+            profile: profile.to_owned(),
+            provider: request.provider.clone(),
+            method: request.method.name().to_owned(),
+            hint: request.hint.clone(),
+            expires_at: request.expires_at.map_or(limit, |at| at.min(limit)).unix_timestamp(),
+            attempt: request.attempt,
+            max_attempts: request.max_attempts,
+            step: request.step,
+            setup,
+        }
+    }
+}
+
+impl Outcome {
+    /// The report of what the provider made of the code given for `request`.
+    pub fn of(request: &twofa_core::CodeRequest, outcome: Result<(), &twofa_core::Error>) -> Self {
+        use twofa_core::Error;
+        Self {
+            accepted: outcome.is_ok(),
+            message: outcome.err().map(ToString::to_string),
+            retry: matches!(outcome, Err(Error::InvalidCode | Error::InvalidPin))
+                && request.attempt < request.max_attempts,
+        }
+    }
+}
