@@ -5,7 +5,8 @@
 //! published Python approach; concurrent logins; 500 simultaneous OMS WebSocket logins;
 //! `Authenticator::token()` on a fresh cache; single-flight at expiry; TCP connections per login;
 //! peak RSS and size of the release `twofa` binary; and instructions per login counted by
-//! callgrind, library and raw client side by side (`twofa-bench instructions` prints only those).
+//! callgrind, library and raw client side by side. `twofa-bench ratios` prints only the login-vs-raw
+//! rows, `twofa-bench instructions` only the callgrind ones.
 
 mod instructions;
 mod raw;
@@ -529,13 +530,16 @@ fn main() -> Result<()> {
             .build()?
             .block_on(instructions::logins(side, n.parse()?, base)),
         [] => runtime()?.block_on(table()),
-        [mode] if mode == "instructions" => runtime()?.block_on(async {
-            let mut table = Table(Vec::new());
-            instructions::rows(&bench_sandbox().await?, &mut table).await?;
+        [mode] if mode == "instructions" || mode == "ratios" => runtime()?.block_on(async {
+            let (sandbox, mut table) = (bench_sandbox().await?, Table(Vec::new()));
+            match mode.as_str() {
+                "ratios" => library_vs_raw(&sandbox, &mut table).await?,
+                _ => instructions::rows(&sandbox, &mut table).await?,
+            }
             table.print();
             Ok(())
         }),
-        _ => Err("usage: twofa-bench [instructions]".into()),
+        _ => Err("usage: twofa-bench [instructions | ratios]".into()),
     }
 }
 
