@@ -750,7 +750,8 @@ impl Authenticator {
     /// The provider's resume, charged to `budget`, in a `resume` span.
     async fn resume(&self, previous: &Session, budget: &mut Budget) -> Result<Session, Error> {
         let span = self.span(Operation::Resume);
-        match budget.run(self.inner.flow.resume(previous)).instrument(span.clone()).await {
+        match budget.run_for(self.inner.flow.as_ref(), self.inner.flow.resume(previous)).instrument(span.clone()).await
+        {
             Err(e @ Error::Unsupported { .. }) => {
                 span.record("outcome", "unsupported");
                 Err(e)

@@ -67,4 +67,12 @@ pub trait TwoFactorFlow: Send + Sync + fmt::Debug {
     async fn logout(&self, _session: &Session) -> Result<(), Error> {
         Err(Error::Unsupported { operation: "logout" })
     }
+
+    /// Whether every wait inside `start`, `verify` and `resume` ends by
+    /// [`deadline::clamp`](crate::deadline::clamp) — true of a flow that only waits on
+    /// [`Http`](crate::http::Http) requests, which apply it. The login's deadline then needs no
+    /// timer of its own. The default, `false`, is always safe.
+    fn waits_are_clamped(&self) -> bool {
+        false
+    }
 }

@@ -233,7 +233,8 @@ impl std::fmt::Debug for Http {
 impl Http {
     /// Starts a request with the time limit applied.
     pub fn request(&self, method: Method, url: Url) -> RequestBuilder {
-        self.client_for(&url).request(method, url).timeout(self.timeout)
+        // Never past the deadline of the login, renewal or logout it belongs to.
+        self.client_for(&url).request(method, url).timeout(crate::deadline::clamp(self.timeout))
     }
 
     /// The TLS configuration HTTPS uses (the platform's verifier and the added roots), for the

@@ -144,7 +144,7 @@ async fn login_steps(
     let mut restarts_left = u32::from(options.restart_on_expired);
     loop {
         debug!(provider, "starting login");
-        let challenge = match budget.run(flow.start()).await? {
+        let challenge = match budget.run_for(flow, flow.start()).await? {
             Step::Authenticated(session) => {
                 info!(provider, "logged in without a second factor");
                 return Ok(session);
@@ -178,7 +178,7 @@ async fn answer_challenges(
         info!(provider, step, method = kind, "second factor required");
         let request = CodeRequest::new(&challenge, attempt, max).at_step(step);
         let code = codes.code(&request).await?;
-        let verified = budget.run(flow.verify(&challenge, &code)).await;
+        let verified = budget.run_for(flow, flow.verify(&challenge, &code)).await;
         // Asked again for the same kind of factor: the answer was refused.
         let refusal = refused(&challenge);
         let outcome = match &verified {

@@ -45,7 +45,7 @@ impl Backoff {
             match call().await {
                 Err(e) if tried < self.attempts && worth_retrying(&e) => {
                     tracing::debug!(attempt = tried, error = %e, "retrying an idempotent call");
-                    tokio::time::sleep(self.delay(tried)).await;
+                    tokio::time::sleep(crate::deadline::clamp(self.delay(tried))).await;
                     tried += 1;
                 }
                 result => return result,

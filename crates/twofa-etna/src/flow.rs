@@ -253,6 +253,11 @@ impl TwoFactorFlow for EtnaFlow {
         PROVIDER
     }
 
+    /// Every call is an [`Http`] request, which ends at the deadline.
+    fn waits_are_clamped(&self) -> bool {
+        true
+    }
+
     async fn start(&self) -> Result<Step, Error> {
         let password = self.password.fresh().await?;
         let answer = self.http.send(self.token_request(&password)?).await?;

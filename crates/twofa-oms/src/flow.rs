@@ -280,6 +280,12 @@ impl TwoFactorFlow for OmsFlow {
         PROVIDER
     }
 
+    /// Over HTTP every call is an [`Http`](twofa_core::http::Http) request, which ends at the
+    /// deadline; the WebSocket keeps time limits of its own.
+    fn waits_are_clamped(&self) -> bool {
+        matches!(self.transport, Transport::Http)
+    }
+
     async fn start(&self) -> Result<Step, Error> {
         match self.transport {
             Transport::WebSocket => {

@@ -294,6 +294,11 @@ impl TwoFactorFlow for OnlineOrderingFlow {
         PROVIDER
     }
 
+    /// Every call is an [`Http`] request, which ends at the deadline.
+    fn waits_are_clamped(&self) -> bool {
+        true
+    }
+
     async fn start(&self) -> Result<Step, Error> {
         // The guest login answers like the customer's: 200 with a (limited) token, or 303 with the
         // second factor in the id_token, verified by the same GET.
