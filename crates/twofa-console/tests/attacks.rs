@@ -207,3 +207,45 @@ async fn a_console_that_answers_at_once_is_not_hammered() {
     let polls = polls.load(Ordering::Relaxed);
     assert!(polls <= 4, "{polls} polls in 3 s");
 }
+
+/// The printed link's redirect kept the path as it came: `//evil.example/?token=…` answered
+/// `Location: //evil.example/`, a redirect to another site (scheme-relative).
+#[tokio::test]
+async fn the_link_redirect_stays_on_the_console() {
+    let console = Console::builder().start().await.unwrap();
+    let browser = Browser::new(&console);
+    let page = browser.get(&format!("//evil.example/?token={}", console.token().expose_secret())).await;
+    assert_eq!((page.status, page.location()), (303, "/evil.example/"));
+}
+
+/// Forms that are not what a page sends: repeated fields, bytes that are not UTF-8, no fields,
+/// another content type. Each is a 4xx page; nothing is handed over.
+#[tokio::test]
+async fn malformed_forms_are_refused_with_a_page() {
+    let console = Console::builder().start().await.unwrap();
+    let entry = console.registry().register(register("alice"), Origin::Bot);
+    let person = Browser::open(&console).await;
+    let csrf = person.get("/pending").await.csrf();
+    let action = format!("/pending/{}", entry.id);
+    let repeated = person.post_raw(&action, format!("csrf={csrf}&csrf={csrf}&code=123456")).await;
+    assert_eq!(repeated.status, 422, "{}", repeated.body);
+    assert!(repeated.body.contains("Unreadable form"));
+    let codes = person.post_raw(&action, format!("csrf={csrf}&code=1&code=2")).await;
+    assert_eq!(codes.status, 422, "{}", codes.body);
+    assert!(codes.body.contains("Unreadable form"));
+    let not_utf8 = person.post_raw(&action, format!("csrf={csrf}&code=%FF%FE12")).await;
+    assert_eq!(not_utf8.status, 422, "{}", not_utf8.body);
+    assert!(not_utf8.body.contains("Not sent: the code is not valid UTF-8 text."), "{}", not_utf8.body);
+    assert_eq!(person.post_raw(&action, String::new()).await.status, 403, "no CSRF field");
+    let json = person
+        .http
+        .post(format!("{}{action}", person.base))
+        .header("cookie", person.cookie.as_deref().unwrap())
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"csrf":"{csrf}","code":"123456"}}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), 415);
+    assert_eq!(entry.phase(), twofa_console::server::Phase::Waiting, "nothing was handed over");
+}

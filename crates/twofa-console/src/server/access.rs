@@ -146,8 +146,9 @@ pub async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) ->
             app.keys.cookie(),
             app.keys.token().expose_secret()
         );
-        let mut response =
-            (StatusCode::SEE_OTHER, [(header::LOCATION, request.uri().path().to_owned())]).into_response();
+        // One leading slash: `//host/…` would be a redirect to another site.
+        let here = format!("/{}", request.uri().path().trim_start_matches('/'));
+        let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, here)]).into_response();
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             response.headers_mut().insert(header::SET_COOKIE, value);
         }

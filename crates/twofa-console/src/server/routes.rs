@@ -133,7 +133,14 @@ pub async fn submit_code(
         Ok(form) => form,
         Err(response) => return response,
     };
-    let code = match OneTimeCode::new(form.code) {
+    // Bytes that are not UTF-8 decode to U+FFFD: that is not what the person typed, and a code
+    // sent anyway would burn one of the provider's few attempts.
+    let code = if form.code.contains(char::REPLACEMENT_CHARACTER) {
+        Err(twofa_core::Error::InvalidInput("the code is not valid UTF-8 text".into()))
+    } else {
+        OneTimeCode::new(form.code)
+    };
+    let code = match code {
         Ok(code) => code,
         Err(e) => {
             let message = match e {
