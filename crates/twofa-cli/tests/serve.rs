@@ -69,7 +69,9 @@ async fn the_console_lists_the_cli_profiles_and_logs_them_out() {
     let origin = link.split('?').next().unwrap().trim_end_matches('/').to_owned();
     let http =
         twofa_core::reqwest::Client::builder().redirect(twofa_core::reqwest::redirect::Policy::none()).build().unwrap();
-    let cookie = format!("twofa_console={}", link.split("token=").nth(1).unwrap());
+    // The cookie's name ends with the console's port (browsers share cookies among ports).
+    let port = origin.rsplit(':').next().unwrap();
+    let cookie = format!("twofa_console_{port}={}", link.split("token=").nth(1).unwrap());
     let page = http.get(format!("{origin}/")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
     let etna_row = &page[page.find("id=\"profile-etna\"").unwrap()..];
     assert!(

@@ -20,6 +20,10 @@ pub const CONSOLE_ENV: &str = "TWOFA_CONSOLE";
 /// How long a code is waited for by default: a person has to notice, unlock a phone and type.
 const DEFAULT_WAIT: Duration = Duration::from_secs(600);
 
+/// The least time between two long polls: a console that answers "not yet" at once (broken, or
+/// hostile) must not turn the wait into a flood of requests.
+const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
 /// A code source that hands each challenge to a `twofa serve` console and waits for the code a
 /// person types there.
 ///
@@ -168,6 +172,7 @@ impl ConsoleCodeSource {
                 return Err(timed_out());
             }
             let wait = left.as_secs().clamp(1, MAX_POLL_SECS);
+            let asked = tokio::time::Instant::now();
             let answer = self.call(HttpMethod::GET, &format!("api/challenges/{id}/code?wait={wait}"), None).await?;
             match answer.status {
                 200 => {
@@ -175,7 +180,7 @@ impl ConsoleCodeSource {
                         serde_json::from_slice(&answer.body).map_err(|_| answer.unexpected("a code"))?;
                     return OneTimeCode::new(typed.code);
                 }
-                204 => continue,
+                204 => tokio::time::sleep_until((asked + MIN_POLL_INTERVAL).min(give_up)).await,
                 // Expired on the console's side (its clock counts whole seconds).
                 410 if OffsetDateTime::now_utc().unix_timestamp() + 1 >= expires_at => return Err(timed_out()),
                 404 | 410 => {

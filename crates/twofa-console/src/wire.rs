@@ -13,6 +13,20 @@ use serde::{Deserialize, Serialize};
 /// The longest wait one `GET …/code` may ask for, in seconds: below common proxy idle timeouts.
 pub const MAX_POLL_SECS: u64 = 25;
 
+/// The longest [`Register::hint`] and [`Setup::manual_key`] the console takes, in characters (a
+/// provider's hint is a masked address or a sentence; a base32 seed is under 110).
+pub const MAX_HINT_CHARS: usize = 256;
+
+/// The longest [`Register::provider`] and [`Register::method`], in characters.
+pub const MAX_NAME_CHARS: usize = 64;
+
+/// The longest [`Setup::qr_payload`], in characters (a QR code holds at most 2,953 bytes; an
+/// `otpauth://` URI is about 150).
+pub const MAX_QR_CHARS: usize = 2048;
+
+/// The longest [`Outcome::message`] the console shows, in characters; a longer one is cut.
+pub const MAX_MESSAGE_CHARS: usize = 512;
+
 /// A login waiting for a code, as a bot announces it. Never holds the code; holds the
 /// authenticator setup (the TOTP seed) only while the provider offers enrolment.
 #[derive(Debug, Serialize, Deserialize)]
@@ -118,6 +132,31 @@ impl Register {
             step: request.step,
             setup,
         }
+    }
+}
+
+impl Register {
+    /// Whether every text is within its bound (the console refuses a registration that is not:
+    /// each ends up in a page).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`](twofa_core::Error::InvalidInput) naming the first field too long.
+    pub fn check_bounds(&self) -> Result<(), twofa_core::Error> {
+        let setup = self.setup.as_ref();
+        let fields = [
+            ("provider", Some(self.provider.as_str()), MAX_NAME_CHARS),
+            ("method", Some(self.method.as_str()), MAX_NAME_CHARS),
+            ("hint", self.hint.as_deref(), MAX_HINT_CHARS),
+            ("setup.manual_key", setup.and_then(|s| s.manual_key.as_deref()), MAX_HINT_CHARS),
+            ("setup.qr_payload", setup.and_then(|s| s.qr_payload.as_deref()), MAX_QR_CHARS),
+        ];
+        for (name, value, max) in fields {
+            if value.is_some_and(|v| v.chars().nth(max).is_some()) {
+                return Err(twofa_core::Error::InvalidInput(format!("the {name} is too long (over {max} characters)")));
+            }
+        }
+        Ok(())
     }
 }
 

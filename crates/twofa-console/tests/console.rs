@@ -35,7 +35,7 @@ async fn every_request_needs_the_token_and_gets_strict_headers() {
     }
     assert_eq!(stranger.get("/?token=not-the-token").await.status, 403);
     let mut forged = Browser::new(&e.console);
-    forged.cookie = Some("twofa_console=not-the-token".into());
+    forged.cookie = Some(format!("{}=not-the-token", e.console.cookie_name()));
     let page = forged.get("/").await;
     assert_eq!(page.status, 403);
     assert!(page.body.contains("Wrong access token"));

@@ -2,11 +2,14 @@
 //! HttpOnly SameSite=Strict cookie, or as `Authorization: Bearer` for bots), every form carrying
 //! the CSRF token, and strict headers on every answer.
 
-use std::sync::Arc;
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
 
 use axum::{
     extract::{Request, State},
-    http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header, uri::Authority},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -14,7 +17,9 @@ use twofa_core::Secret;
 
 use super::{App, pages};
 
-/// The cookie that carries the token after the first visit.
+/// The start of the name of the cookie that carries the token after the first visit; the name
+/// ends with the console's port (`twofa_console_8700`): browsers share a host's cookies among all
+/// its ports, so one name would let a second console's link replace the first's cookie.
 pub const COOKIE: &str = "twofa_console";
 
 /// The console's secrets: the access token and the CSRF token of its forms.
@@ -24,13 +29,43 @@ pub struct Keys {
     csrf: Secret,
     /// Whether the console is served over TLS (the cookie is then `Secure`).
     pub(crate) secure: bool,
+    /// The cookie's name: [`COOKIE`] and the port.
+    cookie: String,
+    /// The port, when the console listens on loopback: then only loopback host names are answered.
+    loopback_port: Option<u16>,
 }
 
 impl Keys {
-    /// `token`, or a fresh random one; a fresh CSRF token.
-    pub fn new(token: Option<Secret>, secure: bool) -> Self {
+    /// `token`, or a fresh random one; a fresh CSRF token; for a console listening on `addr`.
+    pub fn new(token: Option<Secret>, secure: bool, addr: SocketAddr) -> Self {
         let token = token.unwrap_or_else(|| Secret::new(super::registry::random_string(43)));
-        Self { token, csrf: Secret::new(super::registry::random_string(43)), secure }
+        Self {
+            token,
+            csrf: Secret::new(super::registry::random_string(43)),
+            secure,
+            cookie: format!("{COOKIE}_{}", addr.port()),
+            loopback_port: addr.ip().is_loopback().then_some(addr.port()),
+        }
+    }
+
+    /// The name of the cookie.
+    pub fn cookie(&self) -> &str {
+        &self.cookie
+    }
+
+    /// Whether a request with this `Host` header may be answered: on loopback, only a loopback
+    /// name with the console's port. A page of another site whose name was rebound to 127.0.0.1
+    /// (DNS rebinding) sends its own name, and gets nothing, not even the login page.
+    fn host_allowed(&self, headers: &HeaderMap) -> bool {
+        let Some(port) = self.loopback_port else { return true };
+        let Some(authority) = headers.get(header::HOST).and_then(|h| h.to_str().ok()?.parse::<Authority>().ok()) else {
+            return false;
+        };
+        let name = authority.host().trim_start_matches('[').trim_end_matches(']');
+        let loopback =
+            name.eq_ignore_ascii_case("localhost") || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        let default_port = if self.secure { 443 } else { 80 };
+        loopback && authority.port_u16().unwrap_or(default_port) == port
     }
 
     /// The access token.
@@ -64,8 +99,8 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
-/// The credential a request carries: the Bearer header, else (pages only) the cookie.
-fn credential(headers: &HeaderMap, cookie_allowed: bool) -> Option<&str> {
+/// The credential a request carries: the Bearer header, else (pages only) the cookie `cookie`.
+fn credential<'h>(headers: &'h HeaderMap, cookie: &str, cookie_allowed: bool) -> Option<&'h str> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -80,7 +115,7 @@ fn credential(headers: &HeaderMap, cookie_allowed: bool) -> Option<&str> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(name, _)| *name == cookie)
         .map(|(_, value)| value)
 }
 
@@ -94,6 +129,9 @@ fn query_token(uri: &Uri) -> Option<String> {
 /// sets the cookie and redirects to the same page without it, so the token leaves the address bar
 /// and the history.
 pub async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    if !app.keys.host_allowed(request.headers()) {
+        return pages::error(StatusCode::MISDIRECTED_REQUEST, "Wrong host name", WRONG_HOST);
+    }
     let api = request.uri().path().starts_with("/api/");
     if !api && let Some(token) = query_token(request.uri()) {
         if !app.keys.is_token(&token) {
@@ -103,16 +141,20 @@ pub async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) ->
             return pages::error(StatusCode::BAD_REQUEST, "Token in a form's address", "Open the printed link first.");
         }
         let secure = if app.keys.secure { "; Secure" } else { "" };
-        let cookie =
-            format!("{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict{secure}", app.keys.token().expose_secret());
-        let mut response =
-            (StatusCode::SEE_OTHER, [(header::LOCATION, request.uri().path().to_owned())]).into_response();
+        let cookie = format!(
+            "{}={}; Path=/; HttpOnly; SameSite=Strict{secure}",
+            app.keys.cookie(),
+            app.keys.token().expose_secret()
+        );
+        // One leading slash: `//host/…` would be a redirect to another site.
+        let here = format!("/{}", request.uri().path().trim_start_matches('/'));
+        let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, here)]).into_response();
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             response.headers_mut().insert(header::SET_COOKIE, value);
         }
         return response;
     }
-    match credential(request.headers(), !api) {
+    match credential(request.headers(), app.keys.cookie(), !api) {
         None => pages::error(StatusCode::UNAUTHORIZED, "Access token needed", NO_TOKEN),
         Some(given) if !app.keys.is_token(given) => {
             pages::error(StatusCode::FORBIDDEN, "Wrong access token", WRONG_TOKEN)
@@ -123,6 +165,8 @@ pub async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) ->
 
 const NO_TOKEN: &str = "This console answers only the link it printed when it started (…/?token=…). \
     Open that link; bots send the token as `Authorization: Bearer`.";
+const WRONG_HOST: &str = "This console answers only its own loopback address (127.0.0.1, [::1] or localhost, \
+    with its port): a page of another site reaching it under its own name gets nothing.";
 const WRONG_TOKEN: &str = "This token is not this console's. A console makes a new token each time it \
     starts: open the link it printed this time.";
 
@@ -155,7 +199,7 @@ mod tests {
 
     #[test]
     fn tokens_compare_whole() {
-        let keys = Keys::new(Some(Secret::new("abc")), false);
+        let keys = Keys::new(Some(Secret::new("abc")), false, SocketAddr::from(([127, 0, 0, 1], 8700)));
         assert!(keys.is_token("abc"));
         assert!(!keys.is_token("abd") && !keys.is_token("ab") && !keys.is_token("abcd") && !keys.is_token(""));
         assert!(!keys.is_csrf("abc") && keys.is_csrf(keys.csrf()));
@@ -165,9 +209,9 @@ mod tests {
     fn bearer_wins_and_apis_ignore_cookies() {
         let mut h = HeaderMap::new();
         h.insert(header::COOKIE, HeaderValue::from_static("a=b; twofa_console=from-cookie"));
-        assert_eq!(credential(&h, true), Some("from-cookie"));
-        assert_eq!(credential(&h, false), None);
+        assert_eq!(credential(&h, COOKIE, true), Some("from-cookie"));
+        assert_eq!(credential(&h, COOKIE, false), None);
         h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer from-header"));
-        assert_eq!(credential(&h, true), Some("from-header"));
+        assert_eq!(credential(&h, COOKIE, true), Some("from-header"));
     }
 }

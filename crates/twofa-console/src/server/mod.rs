@@ -27,7 +27,9 @@ use twofa_core::{Error, Secret};
 
 pub use access::{COOKIE, constant_time_eq};
 pub use accounts::{Account, Accounts, EXPIRING, NoAccounts, SessionState};
-pub use registry::{Enrolment, Entry, Event, LocalCodeSource, Origin, Phase, Poll, Registry, SubmitError};
+pub use registry::{
+    Enrolment, Entry, Event, LocalCodeSource, MAX_LIFETIME, MAX_PENDING, Origin, Phase, Poll, Registry, SubmitError,
+};
 
 /// The largest request body any route reads: a code, a password and a CSRF token fit many times.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -130,7 +132,7 @@ impl ConsoleBuilder {
             .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", self.listen)))?;
         let addr = listener.local_addr().map_err(|e| Error::Config(format!("cannot read the bound address: {e}")))?;
         let app = Arc::new(App {
-            keys: access::Keys::new(self.token, self.tls.is_some()),
+            keys: access::Keys::new(self.token, self.tls.is_some(), addr),
             registry: Arc::new(Registry::new()),
             accounts: self.accounts,
             logins: Mutex::default(),
@@ -230,6 +232,11 @@ impl Console {
     /// The access token.
     pub fn token(&self) -> &Secret {
         self.app.keys.token()
+    }
+
+    /// The name of the cookie the printed link sets: [`COOKIE`] and the port.
+    pub fn cookie_name(&self) -> &str {
+        self.app.keys.cookie()
     }
 
     /// The pending codes and recent events.

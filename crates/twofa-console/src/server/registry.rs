@@ -14,12 +14,18 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 use twofa_core::{CodeRequest, CodeSource, Error, Method, OneTimeCode, Secret, time::OffsetDateTime};
 
-use crate::wire::{Outcome, Register};
+use crate::wire::{MAX_MESSAGE_CHARS, Outcome, Register};
 
 /// How long an expired or finished entry stays on the page before it is dropped.
 const LINGER: Duration = Duration::from_secs(60);
 /// How many recent events the pages show.
 const MAX_EVENTS: usize = 20;
+/// The most logins that may wait at once: far more than one person types codes for, few enough
+/// that a bot registering name after name cannot fill memory or the page.
+pub const MAX_PENDING: usize = 64;
+/// The longest a challenge waits, counted from its registration, whatever `expires_at` it names:
+/// providers' codes live minutes, and an entry must leave the registry at some point.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// Where a pending login runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,6 +170,19 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// `message` cut to [`MAX_MESSAGE_CHARS`]: a bot's words end up in the recent list.
+fn bounded(message: &str) -> String {
+    match message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((end, _)) => format!("{}…", &message[..end]),
+        None => message.to_owned(),
+    }
+}
+
+/// Drops the entries expired or finished a while ago.
+fn prune(entries: &mut BTreeMap<String, Arc<Entry>>, now: OffsetDateTime) {
+    entries.retain(|_, e| now < e.expires_at + LINGER && !matches!(e.phase(), Phase::Gone | Phase::Done { .. }));
+}
+
 /// A random alphanumeric string of `len` characters.
 pub(crate) fn random_string(len: usize) -> String {
     use rand::{Rng as _, distr::Alphanumeric};
@@ -177,16 +196,33 @@ impl Registry {
     }
 
     /// Adds the challenge a login waits on, replacing the profile's previous entry (whose poller
-    /// is told it is gone).
+    /// is told it is gone). It waits at most [`MAX_LIFETIME`].
     pub fn register(&self, r: Register, origin: Origin) -> Arc<Entry> {
+        let mut entries = lock(&self.entries);
+        self.insert(&mut entries, r, origin)
+    }
+
+    /// As [`Registry::register`], unless [`MAX_PENDING`] other profiles already wait: then `None`
+    /// (a profile that waits may always replace its own entry). For bots, whose profile names are free.
+    pub fn register_bounded(&self, r: Register, origin: Origin) -> Option<Arc<Entry>> {
+        let mut entries = lock(&self.entries);
+        prune(&mut entries, OffsetDateTime::now_utc());
+        if entries.len() >= MAX_PENDING && !entries.contains_key(&r.profile) {
+            tracing::warn!(profile = %r.profile, "a registration was refused: {MAX_PENDING} logins wait already");
+            return None;
+        }
+        Some(self.insert(&mut entries, r, origin))
+    }
+
+    fn insert(&self, entries: &mut BTreeMap<String, Arc<Entry>>, r: Register, origin: Origin) -> Arc<Entry> {
         self.registrations.fetch_add(1, Ordering::Relaxed);
         let now = OffsetDateTime::now_utc();
-        let expires_at = OffsetDateTime::from_unix_timestamp(r.expires_at).unwrap_or(now);
+        // Clamped before any arithmetic: a far-future time would overflow `+ LINGER`.
+        let expires_at = OffsetDateTime::from_unix_timestamp(r.expires_at).map_or(now, |at| at.min(now + MAX_LIFETIME));
         let enrolment = r.setup.map(|s| Enrolment {
             manual_key: s.manual_key.filter(|k| !k.is_empty()).map(Secret::new),
             qr_payload: s.qr_payload.filter(|p| !p.is_empty()).map(Secret::new),
         });
-        let mut entries = lock(&self.entries);
         let previous = entries.remove(&r.profile);
         let previous_error = previous.as_ref().and_then(|old| {
             let error = match old.phase() {
@@ -229,7 +265,7 @@ impl Registry {
     pub fn entries(&self) -> Vec<Arc<Entry>> {
         let now = OffsetDateTime::now_utc();
         let mut entries = lock(&self.entries);
-        entries.retain(|_, e| now < e.expires_at + LINGER && !matches!(e.phase(), Phase::Gone | Phase::Done { .. }));
+        prune(&mut entries, now);
         entries.values().cloned().collect()
     }
 
@@ -299,7 +335,7 @@ impl Registry {
             self.finish(&entry, true, format!("the {what} was accepted by {}", entry.provider));
             return true;
         }
-        let message = outcome.message.unwrap_or_else(|| "the code was refused".to_owned());
+        let message = outcome.message.map_or_else(|| "the code was refused".to_owned(), |m| bounded(&m));
         if outcome.retry {
             entry.phase.send_replace(Phase::Refused { message, retry: true });
         } else {

@@ -17,7 +17,7 @@ use twofa_core::{OneTimeCode, Password, store::check_profile, time::OffsetDateTi
 use super::{
     App,
     pages::{self, FormError, Frame},
-    registry::{LocalCodeSource, Origin, Phase, Poll, SubmitError},
+    registry::{LocalCodeSource, MAX_PENDING, Origin, Phase, Poll, SubmitError},
 };
 use crate::wire::{CodeAnswer, MAX_POLL_SECS, Outcome, Register, Registered};
 
@@ -133,7 +133,14 @@ pub async fn submit_code(
         Ok(form) => form,
         Err(response) => return response,
     };
-    let code = match OneTimeCode::new(form.code) {
+    // Bytes that are not UTF-8 decode to U+FFFD: that is not what the person typed, and a code
+    // sent anyway would burn one of the provider's few attempts.
+    let code = if form.code.contains(char::REPLACEMENT_CHARACTER) {
+        Err(twofa_core::Error::InvalidInput("the code is not valid UTF-8 text".into()))
+    } else {
+        OneTimeCode::new(form.code)
+    };
+    let code = match code {
         Ok(code) => code,
         Err(e) => {
             let message = match e {
@@ -283,11 +290,17 @@ pub async fn register(State(app): State<Arc<App>>, body: Result<Json<Register>, 
         Ok(body) => body,
         Err(rejection) => return api_rejection(rejection),
     };
-    if let Err(e) = check_profile(&register.profile) {
+    if let Err(e) = check_profile(&register.profile).and_then(|()| register.check_bounds()) {
         return (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).into_response();
     }
-    let entry = app.registry.register(register, Origin::Bot);
-    (StatusCode::CREATED, Json(Registered { id: entry.id.clone() })).into_response()
+    match app.registry.register_bounded(register, Origin::Bot) {
+        Some(entry) => (StatusCode::CREATED, Json(Registered { id: entry.id.clone() })).into_response(),
+        None => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many logins wait for a code already (at most {MAX_PENDING}); try again later"),
+        )
+            .into_response(),
+    }
 }
 
 /// The query of a long poll.

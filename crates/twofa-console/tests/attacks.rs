@@ -1,0 +1,251 @@
+//! The console attacked: a web page on another origin, a hostile bot holding the token, a hostile
+//! console seen by a bot. Each test is an attack that worked before its defence (docs/security.md).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+mod common;
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use common::Browser;
+use twofa_console::{
+    Console, ConsoleCodeSource,
+    server::{MAX_LIFETIME, MAX_PENDING, Origin},
+    wire::{MAX_HINT_CHARS, MAX_MESSAGE_CHARS, MAX_NAME_CHARS, Outcome, Register},
+};
+use twofa_core::{Challenge, CodeRequest, CodeSource as _, Method, Secret, time::OffsetDateTime};
+
+fn register(profile: &str) -> Register {
+    Register {
+        profile: profile.into(),
+        provider: "etna".into(),
+        method: "sms".into(),
+        hint: Some("code sent to +1 ••• ••• 0042".into()),
+        expires_at: OffsetDateTime::now_utc().unix_timestamp() + 300,
+        attempt: 1,
+        max_attempts: 3,
+        step: 1,
+        setup: None,
+    }
+}
+
+/// A bot holding the console's token, speaking the wire protocol by hand.
+struct Bot {
+    http: reqwest::Client,
+    base: String,
+    bearer: String,
+}
+
+impl Bot {
+    fn new(console: &Console) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: console.base_url(),
+            bearer: format!("Bearer {}", console.token().expose_secret()),
+        }
+    }
+
+    async fn register(&self, body: &Register) -> (u16, String) {
+        let answer = self
+            .http
+            .post(format!("{}api/challenges", self.base))
+            .header("authorization", &self.bearer)
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(body).unwrap())
+            .send()
+            .await
+            .unwrap();
+        (answer.status().as_u16(), answer.text().await.unwrap())
+    }
+}
+
+/// A far-future `expires_at` (the year 9999) overflowed the linger arithmetic: every page panicked,
+/// and the entry would never have left the registry anyway.
+#[tokio::test]
+async fn a_far_future_expiry_is_cut_to_the_longest_lifetime_and_pages_still_render() {
+    let console = Console::builder().start().await.unwrap();
+    let bot = Bot::new(&console);
+    let far = Register { expires_at: 253_402_300_799, ..register("alice") };
+    assert_eq!(bot.register(&far).await.0, 201);
+    let person = Browser::open(&console).await;
+    for path in ["/", "/pending", "/enrolment"] {
+        assert_eq!(person.get(path).await.status, 200, "{path}");
+    }
+    let entry = console.registry().for_profile("alice").unwrap();
+    let latest = OffsetDateTime::now_utc() + MAX_LIFETIME;
+    assert!(entry.expires_at <= latest, "{} > {latest}", entry.expires_at);
+}
+
+/// One registration per profile name, and names are free: a bot could fill memory with entries.
+#[tokio::test]
+async fn pending_entries_are_capped_and_a_waiting_profile_can_still_register_again() {
+    let console = Console::builder().start().await.unwrap();
+    let bot = Bot::new(&console);
+    for i in 0..MAX_PENDING {
+        assert_eq!(bot.register(&register(&format!("p{i}"))).await.0, 201, "registration {i}");
+    }
+    let (status, text) = bot.register(&register("one-too-many")).await;
+    assert_eq!(status, 429, "{text}");
+    assert!(text.contains("too many"), "{text}");
+    assert_eq!(console.registry().entries().len(), MAX_PENDING);
+    // A profile already waiting replaces its own entry (a retry), full or not.
+    assert_eq!(bot.register(&Register { attempt: 2, ..register("p0") }).await.0, 201);
+    assert_eq!(console.registry().entries().len(), MAX_PENDING);
+}
+
+/// Every text a bot sends ends up in a page: each has a bound, refused with a 422 beyond it.
+#[tokio::test]
+async fn oversized_registration_fields_are_refused() {
+    let console = Console::builder().start().await.unwrap();
+    let bot = Bot::new(&console);
+    let long = |n: usize| "x".repeat(n + 1);
+    let cases = [
+        Register { hint: Some(long(MAX_HINT_CHARS)), ..register("a") },
+        Register { provider: long(MAX_NAME_CHARS), ..register("a") },
+        Register { method: long(MAX_NAME_CHARS), ..register("a") },
+        Register {
+            setup: Some(twofa_console::wire::Setup { manual_key: Some(long(MAX_HINT_CHARS)), qr_payload: None }),
+            ..register("a")
+        },
+    ];
+    for case in &cases {
+        let (status, text) = bot.register(case).await;
+        assert_eq!(status, 422, "{text}");
+        assert!(text.contains("too long"), "{text}");
+    }
+    assert!(console.registry().entries().is_empty());
+    // At the bound: taken.
+    let at = Register { hint: Some("y".repeat(MAX_HINT_CHARS)), provider: "p".repeat(MAX_NAME_CHARS), ..register("a") };
+    assert_eq!(bot.register(&at).await.0, 201);
+}
+
+/// A bot's outcome message lands in the recent list: cut to a bound.
+#[tokio::test]
+async fn an_outcome_message_is_cut_to_its_bound() {
+    let console = Console::builder().start().await.unwrap();
+    let entry = console.registry().register(register("alice"), Origin::Bot);
+    let message = "m".repeat(10 * MAX_MESSAGE_CHARS);
+    assert!(console.registry().outcome(&entry.id, Outcome { accepted: false, message: Some(message), retry: false }));
+    let events = console.registry().events();
+    assert!(events[0].text.chars().count() <= MAX_MESSAGE_CHARS + 32, "{}", events[0].text.len());
+}
+
+fn with_host(request: reqwest::RequestBuilder, host: &str) -> reqwest::RequestBuilder {
+    request.header("host", host)
+}
+
+/// DNS rebinding: a page of evil.example whose name now points at 127.0.0.1 talks to the console
+/// as `Host: evil.example:PORT`. A loopback console answers only its own loopback names.
+#[tokio::test]
+async fn a_loopback_console_answers_only_loopback_host_names() {
+    let console = Console::builder().start().await.unwrap();
+    let port = console.addr().port();
+    let person = Browser::open(&console).await;
+    let cookie = person.cookie.clone().unwrap();
+    let url = format!("{}pending", console.base_url());
+    for host in [format!("evil.example:{port}"), format!("127.0.0.1.evil.example:{port}"), "127.0.0.1:1".to_owned()] {
+        let answer = with_host(person.http.get(&url), &host).header("cookie", &cookie).send().await.unwrap();
+        assert_eq!(answer.status(), 421, "{host}");
+        assert!(answer.text().await.unwrap().contains("Wrong host name"));
+        // Not even the printed link sets a cookie for a foreign name.
+        let link = format!("{}?token={}", console.base_url(), console.token().expose_secret());
+        let answer = with_host(person.http.get(&link), &host).send().await.unwrap();
+        assert_eq!(answer.status(), 421, "{host}");
+        assert!(answer.headers().get("set-cookie").is_none());
+    }
+    for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("LocalHost:{port}")] {
+        let answer = with_host(person.http.get(&url), &host).header("cookie", &cookie).send().await.unwrap();
+        assert_eq!(answer.status(), 200, "{host}");
+    }
+}
+
+/// Browsers share a host's cookies among all its ports: a second console's link overwrote the
+/// first's cookie (same name), locking the person out of the first.
+#[tokio::test]
+async fn two_consoles_on_one_host_keep_their_own_cookies() {
+    let first = Console::builder().start().await.unwrap();
+    let second = Console::builder().start().await.unwrap();
+    let (a, b) = (Browser::open(&first).await, Browser::open(&second).await);
+    assert_ne!(a.cookie.as_deref().unwrap().split('=').next(), b.cookie.as_deref().unwrap().split('=').next());
+    // The browser's jar holds both and sends both to either port.
+    let jar = format!("{}; {}", a.cookie.as_deref().unwrap(), b.cookie.as_deref().unwrap());
+    for console in [&first, &second] {
+        let mut browser = Browser::new(console);
+        browser.cookie = Some(jar.clone());
+        assert_eq!(browser.get("/").await.status, 200, "{}", console.base_url());
+    }
+}
+
+/// A hostile or broken console that answers every long poll with `204` at once made the bot
+/// send requests in a tight loop until its wait ran out.
+#[tokio::test]
+async fn a_console_that_answers_at_once_is_not_hammered() {
+    use axum::{Router, http::StatusCode, routing::get, routing::post};
+    let polls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&polls);
+    let app = Router::new().route("/api/challenges", post(|| async { (StatusCode::CREATED, r#"{"id":"x"}"#) })).route(
+        "/api/challenges/{id}/code",
+        get(move || {
+            counted.fetch_add(1, Ordering::Relaxed);
+            async { StatusCode::NO_CONTENT }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let codes =
+        ConsoleCodeSource::new(&format!("http://{addr}/?token=t"), "alice").unwrap().wait_limit(Duration::from_secs(3));
+    let challenge = Challenge::portable("etna", Method::Sms, OffsetDateTime::now_utc(), Secret::new("state"));
+    let request = CodeRequest::new(&challenge, 1, 3);
+    let r = codes.code(&request).await;
+    assert!(matches!(&r, Err(twofa_core::Error::CodeSource(m)) if m.contains("nobody typed")), "{r:?}");
+    let polls = polls.load(Ordering::Relaxed);
+    assert!(polls <= 4, "{polls} polls in 3 s");
+}
+
+/// The printed link's redirect kept the path as it came: `//evil.example/?token=…` answered
+/// `Location: //evil.example/`, a redirect to another site (scheme-relative).
+#[tokio::test]
+async fn the_link_redirect_stays_on_the_console() {
+    let console = Console::builder().start().await.unwrap();
+    let browser = Browser::new(&console);
+    let page = browser.get(&format!("//evil.example/?token={}", console.token().expose_secret())).await;
+    assert_eq!((page.status, page.location()), (303, "/evil.example/"));
+}
+
+/// Forms that are not what a page sends: repeated fields, bytes that are not UTF-8, no fields,
+/// another content type. Each is a 4xx page; nothing is handed over.
+#[tokio::test]
+async fn malformed_forms_are_refused_with_a_page() {
+    let console = Console::builder().start().await.unwrap();
+    let entry = console.registry().register(register("alice"), Origin::Bot);
+    let person = Browser::open(&console).await;
+    let csrf = person.get("/pending").await.csrf();
+    let action = format!("/pending/{}", entry.id);
+    let repeated = person.post_raw(&action, format!("csrf={csrf}&csrf={csrf}&code=123456")).await;
+    assert_eq!(repeated.status, 422, "{}", repeated.body);
+    assert!(repeated.body.contains("Unreadable form"));
+    let codes = person.post_raw(&action, format!("csrf={csrf}&code=1&code=2")).await;
+    assert_eq!(codes.status, 422, "{}", codes.body);
+    assert!(codes.body.contains("Unreadable form"));
+    let not_utf8 = person.post_raw(&action, format!("csrf={csrf}&code=%FF%FE12")).await;
+    assert_eq!(not_utf8.status, 422, "{}", not_utf8.body);
+    assert!(not_utf8.body.contains("Not sent: the code is not valid UTF-8 text."), "{}", not_utf8.body);
+    assert_eq!(person.post_raw(&action, String::new()).await.status, 403, "no CSRF field");
+    let json = person
+        .http
+        .post(format!("{}{action}", person.base))
+        .header("cookie", person.cookie.as_deref().unwrap())
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"csrf":"{csrf}","code":"123456"}}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), 415);
+    assert_eq!(entry.phase(), twofa_console::server::Phase::Waiting, "nothing was handed over");
+}
