@@ -9,10 +9,14 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use common::Browser;
+use tokio::{
+    io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _},
+    net::TcpStream,
+};
 use twofa_console::{
     Console, ConsoleCodeSource,
     server::{MAX_LIFETIME, MAX_PENDING, Origin},
@@ -248,4 +252,133 @@ async fn malformed_forms_are_refused_with_a_page() {
         .unwrap();
     assert_eq!(json.status(), 415);
     assert_eq!(entry.phase(), twofa_console::server::Phase::Waiting, "nothing was handed over");
+}
+
+/// Reads (and drops) what the console sends until it closes the connection; how long that took,
+/// or `None` when it is still open after `bound`.
+async fn closed_within(stream: &mut (impl AsyncRead + Unpin), bound: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    let mut sink = [0_u8; 1024];
+    tokio::time::timeout(bound, async {
+        // EOF or a reset: either way closed.
+        while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await
+    .ok()
+    .map(|()| start.elapsed())
+}
+
+/// Without the token, a local process opened connections and sent half a request, a byte now and
+/// then, or nothing, and kept them: hyper had no timer, so they stayed open until the console ran
+/// out of file descriptors.
+#[tokio::test]
+async fn a_stalled_connection_is_closed_after_the_header_timeout() {
+    let console = Console::builder().header_timeout(Duration::from_secs(1)).start().await.unwrap();
+    let mut half = TcpStream::connect(console.addr()).await.unwrap();
+    half.write_all(b"GET /pending HTTP/1.1\r\nHost: 127.0.0.1\r\n").await.unwrap();
+    let mut silent = TcpStream::connect(console.addr()).await.unwrap();
+    let trickling = TcpStream::connect(console.addr()).await.unwrap();
+    let (mut trickle_read, mut trickle_write) = trickling.into_split();
+    trickle_write.write_all(b"GET / HTTP/1.1\r\nX-Slow: ").await.unwrap();
+    let trickler = tokio::spawn(async move {
+        while trickle_write.write_all(b"a").await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    // Headers whole, the body promised and never sent: without the token the answer is a 401
+    // that reads no body, and the connection is closed.
+    let mut no_body = TcpStream::connect(console.addr()).await.unwrap();
+    no_body
+        .write_all(b"POST /api/challenges HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n{")
+        .await
+        .unwrap();
+    let bound = Duration::from_secs(15);
+    assert!(closed_within(&mut half, bound).await.is_some(), "half a request: open after {bound:?}");
+    assert!(closed_within(&mut no_body, bound).await.is_some(), "a body never sent: open after {bound:?}");
+    assert!(closed_within(&mut silent, bound).await.is_some(), "nothing sent: open after {bound:?}");
+    assert!(closed_within(&mut trickle_read, bound).await.is_some(), "a byte at a time: open after {bound:?}");
+    trickler.abort();
+}
+
+/// The same over TLS: the handshake had its timeout, but a client through it could stall forever.
+#[tokio::test]
+async fn a_stalled_tls_connection_is_closed_after_the_header_timeout() {
+    use tokio_rustls::{
+        TlsConnector,
+        rustls::{self, ClientConfig, RootCertStore, pki_types::ServerName},
+    };
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+    let (cert, key) = (certified.cert.pem(), certified.signing_key.serialize_pem());
+    let console = Console::builder()
+        .tls_pem(cert.as_bytes(), key.as_bytes())
+        .unwrap()
+        .header_timeout(Duration::from_secs(1))
+        .start()
+        .await
+        .unwrap();
+    let mut roots = RootCertStore::empty();
+    roots.add(certified.cert.der().clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = TcpStream::connect(console.addr()).await.unwrap();
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    let mut tls = TlsConnector::from(Arc::new(config)).connect(name, tcp).await.unwrap();
+    tls.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+    tls.flush().await.unwrap();
+    let bound = Duration::from_secs(15);
+    assert!(closed_within(&mut tls, bound).await.is_some(), "open after {bound:?}");
+}
+
+/// A request whose headers arrived may wait longer than the header timeout: the long poll.
+#[tokio::test]
+async fn a_long_poll_outlives_the_header_timeout() {
+    let console = Console::builder().header_timeout(Duration::from_secs(1)).start().await.unwrap();
+    let entry = console.registry().register(register("alice"), Origin::Bot);
+    let bot = Bot::new(&console);
+    let start = Instant::now();
+    let answer = bot
+        .http
+        .get(format!("{}api/challenges/{}/code?wait=2", bot.base, entry.id))
+        .header("authorization", &bot.bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 204);
+    assert!(start.elapsed() >= Duration::from_secs(2), "{:?}", start.elapsed());
+    // The kept-alive connection serves the next request.
+    assert_eq!(bot.register(&register("bob")).await.0, 201);
+}
+
+/// Each connection costs a file descriptor: past the cap, one is closed as soon as it is accepted,
+/// and the slots come back when connections end.
+#[tokio::test]
+async fn connections_beyond_the_cap_are_closed_at_once() {
+    let console = Console::builder().max_connections(2).start().await.unwrap();
+    let held = [TcpStream::connect(console.addr()).await.unwrap(), TcpStream::connect(console.addr()).await.unwrap()];
+    let mut third = TcpStream::connect(console.addr()).await.unwrap();
+    let bound = Duration::from_secs(3);
+    assert!(closed_within(&mut third, bound).await.is_some(), "open after {bound:?}, below the header timeout");
+    drop(held);
+    let bot = Bot::new(&console);
+    let start = Instant::now();
+    loop {
+        match bot
+            .http
+            .get(format!("{}api/challenges/x/code?wait=0", bot.base))
+            .header("authorization", &bot.bearer)
+            .send()
+            .await
+        {
+            Ok(answer) => {
+                assert_eq!(answer.status(), 410);
+                break;
+            }
+            Err(e) => assert!(start.elapsed() < Duration::from_secs(5), "no slot came back: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

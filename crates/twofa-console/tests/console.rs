@@ -314,6 +314,22 @@ async fn a_pin_after_the_code_is_asked_on_the_page_too() {
     wait_for(&person, |p| state_of(p, "erin") == SessionState::Valid).await;
 }
 
+/// Dropping the console stops it: no new connection is taken, and the request in flight (a long
+/// poll) still gets its answer.
+#[tokio::test]
+async fn a_dropped_console_answers_the_request_in_flight_and_takes_no_more() {
+    let console = twofa_console::Console::builder().start().await.unwrap();
+    let entry = console.registry().register(register("alice"), twofa_console::server::Origin::Bot);
+    let (addr, url) = (console.addr(), format!("{}api/challenges/{}/code?wait=1", console.base_url(), entry.id));
+    let bearer = format!("Bearer {}", console.token().expose_secret());
+    let poll =
+        tokio::spawn(async move { reqwest::Client::new().get(url).header("authorization", bearer).send().await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(console);
+    assert_eq!(poll.await.unwrap().unwrap().status(), 204);
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "still accepting");
+}
+
 #[tokio::test]
 async fn over_tls_the_cookie_is_secure_and_a_bot_trusts_the_given_root() {
     let e = env().await;

@@ -7,6 +7,7 @@ mod pages;
 mod qr;
 mod registry;
 mod routes;
+mod serve;
 mod tls;
 
 use std::{
@@ -22,7 +23,7 @@ use axum::{
     middleware,
     routing::{get, post},
 };
-use tokio::{net::TcpListener, sync::oneshot};
+use tokio::{net::TcpListener, sync::watch};
 use twofa_core::{Error, Secret};
 
 pub use access::{COOKIE, constant_time_eq};
@@ -33,6 +34,13 @@ pub use registry::{
 
 /// The largest request body any route reads: a code, a password and a CSRF token fit many times.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// How long a connection may take to send a request's headers (default of
+/// [`ConsoleBuilder::header_timeout`]); an idle kept-alive connection is closed after it too.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many connections are served at once (default of [`ConsoleBuilder::max_connections`]).
+pub const MAX_CONNECTIONS: usize = 256;
 
 /// State shared by the handlers.
 #[derive(Debug)]
@@ -65,6 +73,7 @@ pub struct ConsoleBuilder {
     accounts: Arc<dyn Accounts>,
     token: Option<Secret>,
     code_wait: Duration,
+    limits: serve::Limits,
 }
 
 impl ConsoleBuilder {
@@ -113,6 +122,21 @@ impl ConsoleBuilder {
         self
     }
 
+    /// How long a connection may take to send a request's headers, and stay idle between requests,
+    /// before it is closed (default [`HEADER_TIMEOUT`]). A request whose headers arrived may wait
+    /// longer for its answer (the long poll).
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.header_timeout = timeout;
+        self
+    }
+
+    /// How many connections are served at once (default [`MAX_CONNECTIONS`], at least 1); one
+    /// beyond is closed as soon as it is accepted.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.limits.max_connections = max.max(1);
+        self
+    }
+
     /// Binds and serves until the [`Console`] is dropped or stopped.
     ///
     /// # Errors
@@ -139,29 +163,10 @@ impl ConsoleBuilder {
             code_wait: self.code_wait,
         });
         let router = router(Arc::clone(&app));
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        let stop = async {
-            let _ = stopped.await;
-        };
         let scheme = if self.tls.is_some() { "https" } else { "http" };
-        match self.tls {
-            Some(config) => {
-                let listener = tls::TlsListener::new(listener, config)
-                    .map_err(|e| Error::Config(format!("cannot start TLS: {e}")))?;
-                tokio::spawn(async move {
-                    if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(stop).await {
-                        tracing::error!("the console stopped: {e}");
-                    }
-                });
-            }
-            None => {
-                tokio::spawn(async move {
-                    if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(stop).await {
-                        tracing::error!("the console stopped: {e}");
-                    }
-                });
-            }
-        }
+        let tls = self.tls.map(tokio_rustls::TlsAcceptor::from);
+        let (shutdown, stop) = watch::channel(());
+        tokio::spawn(serve::run(listener, tls, router, self.limits, stop));
         Ok(Console { addr, scheme, app, _shutdown: shutdown })
     }
 }
@@ -192,7 +197,8 @@ pub struct Console {
     addr: SocketAddr,
     scheme: &'static str,
     app: Arc<App>,
-    _shutdown: oneshot::Sender<()>,
+    /// Dropped with the console: the server stops accepting and ends its connections gracefully.
+    _shutdown: watch::Sender<()>,
 }
 
 impl Console {
@@ -205,6 +211,7 @@ impl Console {
             accounts: Arc::new(NoAccounts),
             token: None,
             code_wait: Duration::from_secs(600),
+            limits: serve::Limits { header_timeout: HEADER_TIMEOUT, max_connections: MAX_CONNECTIONS },
         }
     }
 
