@@ -66,17 +66,23 @@ pub async fn run(port: u16) -> Result<(), Failure> {
         etna::USER_CODE_THEN_PIN
     );
     println!("\nCodes sent by email/SMS appear here:");
+    print_codes_until_stopped(&sandbox).await;
+    Ok(())
+}
+
+/// Prints every code the sandbox sends until Ctrl-C: the demo's stand-in for a phone.
+pub async fn print_codes_until_stopped(sandbox: &Sandbox) {
     let mut sent = sandbox.outbox().subscribe();
     loop {
         tokio::select! {
             delivery = sent.recv() => match delivery {
                 Ok(d) => println!("  [{}] {} to {}: {}", d.provider, d.channel, d.recipient, d.code),
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             },
             _ = tokio::signal::ctrl_c() => {
                 println!("\nstopped");
-                return Ok(());
+                return;
             }
         }
     }

@@ -141,20 +141,8 @@ pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<(), Failure> {
         .code_source(Arc::new(ConsoleCodeSource::new(console.access_url().expose_secret(), BOT_PROFILE)?))
         .build();
     tokio::spawn(demo_bot(bot, format!("{}/v1.0/users/me", sandbox.etna_base_url())));
-    let mut sent = sandbox.outbox().subscribe();
-    loop {
-        tokio::select! {
-            delivery = sent.recv() => match delivery {
-                Ok(d) => println!("  [{}] {} to {}: {}", d.provider, d.channel, d.recipient, d.code),
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
-            },
-            _ = tokio::signal::ctrl_c() => {
-                println!("\nstopped");
-                return Ok(());
-            }
-        }
-    }
+    crate::sandbox::print_codes_until_stopped(&sandbox).await;
+    Ok(())
 }
 
 /// Calls the sandbox's ETNA API every few seconds through `auth`: the first call waits for the
