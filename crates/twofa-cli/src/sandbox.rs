@@ -1,17 +1,22 @@
 //! `twofa sandbox`: the simulator on loopback, for demos and for trying the CLI.
 
-use twofa_sandbox::{Sandbox, etna, oms, onlineordering};
+use twofa_sandbox::{Sandbox, SandboxBuilder, etna, oms, onlineordering};
 
 use crate::output::Failure;
 
-pub async fn run(port: u16) -> Result<(), Failure> {
-    let sandbox = Sandbox::builder().port(port).start().await.map_err(|e| Failure {
+/// Starts the sandbox `builder` describes, or says why it cannot.
+pub async fn start(builder: SandboxBuilder) -> Result<Sandbox, Failure> {
+    builder.start().await.map_err(|e| Failure {
         code: crate::output::exit::NETWORK,
         kind: "sandbox",
         retryable: false,
         message: format!("cannot start the sandbox: {e}"),
         hint: None,
-    })?;
+    })
+}
+
+pub async fn run(port: u16) -> Result<(), Failure> {
+    let sandbox = start(Sandbox::builder().port(port)).await?;
     let base = sandbox.base_url();
     println!("twofa sandbox listening on {base} (Ctrl-C to stop). Every password is `{}`.\n", etna::PASSWORD);
     println!("ETNA Trader      base URL {}   app key {}", sandbox.etna_base_url(), etna::APP_KEY);

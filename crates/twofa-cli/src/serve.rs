@@ -39,7 +39,7 @@ pub struct ServeArgs {
 pub async fn run(ctx: &Context, args: ServeArgs) -> Result<(), Failure> {
     #[cfg(feature = "sandbox")]
     if args.sandbox {
-        return demo::run(ctx, &args).await;
+        return demo::run(&args).await;
     }
     let accounts = Arc::new(profiles::ProfileAccounts::new(ctx));
     let console = start(&args, accounts).await?;

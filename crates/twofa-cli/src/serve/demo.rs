@@ -15,7 +15,7 @@ use twofa_onlineordering::OnlineOrderingFlow;
 use twofa_sandbox::{Sandbox, etna, oms, onlineordering};
 
 use super::ServeArgs;
-use crate::{commands::Context, output::Failure};
+use crate::output::Failure;
 
 /// The demo bot's profile.
 pub const BOT_PROFILE: &str = "etna-bot";
@@ -104,15 +104,8 @@ impl twofa_console::Accounts for DemoAccounts {
     }
 }
 
-pub async fn run(ctx: &Context, args: &ServeArgs) -> Result<(), Failure> {
-    let _ = ctx;
-    let sandbox = Sandbox::start().await.map_err(|e| Failure {
-        code: crate::output::exit::NETWORK,
-        kind: "sandbox",
-        retryable: false,
-        message: format!("cannot start the sandbox: {e}"),
-        hint: None,
-    })?;
+pub async fn run(args: &ServeArgs) -> Result<(), Failure> {
+    let sandbox = crate::sandbox::start(Sandbox::builder()).await?;
     let dir = tempfile::Builder::new()
         .prefix("twofa-serve-sandbox-")
         .tempdir()
