@@ -459,11 +459,8 @@ impl Authenticator {
     ///
     /// As [`login_from`](crate::login_from), or the store's.
     pub async fn finish_login(&self, challenge: Challenge) -> Result<Arc<Session>, Error> {
-        let challenge = Mutex::new(Some(challenge));
         self.forced(move |auth| {
-            let challenge = challenge.lock().unwrap_or_else(PoisonError::into_inner).take();
             Box::pin(async move {
-                let challenge = challenge.ok_or_else(|| Error::InvalidInput("the challenge was answered".into()))?;
                 let inner = &auth.inner;
                 let now = inner.clock.now();
                 let mut budget = Budget::new(inner.login.deadline);
@@ -479,7 +476,7 @@ impl Authenticator {
     /// already in flight.
     async fn forced<F>(&self, login: F) -> Result<Arc<Session>, Error>
     where
-        F: for<'a> Fn(&'a Self) -> LoginFuture<'a>,
+        F: for<'a> FnOnce(&'a Self) -> LoginFuture<'a>,
     {
         self.usable()?;
         loop {
@@ -502,7 +499,7 @@ impl Authenticator {
             }
             let run = async {
                 let span = self.span(Operation::Renewal);
-                let result = self.holding_lease(&login).instrument(span.clone()).await;
+                let result = self.holding_lease(login).instrument(span.clone()).await;
                 telemetry::record(&span, result.as_ref().map(|(_, how)| *how));
                 self.settle(&flight, result.map(|(session, _)| session))
             };
@@ -511,9 +508,9 @@ impl Authenticator {
     }
 
     /// `login` with the renewal lease held (never adopting another process's session).
-    async fn holding_lease<F>(&self, login: &F) -> Result<(Arc<Session>, &'static str), Error>
+    async fn holding_lease<F>(&self, login: F) -> Result<(Arc<Session>, &'static str), Error>
     where
-        F: for<'a> Fn(&'a Self) -> LoginFuture<'a>,
+        F: for<'a> FnOnce(&'a Self) -> LoginFuture<'a>,
     {
         let lease = self.lease(false).await?;
         let result = login(self).await;
