@@ -436,7 +436,10 @@ impl Authenticator {
         self.usable()?;
         let inner = &self.inner;
         let span = self.span(Operation::Login);
-        let started = crate::deadline::within(inner.login.deadline, inner.flow.start()).instrument(span.clone()).await;
+        let started = Budget::new(inner.login.deadline)
+            .run_for(inner.flow.as_ref(), inner.flow.start())
+            .instrument(span.clone())
+            .await;
         match started {
             Ok(Step::Authenticated(session)) => {
                 telemetry::record(&span, Ok("logged_in"));
