@@ -147,6 +147,10 @@ impl TwoFactorFlow for ProfileFlow {
     async fn logout(&self, session: &Session) -> Result<(), Error> {
         self.flow()?.logout(session).await
     }
+
+    fn waits_are_clamped(&self) -> bool {
+        self.flow().is_ok_and(|flow| flow.waits_are_clamped())
+    }
 }
 
 /// A profile's password: the keyring's when remembered there (and asked to look), else the
