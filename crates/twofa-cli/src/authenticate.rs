@@ -6,6 +6,7 @@
 //! session and saving the new one are the [`Authenticator`]'s; the commands only print.
 
 use std::{
+    collections::BTreeSet,
     path::PathBuf,
     sync::{Arc, Mutex, OnceLock, PoisonError},
     time::Duration,
@@ -14,7 +15,9 @@ use std::{
 use async_trait::async_trait;
 use twofa_core::{
     Authenticator, Challenge, CodeSource, Error, LoginOptions, OneTimeCode, Password, PasswordSource, Session, Step,
-    TwoFactorFlow, code_source::Prompt, store::SessionStore,
+    TwoFactorFlow,
+    code_source::Prompt,
+    store::{FileStore, SessionStore},
 };
 
 use crate::{
@@ -33,6 +36,32 @@ pub struct Settings {
     pub timeout: Duration,
     /// The time limit of one login, renewal or logout (time typing a code excluded).
     pub deadline: Duration,
+}
+
+impl Settings {
+    /// The files store of sessions (`sessions/`); a keyring profile falls back to it.
+    pub fn sessions(&self) -> FileStore {
+        FileStore::new(self.store_dir.join("sessions"))
+    }
+
+    /// The directory of profiles.
+    pub fn profiles(&self) -> PathBuf {
+        self.store_dir.join("profiles")
+    }
+
+    /// Every profile with a configuration or a session in the files store.
+    pub async fn names(&self) -> Result<BTreeSet<String>, Error> {
+        let mut names: BTreeSet<String> = self.sessions().profiles().await?.into_iter().collect();
+        names.extend(Profile::names(&self.profiles())?);
+        Ok(names)
+    }
+
+    /// A profile's configuration and its session, each when readable (for listings).
+    pub async fn profile_and_session(&self, name: &str) -> (Option<Profile>, Option<Session>) {
+        let profile = Profile::load(&self.profiles(), name).ok().flatten();
+        let store = stores::open(profile.as_ref().map(|p| p.store).unwrap_or_default(), self.sessions()).await.store();
+        (profile, store.load(name).await.ok().flatten())
+    }
 }
 
 /// How a login of this command gets its secrets.
@@ -82,8 +111,7 @@ pub async fn authenticator(
     inputs: Inputs,
     store: Option<Arc<dyn SessionStore>>,
 ) -> Result<ProfileAuth, Error> {
-    let chosen =
-        stores::open(profile.store, twofa_core::store::FileStore::new(settings.store_dir.join("sessions"))).await;
+    let chosen = stores::open(profile.store, settings.sessions()).await;
     let store = store.unwrap_or_else(|| chosen.store());
     // Online Ordering remembers a device id in the session; the flow sends it with a new login.
     let previous = store.load(name).await.ok().flatten();

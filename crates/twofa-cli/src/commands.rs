@@ -2,7 +2,6 @@
 //! [`Authenticator`](twofa_core::Authenticator) (see [`crate::authenticate`]) and the stores.
 
 use std::{
-    collections::BTreeSet,
     io::IsTerminal as _,
     path::{Path, PathBuf},
     sync::Arc,
@@ -13,7 +12,7 @@ use async_trait::async_trait;
 use twofa_core::{
     Error, Secret, Session, Step,
     code_source::Prompt,
-    store::{FileStore, SessionStore, check_profile},
+    store::{SessionStore, check_profile},
 };
 
 use crate::{
@@ -27,52 +26,18 @@ use crate::{
     stores,
 };
 
-/// Where things live, the request time limit, and the deadline of one login, renewal or logout.
+/// Where things live, the limits of one command, and how it prints.
 pub struct Context {
-    pub store_dir: PathBuf,
-    pub timeout: Duration,
+    pub settings: Settings,
     pub format: Format,
     /// Whether a spinner may show on a terminal (not with `-q`).
     pub progress: bool,
-    pub deadline: Duration,
 }
 
 impl Context {
-    /// What the login path needs of the context.
-    pub fn settings(&self) -> Settings {
-        Settings { store_dir: self.store_dir.clone(), timeout: self.timeout, deadline: self.deadline }
-    }
-
-    fn sessions(&self) -> FileStore {
-        FileStore::new(self.store_dir.join("sessions"))
-    }
-
-    /// The session store a profile uses.
-    async fn store(&self, kind: stores::StoreKind) -> twofa_keyring::Chosen {
-        stores::open(kind, self.sessions()).await
-    }
-
-    /// A profile's configuration and its session, each when readable (for `status`).
-    async fn profile_and_session(&self, name: &str) -> (Option<Profile>, Option<Session>) {
-        let profile = Profile::load(&self.profiles(), name).ok().flatten();
-        let store = self.store(profile.as_ref().map(|p| p.store).unwrap_or_default()).await.store();
-        (profile, store.load(name).await.ok().flatten())
-    }
-
-    fn profiles(&self) -> PathBuf {
-        self.store_dir.join("profiles")
-    }
-
     fn profile(&self, name: &str) -> Result<Profile, Failure> {
-        Profile::load(&self.profiles(), name)?
+        Profile::load(&self.settings.profiles(), name)?
             .ok_or_else(|| Failure::usage(format!("there is no profile `{name}`; log in first with `twofa login`")))
-    }
-
-    /// Every profile with a configuration or a session.
-    async fn names(&self) -> Result<BTreeSet<String>, Failure> {
-        let mut names: BTreeSet<String> = self.sessions().profiles().await?.into_iter().collect();
-        names.extend(Profile::names(&self.profiles())?);
-        Ok(names)
     }
 }
 
@@ -173,7 +138,7 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
     let name = common.profile.clone().unwrap_or_else(|| profile.provider().to_owned());
     check_profile(&name)?;
     profile.check()?;
-    let chosen = ctx.store(common.store).await;
+    let chosen = stores::open(common.store, ctx.settings.sessions()).await;
     profile.store = stores::kind(&chosen);
     let password_keyring = match common.password_keyring {
         true => Some(stores::password_keyring().await?),
@@ -202,16 +167,21 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
         codes: Arc::new(PauseForCode { inner: Arc::new(codes), progress: Arc::clone(&progress) }),
         attempts,
     };
-    let store = ProfileFirst { inner: chosen.store(), profile: profile.clone(), dir: ctx.profiles() };
+    let store = ProfileFirst { inner: chosen.store(), profile: profile.clone(), dir: ctx.settings.profiles() };
     let ProfileAuth { authenticator, .. } =
-        authenticate::authenticator(&ctx.settings(), &name, &profile, inputs, Some(Arc::new(store))).await?;
+        authenticate::authenticator(&ctx.settings, &name, &profile, inputs, Some(Arc::new(store))).await?;
     if common.no_wait {
         let started = authenticator.start_login().await;
         progress.clear();
         return match started? {
             Step::Authenticated(session) => {
-                pending::delete(&ctx.store_dir, &name)?;
-                output::logged_in(ctx.format, &name, &session, &stores::location(&chosen, ctx.sessions().dir(), &name));
+                pending::delete(&ctx.settings.store_dir, &name)?;
+                output::logged_in(
+                    ctx.format,
+                    &name,
+                    &session,
+                    &stores::location(&chosen, ctx.settings.sessions().dir(), &name),
+                );
                 Ok(())
             }
             Step::Challenge(challenge) => wait_for_verify(ctx, &name, &profile, &challenge),
@@ -220,12 +190,12 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
     let session = authenticator.login().await;
     progress.clear();
     let session = session?;
-    pending::delete(&ctx.store_dir, &name)?;
+    pending::delete(&ctx.settings.store_dir, &name)?;
     // An API-key profile has no password to remember.
     if let (Some(keyring), Some(password)) = (&password_keyring, password.typed().filter(|_| profile.uses_password())) {
         stores::remember_password(keyring, &name, &password).await?;
     }
-    output::logged_in(ctx.format, &name, &session, &stores::location(&chosen, ctx.sessions().dir(), &name));
+    output::logged_in(ctx.format, &name, &session, &stores::location(&chosen, ctx.settings.sessions().dir(), &name));
     Ok(())
 }
 
@@ -243,8 +213,8 @@ fn wait_for_verify(
             profile.provider()
         )));
     }
-    profile.save(&ctx.profiles(), name)?;
-    pending::save(&ctx.store_dir, name, challenge)?;
+    profile.save(&ctx.settings.profiles(), name)?;
+    pending::save(&ctx.settings.store_dir, name, challenge)?;
     output::waiting(ctx.format, name, challenge);
     Ok(())
 }
@@ -252,7 +222,7 @@ fn wait_for_verify(
 /// `twofa verify`: finishes the login `login --no-wait` left for profile `name`.
 pub async fn verify(ctx: &Context, name: &str, code: Option<String>) -> Result<(), Failure> {
     let profile = ctx.profile(name)?;
-    let challenge = pending::load(&ctx.store_dir, name)?.ok_or_else(|| {
+    let challenge = pending::load(&ctx.settings.store_dir, name)?.ok_or_else(|| {
         Failure::usage(format!(
             "no login waits for a code under profile `{name}`; start one with `twofa login … --no-wait --profile {name}`"
         ))
@@ -266,7 +236,7 @@ pub async fn verify(ctx: &Context, name: &str, code: Option<String>) -> Result<(
     inputs.codes = Arc::new(AskPin::new(input::fixed_code(code), Prompt::new().require_tty()));
     inputs.attempts = 1;
     let ProfileAuth { authenticator, chosen } =
-        authenticate::authenticator(&ctx.settings(), name, &profile, inputs, None).await?;
+        authenticate::authenticator(&ctx.settings, name, &profile, inputs, None).await?;
     let session = match authenticator.finish_login(challenge).await {
         // A wrong code leaves the login waiting, so the right one can follow.
         Err(e @ (Error::InvalidCode | Error::InvalidPin)) => {
@@ -276,11 +246,11 @@ pub async fn verify(ctx: &Context, name: &str, code: Option<String>) -> Result<(
             return Err(failure);
         }
         other => {
-            pending::delete(&ctx.store_dir, name)?;
+            pending::delete(&ctx.settings.store_dir, name)?;
             other?
         }
     };
-    output::logged_in(ctx.format, name, &session, &stores::location(&chosen, ctx.sessions().dir(), name));
+    output::logged_in(ctx.format, name, &session, &stores::location(&chosen, ctx.settings.sessions().dir(), name));
     Ok(())
 }
 
@@ -290,7 +260,7 @@ pub async fn token(ctx: &Context, name: &str, header: bool) -> Result<(), Failur
     let profile = ctx.profile(name)?;
     let inputs = Inputs::from_profile(name, &profile);
     let ProfileAuth { authenticator, .. } =
-        authenticate::authenticator(&ctx.settings(), name, &profile, inputs, None).await?;
+        authenticate::authenticator(&ctx.settings, name, &profile, inputs, None).await?;
     let session = authenticator.session().await?;
     if header {
         println!("{}: {}", session.header_name(), session.header_value().expose_secret());
@@ -301,11 +271,11 @@ pub async fn token(ctx: &Context, name: &str, header: bool) -> Result<(), Failur
 }
 
 pub async fn status(ctx: &Context) -> Result<(), Failure> {
-    let names = ctx.names().await?;
+    let names = ctx.settings.names().await?;
     if ctx.format == Format::Json {
         let mut profiles = Vec::with_capacity(names.len());
         for name in &names {
-            let (profile, session) = ctx.profile_and_session(name).await;
+            let (profile, session) = ctx.settings.profile_and_session(name).await;
             let provider = profile.as_ref().map(|p| p.provider());
             profiles.push(output::status_json(name, provider, session.as_ref()));
         }
@@ -313,12 +283,12 @@ pub async fn status(ctx: &Context) -> Result<(), Failure> {
         return Ok(());
     }
     if names.is_empty() {
-        println!("No stored profiles in {}.", ctx.store_dir.display());
+        println!("No stored profiles in {}.", ctx.settings.store_dir.display());
         return Ok(());
     }
     let mut rows = vec![["PROFILE", "PROVIDER", "SUBJECT", "EXPIRES IN", "RENEWABLE"].map(String::from)];
     for name in &names {
-        let (profile, session) = ctx.profile_and_session(name).await;
+        let (profile, session) = ctx.settings.profile_and_session(name).await;
         let provider = profile.as_ref().map_or("?", |p| p.provider());
         rows.push(output::status_row(name, provider, session.as_ref()));
     }
@@ -332,14 +302,15 @@ pub async fn status(ctx: &Context) -> Result<(), Failure> {
 
 pub async fn logout(ctx: &Context, name: Option<String>, all: bool) -> Result<(), Failure> {
     let names: Vec<String> = match (name, all) {
-        (_, true) => ctx.names().await?.into_iter().collect(),
+        (_, true) => ctx.settings.names().await?.into_iter().collect(),
         (Some(name), false) => vec![name],
         (None, false) => return Err(Failure::usage("name a --profile or pass --all")),
     };
     for name in names {
         check_profile(&name)?;
-        let profile = Profile::load(&ctx.profiles(), &name).ok().flatten();
-        let store = ctx.store(profile.as_ref().map(|p| p.store).unwrap_or_default()).await.store();
+        let profile = Profile::load(&ctx.settings.profiles(), &name).ok().flatten();
+        let store =
+            stores::open(profile.as_ref().map(|p| p.store).unwrap_or_default(), ctx.settings.sessions()).await.store();
         if !all && profile.is_none() && store.load(&name).await.ok().flatten().is_none() {
             return Err(Failure::usage(format!("there is no profile `{name}`; `twofa status` lists them")));
         }
@@ -347,7 +318,7 @@ pub async fn logout(ctx: &Context, name: Option<String>, all: bool) -> Result<()
             // The provider's logout (when it has one) and the stored session, by the authenticator.
             Some(profile) => {
                 let inputs = Inputs::from_profile(&name, profile);
-                let auth = authenticate::authenticator(&ctx.settings(), &name, profile, inputs, None).await?;
+                let auth = authenticate::authenticator(&ctx.settings, &name, profile, inputs, None).await?;
                 match auth.authenticator.logout().await {
                     Ok(()) => {}
                     Err(e @ Error::Store { .. }) => return Err(e.into()),
@@ -363,8 +334,8 @@ pub async fn logout(ctx: &Context, name: Option<String>, all: bool) -> Result<()
         if profile.as_ref().is_some_and(|p| p.password_keyring) {
             stores::forget_password(&name).await;
         }
-        pending::delete(&ctx.store_dir, &name)?;
-        Profile::delete(&ctx.profiles(), &name)?;
+        pending::delete(&ctx.settings.store_dir, &name)?;
+        Profile::delete(&ctx.settings.profiles(), &name)?;
         println!("Logged out of `{name}`.");
     }
     Ok(())

@@ -91,11 +91,13 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         .ok_or_else(|| Failure::usage("no data directory found; pass --store-dir DIR or set TWOFA_HOME"))?;
     commands::check_dir(&store_dir)?;
     let ctx = Context {
-        store_dir,
-        timeout: Duration::from_secs(cli.timeout.max(1)),
+        settings: authenticate::Settings {
+            store_dir,
+            timeout: Duration::from_secs(cli.timeout.max(1)),
+            deadline: Duration::from_secs(cli.deadline.max(1)),
+        },
         format: cli.format,
         progress: !cli.quiet,
-        deadline: Duration::from_secs(cli.deadline.max(1)),
     };
     match cli.command {
         Command::Login { provider } => commands::login(&ctx, *provider).await,

@@ -2,22 +2,17 @@
 //! session stores, logged in and out on the one login path of every command
 //! ([`authenticate::authenticator`]), with the console as the code source.
 
-use std::{collections::BTreeSet, path::PathBuf, sync::Arc};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use twofa_console::Account;
-use twofa_core::{
-    CodeRequest, CodeSource, Error, OneTimeCode, Password,
-    code_source::Prompt,
-    store::{FileStore, SessionStore},
-};
+use twofa_core::{CodeRequest, CodeSource, Error, OneTimeCode, Password, code_source::Prompt, store::SessionStore};
 
 use crate::{
     authenticate::{self, Inputs, ProfilePassword, Settings},
     commands::Context,
     input::{self, PasswordInput},
     profile::Profile,
-    stores,
 };
 
 /// How many codes a person may type for one challenge.
@@ -31,19 +26,11 @@ pub struct ProfileAccounts {
 
 impl ProfileAccounts {
     pub fn new(ctx: &Context) -> Self {
-        Self { settings: ctx.settings() }
-    }
-
-    fn sessions(&self) -> FileStore {
-        FileStore::new(self.settings.store_dir.join("sessions"))
-    }
-
-    fn profiles(&self) -> PathBuf {
-        self.settings.store_dir.join("profiles")
+        Self { settings: ctx.settings.clone() }
     }
 
     fn profile(&self, name: &str) -> Result<Profile, Error> {
-        Profile::load(&self.profiles(), name)?
+        Profile::load(&self.settings.profiles(), name)?
             .ok_or_else(|| Error::Config(format!("there is no profile `{name}`; log in once with `twofa login`")))
     }
 
@@ -76,13 +63,10 @@ impl ProfileAccounts {
 #[async_trait]
 impl twofa_console::Accounts for ProfileAccounts {
     async fn list(&self) -> Result<Vec<Account>, Error> {
-        let mut names: BTreeSet<String> = self.sessions().profiles().await?.into_iter().collect();
-        names.extend(Profile::names(&self.profiles())?);
+        let names = self.settings.names().await?;
         let mut accounts = Vec::with_capacity(names.len());
         for name in names {
-            let profile = Profile::load(&self.profiles(), &name).ok().flatten();
-            let kind = profile.as_ref().map(|p| p.store).unwrap_or_default();
-            let session = stores::open(kind, self.sessions()).await.store().load(&name).await.ok().flatten();
+            let (profile, session) = self.settings.profile_and_session(&name).await;
             let account = match &profile {
                 Some(p) => Account::new(&name, p.provider(), p.who()).asks_password(Self::asks_password(p)),
                 // A session some program stored without a CLI profile: shown, not logged in from here.
@@ -101,9 +85,9 @@ impl twofa_console::Accounts for ProfileAccounts {
     }
 
     async fn logout(&self, name: &str) -> Result<(), Error> {
-        let Some(profile) = Profile::load(&self.profiles(), name)? else {
+        let Some(profile) = Profile::load(&self.settings.profiles(), name)? else {
             // A session without its profile: nothing to tell a provider.
-            return self.sessions().delete(name).await;
+            return self.settings.sessions().delete(name).await;
         };
         let inputs = Self::inputs(name, &profile, None, Arc::new(NoCodes));
         let auth = authenticate::authenticator(&self.settings, name, &profile, inputs, None).await?;
