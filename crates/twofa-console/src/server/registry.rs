@@ -224,17 +224,13 @@ impl Registry {
             qr_payload: s.qr_payload.filter(|p| !p.is_empty()).map(Secret::new),
         });
         let previous = entries.remove(&r.profile);
-        let previous_error = previous.as_ref().and_then(|old| {
-            let error = match old.phase() {
+        // The replaced entry's refusal in the provider's words, else (a later attempt) a plain one.
+        let previous_error = previous
+            .and_then(|old| match old.phase.send_replace(Phase::Gone) {
                 Phase::Refused { message, .. } => Some(message),
-                _ if r.attempt > 1 => Some("the previous code was refused".to_owned()),
                 _ => None,
-            };
-            old.phase.send_replace(Phase::Gone);
-            error
-        });
-        let previous_error =
-            previous_error.or_else(|| (r.attempt > 1).then(|| "the previous code was refused".to_owned()));
+            })
+            .or_else(|| (r.attempt > 1).then(|| "the previous code was refused".to_owned()));
         let entry = Arc::new(Entry {
             id: random_string(24),
             profile: r.profile.clone(),
