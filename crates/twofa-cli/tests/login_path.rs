@@ -177,3 +177,28 @@ async fn verify_without_a_waiting_login_and_no_wait_with_a_code_flag_are_usage_e
     assert_eq!(missing["error"]["kind"], "usage", "{missing}");
     assert_eq!(e.sandbox.stats().requests("onlineordering.verify"), 0);
 }
+
+/// A pending login file that is not what `login --no-wait` wrote — truncated, of another shape, or
+/// holding something that looks like a token — is refused as corrupt, without quoting it, before
+/// anything is sent; the file stays for the person to look at.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_pending_login_is_refused_without_quoting_it() {
+    let e = env().await;
+    let mut args = e.etna_login(etna::USER_2FA);
+    args.push("--no-wait".into());
+    assert!(e.run(&strs(&args)).await.status.success());
+    let logins = e.sandbox.stats().requests("etna.token");
+    for hostile in [
+        r#"{"provider":"etna","state":"tok-S3CRET"#.to_owned(),
+        r#"{"provider":["tok-S3CRET"],"method":"tok-S3CRET"}"#.to_owned(),
+        "tok-S3CRET\u{1b}[2J".to_owned(),
+    ] {
+        std::fs::write(e.pending("etna"), &hostile).unwrap();
+        let out = e.run(&["verify", "--profile", "etna", "--code", "123456"]).await;
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(5), "{hostile}: {stderr}");
+        assert!(stderr.contains("corrupt pending login") && !stderr.contains("S3CRET"), "{hostile}: {stderr}");
+        assert!(e.pending("etna").exists());
+    }
+    assert_eq!(e.sandbox.stats().requests("etna.token"), logins, "nothing was sent");
+}
