@@ -27,7 +27,7 @@ const ETNA_USER: &str = "alice.callgrind";
 /// The child: `n` logins of `side` against the sandbox at `base`, in one thread.
 pub async fn logins(side: &str, n: u64, base: &str) -> Result<()> {
     let options = LoginOptions::default();
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    let client = raw::client()?;
     let etna_base = format!("{base}/api");
     let code_url = Url::parse_with_params(&format!("{base}/_sandbox/outbox/latest"), [("recipient", ETNA_USER)])?;
     // ETNA mails its code: both sides fetch it with this one request, so it adds the same to both.

@@ -157,7 +157,7 @@ async fn library_vs_raw(sandbox: &Sandbox, table: &mut Table) -> Result<()> {
     let flow: Box<dyn TwoFactorFlow> =
         Box::new(etna_flow(&sandbox.etna_base_url(), etna::USER_2FA, HttpOptions::default())?);
     let codes = mailbox(sandbox.outbox(), etna::USER_2FA.into());
-    let client = reqwest::Client::new();
+    let client = raw::client()?;
     let url = format!("{}/token", sandbox.etna_base_url());
     let outbox = sandbox.outbox();
     let (lib, raw) = side_by_side(
@@ -185,7 +185,7 @@ async fn library_vs_raw(sandbox: &Sandbox, table: &mut Table) -> Result<()> {
 
     let flow: Box<dyn TwoFactorFlow> = Box::new(online_flow(&sandbox.base_url(), onlineordering::CUSTOMER_TOTP)?);
     let (codes, generator) = (replaying(onlineordering::TOTP_SEED)?, totp(onlineordering::TOTP_SEED)?);
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    let client = raw::client()?;
     let base = sandbox.base_url();
     let (lib, raw) = side_by_side(
         LOGINS,

@@ -8,6 +8,16 @@ use twofa_sandbox::{etna, oms, onlineordering};
 
 pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
+/// The hand-written side's client: no redirects followed, and twofa's `User-Agent`, so that both
+/// sides send the same bytes and the sandbox does the same work for each (parsing that one
+/// header costs it about 1,500 instructions a request; `docs/benchmarks.md`).
+pub fn client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(twofa_core::http::USER_AGENT)
+        .build()
+}
+
 /// `code` reads the code the sandbox mailed to `user`.
 pub async fn etna_login<E>(
     client: &reqwest::Client,

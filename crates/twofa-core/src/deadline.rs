@@ -17,24 +17,108 @@
 //! timer armed while another worker sleeps wakes that worker; the benchmark's login-vs-raw ratios
 //! moved by several percent with it (`docs/benchmarks.md`).
 
-use std::{future::Future, time::Duration};
+use std::{
+    future::{Future, poll_fn},
+    pin::{Pin, pin},
+    sync::{Arc, Mutex},
+    task::Poll,
+    time::Duration,
+};
 
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use crate::{Error, TransportKind, TwoFactorFlow};
 
 tokio::task_local! {
-    /// The deadline of the operation the current call belongs to, set by [`Budget::run`].
-    static DEADLINE: Instant;
+    /// The operation the current call belongs to, set by [`Budget::run`].
+    static OPERATION: Operation;
 }
+
+/// What a call under a [`Budget`] sees: when its operation must end, and the timer its requests share.
+#[derive(Clone)]
+struct Operation {
+    deadline: Instant,
+    timer: SharedTimer,
+}
+
+/// One timer for the requests of one operation, re-armed for each.
+///
+/// A new timer that is the runtime's earliest wakes the thread parked on the timer driver (on a
+/// multi-threaded runtime, often another worker); re-arming a registered timer to a later instant
+/// does not. A login's requests run one after the other, so one timer serves them all, and the
+/// login costs that wake-up once instead of once per request. It lives no longer than its
+/// [`Budget`], so never outlives the runtime it was made on.
+#[derive(Clone, Default)]
+struct SharedTimer(Arc<Mutex<Option<Pin<Box<Sleep>>>>>);
 
 /// The time limit for a wait that starts now: `limit`, or what is left of the current operation's
 /// deadline when that comes sooner (outside any operation, `limit`). [`Http`](crate::http::Http)
 /// applies it to every request.
 pub fn clamp(limit: Duration) -> Duration {
-    DEADLINE
-        .try_with(|deadline| deadline.saturating_duration_since(Instant::now()))
+    OPERATION
+        .try_with(|operation| operation.deadline.saturating_duration_since(Instant::now()))
         .map_or(limit, |left| left.min(limit))
+}
+
+/// Runs `call` (one request) within `limit`, clamped to the current operation's deadline; past
+/// it, `call` is dropped and a timeout error returned. Under a [`Budget`] the operation's timer is
+/// re-armed for it rather than a new one made.
+pub(crate) async fn bounded<T>(limit: Duration, call: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+    let limit = clamp(limit);
+    let shared = OPERATION.try_with(|operation| operation.timer.clone()).ok();
+    let mut timer = ArmedTimer::new(shared, later_by(Instant::now(), limit));
+    let mut call = pin!(call);
+    poll_fn(|cx| match call.as_mut().poll(cx) {
+        Poll::Ready(result) => Poll::Ready(result),
+        Poll::Pending => timer.poll(cx).map(|()| {
+            Err(Error::transport(
+                TransportKind::Timeout,
+                format!("the provider did not answer within the {} ms request time limit", limit.as_millis()),
+            ))
+        }),
+    })
+    .await
+}
+
+/// A request's timer, handed back to the operation's [`SharedTimer`] when the request ends.
+struct ArmedTimer {
+    shared: Option<SharedTimer>,
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl ArmedTimer {
+    fn new(shared: Option<SharedTimer>, at: Instant) -> Self {
+        // Taken, not borrowed: a request running beside this one (rare) makes a timer of its own.
+        let kept = shared.as_ref().and_then(|timer| timer.0.lock().ok()?.take());
+        let sleep = match kept {
+            Some(mut sleep) => {
+                sleep.as_mut().reset(at);
+                sleep
+            }
+            None => Box::pin(tokio::time::sleep_until(at)),
+        };
+        Self { shared, sleep: Some(sleep) }
+    }
+
+    fn poll(&mut self, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        self.sleep.as_mut().map_or(Poll::Pending, |sleep| sleep.as_mut().poll(cx))
+    }
+}
+
+impl Drop for ArmedTimer {
+    fn drop(&mut self) {
+        if let (Some(shared), Some(sleep)) = (&self.shared, self.sleep.take())
+            && let Ok(mut kept) = shared.0.lock()
+        {
+            kept.get_or_insert(sleep);
+        }
+    }
+}
+
+/// `start + wait`, or a far future when that does not fit in an `Instant` (a limit of
+/// `Duration::MAX` means no limit, not a panic).
+fn later_by(start: Instant, wait: Duration) -> Instant {
+    start.checked_add(wait).unwrap_or_else(|| start + Duration::from_secs(100 * 365 * 86_400))
 }
 
 /// The default deadline of one login, renewal or logout (60 s of network time).
@@ -55,17 +139,24 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 /// assert!(slow.await.unwrap_err().is_timeout());
 /// # }
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct Budget {
     limit: Duration,
     left: Duration,
+    timer: SharedTimer,
+}
+
+impl std::fmt::Debug for Budget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Budget").field("limit", &self.limit).field("left", &self.left).finish_non_exhaustive()
+    }
 }
 
 impl Budget {
     /// A budget of `limit` network time (a zero limit is raised to 1 ms: every call gets a chance to fail cleanly).
     pub fn new(limit: Duration) -> Self {
         let limit = limit.max(Duration::from_millis(1));
-        Self { limit, left: limit }
+        Self { limit, left: limit, timer: SharedTimer::default() }
     }
 
     /// The deadline this budget started with.
@@ -102,7 +193,8 @@ impl Budget {
             return Err(self.exceeded());
         }
         let started = Instant::now();
-        let call = DEADLINE.scope(started + self.left, call);
+        let operation = Operation { deadline: later_by(started, self.left), timer: self.timer.clone() };
+        let call = OPERATION.scope(operation, call);
         let outcome = match timer {
             true => tokio::time::timeout(self.left, call).await.ok(),
             false => Some(call.await),
@@ -164,5 +256,66 @@ mod tests {
     async fn the_error_of_a_call_within_the_budget_is_returned_as_is() {
         let result: Result<(), _> = within(Duration::from_secs(1), async { Err(Error::InvalidCredentials) }).await;
         assert!(matches!(result, Err(Error::InvalidCredentials)));
+    }
+
+    /// A request that never ends.
+    async fn hung() -> Result<(), Error> {
+        std::future::pending().await
+    }
+
+    fn kept_timer(budget: &Budget) -> Option<*const Sleep> {
+        budget.timer.0.lock().unwrap().as_ref().map(|sleep| &**sleep as *const Sleep)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_is_cut_at_its_limit_or_at_the_deadline_whichever_comes_first() {
+        let begin = Instant::now();
+        let err = bounded(Duration::from_secs(3), hung()).await.unwrap_err();
+        let Error::Transport { kind: TransportKind::Timeout, message, .. } = &err else { panic!("{err:?}") };
+        assert!(message.contains("3000 ms request time limit"), "{message}");
+        assert_eq!(begin.elapsed(), Duration::from_secs(3));
+
+        let mut budget = Budget::new(Duration::from_secs(2));
+        let err = budget.run(bounded(Duration::from_secs(30), hung())).await.unwrap_err();
+        assert!(err.to_string().contains("2000 ms deadline"), "{err}");
+        assert_eq!(begin.elapsed(), Duration::from_secs(5), "cut at the deadline, not the request limit");
+        assert_eq!(bounded(Duration::from_secs(1), async { Ok(7) }).await.unwrap(), 7);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_requests_of_one_operation_share_one_timer_and_concurrent_ones_get_their_own() {
+        let mut budget = Budget::new(Duration::from_secs(60));
+        assert_eq!(kept_timer(&budget), None);
+        budget.run(bounded(Duration::from_secs(30), async { Ok(()) })).await.unwrap();
+        let first = kept_timer(&budget).expect("the timer is kept for the next request");
+        budget
+            .run(async {
+                bounded(Duration::from_secs(30), async { Ok(()) }).await?;
+                bounded(Duration::from_secs(30), async { Ok(()) }).await
+            })
+            .await
+            .unwrap();
+        assert_eq!(kept_timer(&budget), Some(first), "re-armed, not made anew");
+
+        // Two at once: the second makes its own timer, and each is cut at its own limit.
+        let begin = Instant::now();
+        let (short, long) = budget
+            .run(async {
+                Ok(tokio::join!(bounded(Duration::from_secs(1), hung()), bounded(Duration::from_secs(2), hung())))
+            })
+            .await
+            .unwrap();
+        assert!(short.unwrap_err().is_timeout() && long.unwrap_err().is_timeout());
+        assert_eq!(begin.elapsed(), Duration::from_secs(2));
+        assert!(kept_timer(&budget).is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn limits_too_far_to_add_to_now_mean_no_limit_not_a_panic() {
+        let mut budget = Budget::new(Duration::MAX);
+        assert_eq!(budget.run(bounded(Duration::MAX, async { Ok(1) })).await.unwrap(), 1);
+        assert_eq!(within(Duration::MAX, async { Ok(2) }).await.unwrap(), 2);
+        let left = budget.run(async { Ok(clamp(Duration::MAX)) }).await.unwrap();
+        assert!(left > Duration::from_secs(99 * 365 * 86_400), "{left:?}");
     }
 }

@@ -29,6 +29,9 @@ use crate::{Error, TransportKind};
 /// The largest response body read; a larger one is refused without being read to the end.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
+/// The `User-Agent` every request of twofa's own clients carries, so a provider can tell it apart.
+pub const USER_AGENT: &str = concat!("twofa/", env!("CARGO_PKG_VERSION"));
+
 /// HTTP settings shared by the providers' builders.
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
@@ -143,7 +146,7 @@ impl HttpOptions {
             .tls_backend_preconfigured(tls.clone())
             .redirect(redirect::Policy::none())
             .connect_timeout(self.connect_timeout)
-            .user_agent(concat!("twofa/", env!("CARGO_PKG_VERSION")))
+            .user_agent(USER_AGENT)
     }
 
     /// The one TLS configuration: the platform's verifier with the added roots, aws-lc-rs.
@@ -231,10 +234,18 @@ impl std::fmt::Debug for Http {
 }
 
 impl Http {
-    /// Starts a request with the time limit applied.
+    /// Starts a request; [`Http::send`] sends it within the time limit.
     pub fn request(&self, method: Method, url: Url) -> RequestBuilder {
-        // Never past the deadline of the login, renewal or logout it belongs to.
-        self.client_for(&url).request(method, url).timeout(crate::deadline::clamp(self.timeout))
+        self.request_with(method, url, HeaderMap::new())
+    }
+
+    /// [`Http::request`] carrying `headers` from the start: a flow builds what every request it
+    /// sends carries once, and each request clones the map instead of adding header by header.
+    pub fn request_with(&self, method: Method, url: Url, headers: HeaderMap) -> RequestBuilder {
+        let client = self.client_for(&url).clone();
+        let mut request = reqwest::Request::new(method, url);
+        *request.headers_mut() = headers;
+        RequestBuilder::from_parts(client, request)
     }
 
     /// The TLS configuration HTTPS uses (the platform's verifier and the added roots), for the
@@ -248,10 +259,16 @@ impl Http {
         if url.scheme() == "http" || is_loopback(url) { &self.direct } else { &self.client }
     }
 
-    /// Sends a request and reads its answer, at most [`MAX_BODY_BYTES`].
+    /// Sends a request and reads its answer, at most [`MAX_BODY_BYTES`], within the request time
+    /// limit — never past the deadline of the login, renewal or logout it belongs to
+    /// ([`deadline::clamp`](crate::deadline::clamp)).
     ///
     /// Never retries: a login start or a code submission must not be repeated behind the caller's back.
     pub async fn send(&self, request: RequestBuilder) -> Result<Answer, Error> {
+        crate::deadline::bounded(self.timeout, self.exchange(request)).await
+    }
+
+    async fn exchange(&self, request: RequestBuilder) -> Result<Answer, Error> {
         let request = request.build().map_err(transport_error)?;
         let url = request.url().clone();
         let response = self.client_for(&url).execute(request).await.map_err(transport_error)?;

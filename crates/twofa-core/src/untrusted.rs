@@ -22,11 +22,21 @@ pub const MAX_CREDENTIAL_BYTES: usize = 16 * 1024;
 ///
 /// [`Error::MalformedCredential`] naming `field`; the value is never quoted.
 pub fn credential(field: &'static str, value: Secret) -> Result<Secret, Error> {
-    let bytes = value.expose_secret().as_bytes();
+    check_credential(field, value.expose_secret())?;
+    Ok(value)
+}
+
+/// [`credential`] for a value still inside the answer it came in, checked before it is copied.
+///
+/// # Errors
+///
+/// [`Error::MalformedCredential`] naming `field`.
+pub fn check_credential(field: &'static str, value: &str) -> Result<(), Error> {
+    let bytes = value.as_bytes();
     if bytes.len() > MAX_CREDENTIAL_BYTES || !bytes.iter().all(u8::is_ascii_graphic) {
         return Err(Error::MalformedCredential { field });
     }
-    Ok(value)
+    Ok(())
 }
 
 /// [`credential`] for a field that may be absent.
@@ -78,6 +88,7 @@ mod tests {
         for bad in bad.iter().copied().chain([long.as_str()]) {
             let err = credential("SessionToken", Secret::new(format!("SECRET{bad}"))).unwrap_err();
             assert!(matches!(err, Error::MalformedCredential { field: "SessionToken" }));
+            assert!(matches!(check_credential("id", bad), Err(Error::MalformedCredential { field: "id" })));
             assert!(err.to_string().contains("SessionToken"));
             assert!(!err.to_string().contains("SECRET") && !format!("{err:?}").contains("SECRET"));
         }

@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 use async_trait::async_trait;
 use reqwest::{
     Method, RequestBuilder, Url,
-    header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH},
+    header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue},
 };
 use twofa_core::{
     AccessToken, ApiKey, Challenge, Clock, Error, LoginPassword, Method as Delivery, OneTimeCode, Password, Pin,
@@ -34,6 +34,8 @@ pub struct EtnaFlow {
     pub(crate) pin_change_url: Url,
     pub(crate) app_key: ApiKey,
     username: String,
+    /// What every `/token` request carries besides the password, checked and built once.
+    token_headers: HeaderMap,
     password: LoginPassword,
     pin: Option<Pin>,
     pub(crate) http: Http,
@@ -89,8 +91,12 @@ impl EtnaFlow {
             return Err(Error::Config("ETNA needs a non-empty app key".into()));
         }
         // Fail at build time, not at the first request, on values a header cannot carry.
-        sensitive_value(app_key.expose_secret(), "the app key")?;
-        sensitive_value(&ep.login, "the username")?;
+        let token_headers = HeaderMap::from_iter([
+            (ACCEPT, HeaderValue::from_static("application/json")),
+            (CONTENT_LENGTH, HeaderValue::from_static("0")),
+            (HeaderName::from_static("et-app-key"), sensitive_value(app_key.expose_secret(), "the app key")?),
+            (HeaderName::from_static("username"), sensitive_value(&ep.login, "the username")?),
+        ]);
         if let Some(password) = ep.password.known() {
             sensitive_value(password.expose_secret(), "the password")?;
         }
@@ -107,6 +113,7 @@ impl EtnaFlow {
             pin_change_url: ep.join("v1.0/users/pincode/change")?,
             app_key,
             username: ep.login,
+            token_headers,
             password: ep.password,
             pin: b.pin,
             http: ep.http,
@@ -119,11 +126,7 @@ impl EtnaFlow {
     fn token_request(&self, password: &Password) -> Result<RequestBuilder, Error> {
         Ok(self
             .http
-            .request(Method::POST, self.token_url.clone())
-            .header(ACCEPT, "application/json")
-            .header(CONTENT_LENGTH, 0)
-            .header("Et-App-Key", sensitive_value(self.app_key.expose_secret(), "the app key")?)
-            .header("Username", sensitive_value(&self.username, "the username")?)
+            .request_with(Method::POST, self.token_url.clone(), self.token_headers.clone())
             .header("Password", sensitive_value(password.expose_secret(), "the password")?))
     }
 

@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 use async_trait::async_trait;
 use reqwest::{
     Method, RequestBuilder, Url,
-    header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE},
+    header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue},
 };
 use twofa_core::{
     AccessToken, AuthenticatorSetup, Challenge, Clock, Error, LoginPassword, Method as Delivery, OneTimeCode,
@@ -18,7 +18,7 @@ use twofa_core::{
 
 use crate::{
     CustomerTokenPlacement, OnlineOrderingBuilder, ResponseFormat,
-    wire::{LoginBody, RefreshBody, TokenResult, decode_id_token, field, text},
+    wire::{Claims, LoginBody, RefreshBody, TokenResult, decode_id_token, text},
 };
 
 /// The provider name sessions and challenges carry.
@@ -55,12 +55,14 @@ pub struct OnlineOrderingFlow {
     refresh_url: Url,
     company_code: String,
     integrator: Secret,
+    /// What every request carries: the integrator's credentials (marked sensitive), the company
+    /// code and the format, checked and built once.
+    headers: HeaderMap,
     email: String,
     login: Login,
     device_id: Option<Secret>,
     send_email: bool,
     remember_device: Option<String>,
-    format: ResponseFormat,
     placement: CustomerTokenPlacement,
     http: Http,
     clock: Arc<dyn Clock>,
@@ -102,8 +104,15 @@ impl OnlineOrderingFlow {
             return Err(Error::InvalidInput("remembering a device needs a nickname".into()));
         }
         let integrator = basic_auth(&api_user, api_password.expose_secret());
-        sensitive_value(integrator.expose_secret(), "the integrator credentials")?;
-        sensitive_value(&company_code, "the company code")?;
+        let accept = match b.format {
+            ResponseFormat::Json => "application/json",
+            ResponseFormat::Xml => "application/xml",
+        };
+        let headers = HeaderMap::from_iter([
+            (AUTHORIZATION, sensitive_value(integrator.expose_secret(), "the integrator credentials")?),
+            (HeaderName::from_static("x-api-companycode"), sensitive_value(&company_code, "the company code")?),
+            (ACCEPT, HeaderValue::from_static(accept)),
+        ]);
         if let CustomerTokenPlacement::Header(name) = &b.placement {
             reqwest::header::HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| Error::Config(format!("`{name}` is not a valid header name")))?;
@@ -114,12 +123,12 @@ impl OnlineOrderingFlow {
             refresh_url: ep.join("v1/Authenticate/2FA/Refresh")?,
             company_code,
             integrator,
+            headers,
             email: ep.login,
             login: if guest { Login::Guest } else { Login::Customer { password: ep.password } },
             device_id: b.device_id,
             send_email: b.send_email,
             remember_device: b.remember_device,
-            format: b.format,
             placement: b.placement,
             http: ep.http,
             clock: ep.clock,
@@ -127,17 +136,8 @@ impl OnlineOrderingFlow {
     }
 
     /// A request with the integrator's credentials, the company code and the format.
-    fn request(&self, method: Method, url: Url) -> Result<RequestBuilder, Error> {
-        let accept = match self.format {
-            ResponseFormat::Json => "application/json",
-            ResponseFormat::Xml => "application/xml",
-        };
-        Ok(self
-            .http
-            .request(method, url)
-            .header(AUTHORIZATION, sensitive_value(self.integrator.expose_secret(), "the integrator credentials")?)
-            .header("X-Api-CompanyCode", &self.company_code)
-            .header(ACCEPT, accept))
+    fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        self.http.request_with(method, url, self.headers.clone())
     }
 
     fn with_json(request: RequestBuilder, body: &impl serde::Serialize) -> Result<RequestBuilder, Error> {
@@ -151,17 +151,15 @@ impl OnlineOrderingFlow {
         let result = TokenResult::parse(&answer.body, answer.content_type())
             .ok_or_else(|| answer.unexpected("a token result (JSON or XML)"))?
             .checked()?;
-        let access = result
-            .access_token
-            .filter(|t| !t.expose_secret().is_empty())
-            .ok_or_else(|| answer.unexpected("an access_token"))?;
+        let access =
+            result.access_token.filter(|t| !t.is_empty()).ok_or_else(|| answer.unexpected("an access_token"))?;
         let now = self.clock.now();
         let expires_at = match result.expires_in_seconds {
             Some(secs) if secs.is_finite() && secs >= 0.0 => Some(now + Duration::from_secs_f64(secs.min(1e10))),
             Some(_) => return Err(answer.unexpected("a non-negative expires_in_seconds")),
             None => None,
         };
-        let token = AccessToken::new(access.expose_secret());
+        let token = AccessToken::new(&*access);
         let integrator = Secret::new(self.integrator.expose_secret());
         let mut session = match &self.placement {
             CustomerTokenPlacement::BearerWithCustomAuth => {
@@ -174,21 +172,23 @@ impl OnlineOrderingFlow {
         }
         .with_header("X-Api-CompanyCode", Secret::new(&*self.company_code))
         .with_expires_at(expires_at);
-        if let Some(refresh) = result.refresh_token.filter(|t| !t.expose_secret().is_empty()) {
-            session = session.with_renewal_token(RenewalToken::new(refresh.expose_secret()));
+        if let Some(refresh) = result.refresh_token.filter(|t| !t.is_empty()) {
+            session = session.with_renewal_token(RenewalToken::new(&*refresh));
         }
-        match result.id_token.as_deref().and_then(decode_id_token) {
+        let json = result.id_token.and_then(|t| decode_id_token(&t));
+        match json.as_deref().and_then(Claims::parse) {
             Some(claims) => {
                 for (key, value) in claims {
                     // The device id goes back to the server on the next login.
                     if key.eq_ignore_ascii_case(DEVICE_ID_CLAIM)
-                        && let Some(id) = text(&value)
+                        && let Some(id) = value.text()
                     {
-                        untrusted::credential(DEVICE_ID_CLAIM, Secret::new(id))?;
+                        untrusted::check_credential(DEVICE_ID_CLAIM, &id)?;
                     }
-                    session = match (key.as_str(), text(&value)) {
-                        ("CustomerId" | "LoyaltyId", Some(id)) => session.with_subject(key, id),
-                        _ => session.with_extra(key, value),
+                    let subject = matches!(&*key, "CustomerId" | "LoyaltyId").then(|| value.text()).flatten();
+                    session = match subject {
+                        Some(id) => session.with_subject(&*key, id),
+                        None => session.with_extra(&*key, value.into_json()),
                     };
                 }
             }
@@ -206,19 +206,19 @@ impl OnlineOrderingFlow {
         let result = TokenResult::parse(&answer.body, answer.content_type())
             .ok_or_else(|| answer.unexpected("a GenerateCodeResult"))?
             .checked()?;
-        let claims = result
-            .id_token
+        let json = result.id_token.as_deref().and_then(decode_id_token);
+        let claims = json
             .as_deref()
-            .and_then(decode_id_token)
+            .and_then(Claims::parse)
             .ok_or_else(|| answer.unexpected("an id_token naming the second factor"))?;
         // Setup data is shown on a terminal and holds the TOTP seed: a credential like any other.
-        let secret = |key: &'static str| {
-            let value = field(&claims, key).and_then(text).filter(|s| !s.is_empty()).map(Secret::new);
-            untrusted::optional_credential(key, value)
+        let secret = |key: &'static str| -> Result<Option<Secret>, Error> {
+            let value = claims.text(key).filter(|s| !s.is_empty());
+            value.map(|v| untrusted::check_credential(key, &v).map(|()| Secret::new(v))).transpose()
         };
         let (manual_key, qr_data) = (secret("ManualEntryKey")?, secret("QrCodeData")?);
         // Inferred: the method comes as a name or as the enum's number (None = 0, Email = 1, Authenticator = 2).
-        let method = field(&claims, "AuthenticationMethod").and_then(text).map(|m| m.to_ascii_lowercase());
+        let method = claims.text("AuthenticationMethod").map(|m| m.to_ascii_lowercase());
         let method = match method.as_deref() {
             Some("email" | "1") => Delivery::Email,
             Some("authenticator" | "2") => Delivery::Authenticator { setup: self.setup(manual_key, qr_data) },
@@ -233,7 +233,7 @@ impl OnlineOrderingFlow {
             Delivery::Email => format!("a code was emailed to {}", self.email),
             _ => "enter the code your authenticator app shows".to_owned(),
         };
-        let state = Secret::new(result.auth_code.unwrap_or_default());
+        let state = Secret::new(result.auth_code.as_deref().unwrap_or_default());
         Ok(Challenge::portable(PROVIDER, method, self.clock.now(), state).with_hint(hint))
     }
 
@@ -310,7 +310,7 @@ impl TwoFactorFlow for OnlineOrderingFlow {
         let password = password.as_ref().map(|p| p.expose_secret());
         let body =
             LoginBody { device_id: self.device_id.as_ref().map(Secret::expose_secret), email: &self.email, password };
-        let request = Self::with_json(self.request(Method::POST, url)?, &body)?;
+        let request = Self::with_json(self.request(Method::POST, url), &body)?;
         let answer = self.http.send(request).await?;
         match answer.status {
             200 => Ok(Step::Authenticated(self.session(&answer, None)?)),
@@ -328,7 +328,7 @@ impl TwoFactorFlow for OnlineOrderingFlow {
             .append_pair("code", code.expose_secret())
             .append_pair("rememberMe", if self.remember_device.is_some() { "true" } else { "false" })
             .append_pair("nickname", self.remember_device.as_deref().unwrap_or_default());
-        let answer = self.http.send(self.request(Method::GET, url)?).await?;
+        let answer = self.http.send(self.request(Method::GET, url)).await?;
         match answer.status {
             200 => self.session(&answer, None).map(Step::Authenticated),
             _ => Err(Self::error(&answer, Call::Verify)),
@@ -340,7 +340,7 @@ impl TwoFactorFlow for OnlineOrderingFlow {
         let refresh =
             session.renewal_token().ok_or(Error::Unsupported { operation: "resume without a refresh token" })?;
         let body = RefreshBody { refresh_token: refresh.expose_secret() };
-        let request = Self::with_json(self.request(Method::POST, self.refresh_url.clone())?, &body)?;
+        let request = Self::with_json(self.request(Method::POST, self.refresh_url.clone()), &body)?;
         let answer = self.http.send(request).await?;
         match answer.status {
             200 => self.session(&answer, Some(session)),

@@ -54,7 +54,7 @@ pub mod fuzzing {
     use crate::{
         OnlineOrderingFlow,
         flow::Call,
-        wire::{decode_id_token, field, text},
+        wire::{Claims, decode_id_token},
     };
 
     /// A flow to turn answers into sessions and challenges (built once: it holds an HTTP client).
@@ -79,10 +79,12 @@ pub mod fuzzing {
     pub fn answer(data: &[u8]) {
         let Some((mode, rest)) = data.split_first() else { return };
         if mode % 2 == 1 {
-            if let Some(claims) = std::str::from_utf8(rest).ok().and_then(decode_id_token) {
+            let json = std::str::from_utf8(rest).ok().and_then(decode_id_token);
+            if let Some(claims) = json.as_deref().and_then(Claims::parse) {
                 for key in ["AuthenticationMethod", "ManualEntryKey", "QrCodeData", "CustomerId"] {
-                    let _ = field(&claims, key).and_then(text);
+                    let _ = claims.text(key);
                 }
+                claims.into_iter().for_each(|(_, value)| drop(value.into_json()));
             }
             return;
         }
