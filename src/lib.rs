@@ -7,10 +7,10 @@
 //! |---|---|---|
 //! | `etna` (default) | [`etna`] | ETNA Trader / AutoShares, header-based `POST /token` |
 //! | `oms` (default) | [`oms`] | exchange OMS (AlphaPoint APEX), WebSocket and HTTP gateways |
-//! | `redis` | [`redis`] | a Redis session store shared by a fleet of processes |
-//! | `keyring` | [`keyring`] | sessions and passwords in the OS keyring, falling back to 0600 files |
+//! | `redis` | [`redis`](https://docs.rs/twofa-redis) | a Redis session store shared by a fleet of processes |
+//! | `keyring` | [`keyring`](https://docs.rs/twofa-keyring) | sessions and passwords in the OS keyring, falling back to 0600 files |
 //! | `onlineordering` (default) | [`onlineordering`] | NCR Aloha Online Ordering, `POST`/`GET v1/Authenticate/2FA` |
-//! | `console` | [`console`] | a bot's code source that asks a person through the `twofa serve` web console |
+//! | `console` | [`console`](https://docs.rs/twofa-console) | a bot's code source that asks a person through the `twofa serve` web console |
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {

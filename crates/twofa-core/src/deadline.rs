@@ -13,9 +13,10 @@
 //! The deadline also reaches inside each call: [`clamp`] shortens a request's time limit to what
 //! is left, and [`Http`](crate::http::Http) applies it to every request. A flow whose waits are all
 //! such requests says so ([`TwoFactorFlow::waits_are_clamped`]), and its calls then run without a
-//! timer of their own: one timer per request instead of two. On a multi-threaded runtime each
-//! timer armed while another worker sleeps wakes that worker; the benchmark's login-vs-raw ratios
-//! moved by several percent with it (`docs/benchmarks.md`).
+//! timer of their own; the requests of one operation share one timer, re-armed for each. On a
+//! multi-threaded runtime a new timer armed while another worker sleeps wakes that worker, and
+//! re-arming a registered one for later does not: a login arms a new timer once, not twice per
+//! request as it used to (`docs/benchmarks.md`).
 
 use std::{
     future::{Future, poll_fn},
