@@ -4,10 +4,7 @@ use std::{borrow::Cow, fmt, ops::Deref};
 
 use serde::{
     Deserialize, Deserializer, Serialize,
-    de::{
-        MapAccess, SeqAccess, Visitor,
-        value::{MapAccessDeserializer, SeqAccessDeserializer},
-    },
+    de::{MapAccess, Visitor},
 };
 use serde_json::Value;
 use twofa_core::{Error, untrusted};
@@ -131,9 +128,11 @@ pub(crate) fn decode_id_token(token: &str) -> Option<Vec<u8>> {
 pub(crate) struct Claims<'a>(Vec<(Text<'a>, Claim<'a>)>);
 
 /// The value of a claim.
+#[derive(Deserialize)]
+#[serde(untagged)]
 pub(crate) enum Claim<'a> {
     /// A string, as most claims are.
-    Text(Text<'a>),
+    Text(#[serde(borrow)] Text<'a>),
     /// Any other JSON value.
     Json(Value),
 }
@@ -198,60 +197,6 @@ impl Claim<'_> {
             Claim::Text(text) => Value::String(text.0.into_owned()),
             Claim::Json(value) => value,
         }
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Claim<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ClaimVisitor;
-        impl<'de> Visitor<'de> for ClaimVisitor {
-            type Value = Claim<'de>;
-
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON value")
-            }
-
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Claim<'de>, E> {
-                Ok(Claim::Text(Text(Cow::Borrowed(v))))
-            }
-
-            fn visit_str<E>(self, v: &str) -> Result<Claim<'de>, E> {
-                Ok(Claim::Text(Text(Cow::Owned(v.to_owned()))))
-            }
-
-            fn visit_string<E>(self, v: String) -> Result<Claim<'de>, E> {
-                Ok(Claim::Text(Text(Cow::Owned(v))))
-            }
-
-            fn visit_bool<E>(self, v: bool) -> Result<Claim<'de>, E> {
-                Ok(Claim::Json(Value::Bool(v)))
-            }
-
-            fn visit_i64<E>(self, v: i64) -> Result<Claim<'de>, E> {
-                Ok(Claim::Json(Value::from(v)))
-            }
-
-            fn visit_u64<E>(self, v: u64) -> Result<Claim<'de>, E> {
-                Ok(Claim::Json(Value::from(v)))
-            }
-
-            fn visit_f64<E>(self, v: f64) -> Result<Claim<'de>, E> {
-                Ok(Claim::Json(Value::from(v)))
-            }
-
-            fn visit_unit<E>(self) -> Result<Claim<'de>, E> {
-                Ok(Claim::Json(Value::Null))
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Claim<'de>, A::Error> {
-                Value::deserialize(SeqAccessDeserializer::new(seq)).map(Claim::Json)
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Claim<'de>, A::Error> {
-                Value::deserialize(MapAccessDeserializer::new(map)).map(Claim::Json)
-            }
-        }
-        deserializer.deserialize_any(ClaimVisitor)
     }
 }
 
