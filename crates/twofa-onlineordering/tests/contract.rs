@@ -454,3 +454,21 @@ async fn oo_3_8_guest_or_email_and_password_never_both_never_neither() {
     assert!(!config(guest_builder(&server).guest(EMAIL).password("x")).contains('x'), "never the password");
     guest_builder(&server).build().unwrap();
 }
+
+/// The flow keeps the integrator's Basic credentials as a prebuilt header: its `Debug` shows neither
+/// them nor their base64 form, nor the customer's password.
+#[test]
+fn flow_debug_hides_credentials() {
+    use base64::Engine as _;
+    let flow = OnlineOrderingFlow::builder()
+        .base_url("https://h/")
+        .company_code("C")
+        .integrator("integrator", "api-S3CRET")
+        .email("e@example.com")
+        .password("pw-S3CRET")
+        .build()
+        .unwrap();
+    let shown = format!("{flow:?}");
+    let basic = base64::engine::general_purpose::STANDARD.encode("integrator:api-S3CRET");
+    assert!(!shown.contains("S3CRET") && !shown.contains(&basic), "{shown}");
+}
