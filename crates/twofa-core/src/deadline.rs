@@ -47,10 +47,19 @@ struct Operation {
 /// A new timer that is the runtime's earliest wakes the thread parked on the timer driver (on a
 /// multi-threaded runtime, often another worker); re-arming a registered timer to a later instant
 /// does not. A login's requests run one after the other, so one timer serves them all, and the
-/// login costs that wake-up once instead of once per request. It lives no longer than its
-/// [`Budget`], so never outlives the runtime it was made on.
+/// login costs that wake-up once instead of once per request.
+///
+/// A timer is driven by the runtime it was made on, and a [`Budget`] is a value its caller may
+/// carry to another runtime: a kept timer is re-armed only on the runtime it came from. Elsewhere
+/// it would never fire (its runtime idle) or panic when polled (its runtime gone).
 #[derive(Clone, Default)]
-struct SharedTimer(Arc<Mutex<Option<Pin<Box<Sleep>>>>>);
+struct SharedTimer(Arc<Mutex<Option<Kept>>>);
+
+/// A timer between two requests, and the runtime that drives it.
+struct Kept {
+    runtime: tokio::runtime::Id,
+    sleep: Pin<Box<Sleep>>,
+}
 
 /// The time limit for a wait that starts now: `limit`, or what is left of the current operation's
 /// deadline when that comes sooner (outside any operation, `limit`). [`Http`](crate::http::Http)
@@ -83,20 +92,23 @@ pub(crate) async fn bounded<T>(limit: Duration, call: impl Future<Output = Resul
 
 /// A request's timer, handed back to the operation's [`SharedTimer`] when the request ends.
 struct ArmedTimer {
-    shared: Option<SharedTimer>,
+    /// Where the timer goes back to, and the runtime it runs on; `None` outside a [`Budget`].
+    shared: Option<(SharedTimer, tokio::runtime::Id)>,
     sleep: Option<Pin<Box<Sleep>>>,
 }
 
 impl ArmedTimer {
     fn new(shared: Option<SharedTimer>, at: Instant) -> Self {
+        let here = tokio::runtime::Handle::try_current().ok().map(|runtime| runtime.id());
+        let shared = shared.zip(here);
         // Taken, not borrowed: a request running beside this one (rare) makes a timer of its own.
-        let kept = shared.as_ref().and_then(|timer| timer.0.lock().ok()?.take());
+        let kept = shared.as_ref().and_then(|(timer, _)| timer.0.lock().ok()?.take());
         let sleep = match kept {
-            Some(mut sleep) => {
+            Some(Kept { runtime, mut sleep }) if Some(runtime) == here => {
                 sleep.as_mut().reset(at);
                 sleep
             }
-            None => Box::pin(tokio::time::sleep_until(at)),
+            _ => Box::pin(tokio::time::sleep_until(at)),
         };
         Self { shared, sleep: Some(sleep) }
     }
@@ -108,10 +120,10 @@ impl ArmedTimer {
 
 impl Drop for ArmedTimer {
     fn drop(&mut self) {
-        if let (Some(shared), Some(sleep)) = (&self.shared, self.sleep.take())
+        if let (Some((shared, runtime)), Some(sleep)) = (&self.shared, self.sleep.take())
             && let Ok(mut kept) = shared.0.lock()
         {
-            kept.get_or_insert(sleep);
+            kept.get_or_insert(Kept { runtime: *runtime, sleep });
         }
     }
 }
@@ -265,7 +277,7 @@ mod tests {
     }
 
     fn kept_timer(budget: &Budget) -> Option<*const Sleep> {
-        budget.timer.0.lock().unwrap().as_ref().map(|sleep| &**sleep as *const Sleep)
+        budget.timer.0.lock().unwrap().as_ref().map(|kept| &*kept.sleep as *const Sleep)
     }
 
     #[tokio::test(start_paused = true)]
@@ -309,6 +321,58 @@ mod tests {
         assert!(short.unwrap_err().is_timeout() && long.unwrap_err().is_timeout());
         assert_eq!(begin.elapsed(), Duration::from_secs(2));
         assert!(kept_timer(&budget).is_some());
+    }
+
+    /// A runtime of its own, with a real clock: these tests move a budget between runtimes.
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap()
+    }
+
+    /// A budget is a plain value a caller may keep: its timer must not tie it to the runtime its
+    /// first request ran on, whether that runtime is gone (its timer would panic when polled) or
+    /// idle (its timer would never fire, and a silent server would hang the request for ever).
+    #[test]
+    fn a_budget_moved_to_another_runtime_still_cuts_a_silent_request() {
+        let mut budget = Budget::new(Duration::from_secs(20));
+        let first = runtime();
+        first.block_on(budget.run(bounded(Duration::from_secs(5), async { Ok(()) }))).unwrap();
+        assert!(kept_timer(&budget).is_some());
+        // The first runtime is alive but nobody drives it: its timers never fire.
+        let (cut, took) = std::thread::scope(|scope| {
+            let ran = scope.spawn(|| {
+                let begin = std::time::Instant::now();
+                let cut = runtime().block_on(budget.run(bounded(Duration::from_millis(50), hung())));
+                (cut, begin.elapsed())
+            });
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while !ran.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            assert!(ran.is_finished(), "the request was never cut: its timer sleeps on an idle runtime");
+            ran.join().unwrap()
+        });
+        assert!(matches!(cut, Err(Error::Transport { kind: TransportKind::Timeout, .. })), "{cut:?}");
+        assert!(took < Duration::from_secs(5), "{took:?}");
+        drop(first);
+        // The runtime the kept timer came from is gone now.
+        let cut = runtime().block_on(budget.run(bounded(Duration::from_millis(50), hung())));
+        assert!(matches!(cut, Err(Error::Transport { kind: TransportKind::Timeout, .. })), "{cut:?}");
+    }
+
+    /// A login dropped mid-request (its caller gave up) hands the timer back; the next request
+    /// under the same budget is cut at its own limit, and no timer is left armed.
+    #[tokio::test(start_paused = true)]
+    async fn a_request_dropped_midway_gives_the_timer_back() {
+        let mut budget = Budget::new(Duration::from_secs(60));
+        let abandoned =
+            tokio::time::timeout(Duration::from_secs(1), budget.run(bounded(Duration::from_secs(30), hung())));
+        assert!(abandoned.await.is_err(), "given up by its caller");
+        assert!(kept_timer(&budget).is_some(), "the timer went back to the budget");
+        let begin = Instant::now();
+        let cut = budget.run(bounded(Duration::from_secs(2), hung())).await;
+        assert!(matches!(cut, Err(Error::Transport { kind: TransportKind::Timeout, .. })), "{cut:?}");
+        assert_eq!(begin.elapsed(), Duration::from_secs(2));
+        assert_eq!(budget.run(bounded(Duration::from_secs(2), async { Ok(3) })).await.unwrap(), 3);
     }
 
     #[tokio::test(start_paused = true)]
