@@ -73,3 +73,78 @@ async fn outside_a_login_a_request_keeps_its_own_limit() {
     let inside = budget.run(async { Ok::<_, Error>(twofa::deadline::clamp(Duration::from_secs(30))) }).await.unwrap();
     assert!(inside <= Duration::from_secs(5) && inside > Duration::from_secs(4), "{inside:?}");
 }
+
+/// A server that answers the headers of a small body and then sends it a byte every 50 ms, for
+/// ever short of the end; its base URL.
+async fn trickling_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+                let _ = socket.read(&mut [0; 4096]).await;
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n";
+                let _ = socket.write_all(head.as_bytes()).await;
+                while socket.write_all(b" ").await.is_ok() {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_body_trickled_a_byte_at_a_time_is_cut_at_the_login_deadline() {
+    let flow = OnlineOrderingFlow::builder()
+        .base_url(trickling_server().await)
+        .company_code("C")
+        .integrator("i", "s")
+        .email("e@example.com")
+        .password("p")
+        .http(slow_requests())
+        .build()
+        .unwrap();
+    let options = LoginOptions::default().deadline(Duration::from_millis(300));
+    let begin = Instant::now();
+    let result = login(&flow, &code_source::from_fn(|_| async { Ok("1".into()) }), &options).await;
+    let took = begin.elapsed();
+    let Err(Error::Transport { kind: TransportKind::Timeout, message, .. }) = result else { panic!("{result:?}") };
+    assert!(message.contains("300 ms deadline"), "{message}");
+    assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(5), "{took:?}");
+}
+
+/// Nothing a flow or an `Authenticator` keeps (its HTTP client, a login's timer) is tied to the
+/// runtime of its first login: a program that runs each login on a runtime of its own, dropped
+/// afterwards, logs in every time.
+#[test]
+fn an_authenticator_logs_in_from_one_runtime_after_another() {
+    use twofa_sandbox::{Sandbox, onlineordering as sandbox};
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            tx.send(Sandbox::start().await.unwrap()).unwrap();
+            std::future::pending::<()>().await;
+        });
+    });
+    let sandbox = rx.recv().unwrap();
+    let flow = OnlineOrderingFlow::builder()
+        .base_url(sandbox.onlineordering_base_url())
+        .company_code(sandbox::COMPANY_CODE)
+        .integrator(sandbox::API_USER, sandbox::API_PASSWORD)
+        .email(sandbox::CUSTOMER_NO_2FA)
+        .password(sandbox::PASSWORD)
+        .build()
+        .unwrap();
+    let auth = twofa::Authenticator::builder(std::sync::Arc::new(flow)).build();
+    for flavour in ["current_thread", "multi_thread", "current_thread"] {
+        let runtime = match flavour {
+            "current_thread" => tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
+            _ => tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap(),
+        };
+        let session = runtime.block_on(async { tokio::time::timeout(Duration::from_secs(10), auth.login()).await });
+        assert!(session.expect("the login hung").is_ok(), "on a {flavour} runtime after another was dropped");
+    }
+}

@@ -47,6 +47,10 @@ enum Script {
     HugeDeclared,
     /// Streams chunks forever, no length announced.
     HugeChunked,
+    /// Answers the headers of a small body and never sends the body.
+    HeadersOnly,
+    /// Answers the headers of a small body and trickles it, a byte every 100 ms.
+    Trickle,
 }
 
 fn response(status: &str, content_type: &str, body: &[u8]) -> Script {
@@ -100,6 +104,17 @@ async fn serve(script: Script) -> Server {
                         let chunk =
                             [format!("{:x}\r\n", 65536).into_bytes(), vec![b' '; 65536], b"\r\n".to_vec()].concat();
                         while socket.write_all(&chunk).await.is_ok() {}
+                    }
+                    Script::HeadersOnly | Script::Trickle => {
+                        let head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 4096\r\n\r\n";
+                        let _ = socket.write_all(head).await;
+                        let pause = if matches!(script, Script::Trickle) { 100 } else { 30_000 };
+                        loop {
+                            tokio::time::sleep(Duration::from_millis(pause)).await;
+                            if socket.write_all(b" ").await.is_err() {
+                                return;
+                            }
+                        }
                     }
                 }
             });
@@ -214,6 +229,14 @@ async fn connection_reset_mid_body() {
 #[tokio::test]
 async fn headers_that_never_come_hit_the_request_timeout() {
     every_step(Script::Silent, |e| e.is_timeout()).await;
+}
+
+/// The request time limit covers the body too: a server that sends the headers and then nothing,
+/// or its body a byte at a time (every byte well within any idle timeout), is cut at the limit.
+#[tokio::test]
+async fn a_body_that_never_comes_or_trickles_hits_the_request_timeout() {
+    every_step(Script::HeadersOnly, |e| matches!(e, Error::Transport { kind: TransportKind::Timeout, .. })).await;
+    every_step(Script::Trickle, |e| matches!(e, Error::Transport { kind: TransportKind::Timeout, .. })).await;
 }
 
 #[tokio::test]
