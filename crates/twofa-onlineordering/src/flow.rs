@@ -213,8 +213,7 @@ impl OnlineOrderingFlow {
             .ok_or_else(|| answer.unexpected("an id_token naming the second factor"))?;
         // Setup data is shown on a terminal and holds the TOTP seed: a credential like any other.
         let secret = |key: &'static str| -> Result<Option<Secret>, Error> {
-            let value = claims.text(key).filter(|s| !s.is_empty());
-            value.map(|v| untrusted::check_credential(key, &v).map(|()| Secret::new(v))).transpose()
+            Ok(claims.credential(key)?.filter(|s| !s.is_empty()).map(Secret::new))
         };
         let (manual_key, qr_data) = (secret("ManualEntryKey")?, secret("QrCodeData")?);
         // Inferred: the method comes as a name or as the enum's number (None = 0, Email = 1, Authenticator = 2).

@@ -40,6 +40,8 @@
 
 mod config;
 mod flow;
+#[cfg(test)]
+mod hostile_answers;
 mod wire;
 
 pub use config::{CustomerTokenPlacement, LAB, OnlineOrderingBuilder, PRODUCTION, ResponseFormat};

@@ -148,6 +148,21 @@ impl<'a> Claims<'a> {
     pub(crate) fn text(&self, key: &str) -> Option<Cow<'_, str>> {
         self.0.iter().rev().find(|(k, _)| k.eq_ignore_ascii_case(key)).and_then(|(_, v)| v.text())
     }
+
+    /// [`text`](Self::text) of a credential, once every claim of that name — in any case, however
+    /// often sent — passed [`untrusted::check_credential`]: a hostile twin is refused, not skipped
+    /// because another spelling is the one read.
+    pub(crate) fn credential(&self, key: &'static str) -> Result<Option<Cow<'_, str>>, Error> {
+        let mut last = None;
+        for (_, value) in self.0.iter().filter(|(k, _)| k.eq_ignore_ascii_case(key)) {
+            let text = value.text();
+            if let Some(text) = &text {
+                untrusted::check_credential(key, text)?;
+            }
+            last = text;
+        }
+        Ok(last)
+    }
 }
 
 impl<'a> IntoIterator for Claims<'a> {
