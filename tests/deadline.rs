@@ -148,3 +148,50 @@ fn an_authenticator_logs_in_from_one_runtime_after_another() {
         assert!(session.expect("the login hung").is_ok(), "on a {flavour} runtime after another was dropped");
     }
 }
+
+/// A server that answers every request with an Online Ordering session; its base URL.
+async fn answering_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+                let _ = socket.read(&mut [0; 4096]).await;
+                let body = r#"{"access_token":"a","refresh_token":"r","expires_in_seconds":1800}"#;
+                let head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", body.len());
+                let _ = socket.write_all(format!("{head}{body}").as_bytes()).await;
+            });
+        }
+    });
+    url
+}
+
+/// A zero request limit cuts a request that does not answer at once (within the timer's
+/// millisecond); `Duration::MAX` means no limit. Neither panics, inside a login's deadline or
+/// outside it.
+#[tokio::test]
+async fn request_limits_of_zero_and_max_time_out_at_once_or_never() {
+    let flow = |base: &str, limit| {
+        OnlineOrderingFlow::builder()
+            .base_url(base)
+            .company_code("C")
+            .integrator("i", "s")
+            .email("e@example.com")
+            .password("p")
+            .http(HttpOptions::default().timeout(limit))
+            .build()
+            .unwrap()
+    };
+    let codes = code_source::from_fn(|_| async { Ok("1".into()) });
+    let options = LoginOptions::default();
+    let zero = flow(&silent_server().await, Duration::ZERO);
+    let begin = Instant::now();
+    assert!(matches!(zero.start().await, Err(Error::Transport { kind: TransportKind::Timeout, .. })));
+    let cut = login(&zero, &codes, &options).await;
+    assert!(matches!(cut, Err(Error::Transport { kind: TransportKind::Timeout, .. })), "{cut:?}");
+    assert!(begin.elapsed() < Duration::from_secs(5), "{:?}", begin.elapsed());
+    let unlimited = flow(&answering_server().await, Duration::MAX);
+    assert!(unlimited.start().await.unwrap().session().is_some());
+    login(&unlimited, &codes, &options.clone().deadline(Duration::MAX)).await.unwrap();
+}
