@@ -90,13 +90,15 @@ fn a_body_with_invalid_utf8_outside_the_credentials_is_refused_whole() {
 }
 
 /// The device id goes back to the server on the next login: every claim of that name, in any
-/// case and however often sent, is checked — not only the one a JSON object would keep.
+/// case, however often sent and however escaped, is checked — not only the one a JSON object
+/// would keep.
 #[test]
 fn every_device_id_claim_is_checked_whatever_its_case_or_place() {
     for claims in [
         r#"{"DeviceId":"bad\r\nX: y","DeviceId":"good"}"#,
         r#"{"DeviceId":"good","deviceid":"bad\r\nX: y"}"#,
         r#"{"DEVICEID":"bad value","DeviceId":"good"}"#,
+        r#"{"Device\u0049d":"bad value"}"#,
     ] {
         let body = json!({ "access_token": "a", "refresh_token": "r", "id_token": id_token(claims) });
         assert_refused(session("application/json", body.to_string()), "DeviceId");
