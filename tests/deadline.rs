@@ -159,7 +159,10 @@ async fn answering_server() -> String {
                 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
                 let _ = socket.read(&mut [0; 4096]).await;
                 let body = r#"{"access_token":"a","refresh_token":"r","expires_in_seconds":1800}"#;
-                let head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", body.len());
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                );
                 let _ = socket.write_all(format!("{head}{body}").as_bytes()).await;
             });
         }
