@@ -27,6 +27,10 @@ pub const PROVIDER: &str = "onlineordering";
 /// The `id_token` key under which a remembered device's id comes back (inferred: NCR does not document it).
 pub const DEVICE_ID_CLAIM: &str = "DeviceId";
 
+/// The `id_token` claims of authenticator setup data: the key to type, and the QR code's content.
+/// Both hold the TOTP seed.
+const SETUP_CLAIMS: [&str; 2] = ["ManualEntryKey", "QrCodeData"];
+
 /// How errors name this provider and its common fields.
 const SPEC: Spec = Spec::new(
     "Online Ordering",
@@ -179,6 +183,10 @@ impl OnlineOrderingFlow {
         match json.as_deref().and_then(Claims::parse) {
             Some(claims) => {
                 for (key, value) in claims {
+                    // Setup data holds the TOTP seed, and the extras are not secret.
+                    if SETUP_CLAIMS.iter().any(|setup| key.eq_ignore_ascii_case(setup)) {
+                        continue;
+                    }
                     // The device id goes back to the server on the next login.
                     if key.eq_ignore_ascii_case(DEVICE_ID_CLAIM)
                         && let Some(id) = value.text()
@@ -215,7 +223,8 @@ impl OnlineOrderingFlow {
         let secret = |key: &'static str| -> Result<Option<Secret>, Error> {
             Ok(claims.credential(key)?.filter(|s| !s.is_empty()).map(Secret::new))
         };
-        let (manual_key, qr_data) = (secret("ManualEntryKey")?, secret("QrCodeData")?);
+        let [manual_key, qr_data] = SETUP_CLAIMS.map(secret);
+        let (manual_key, qr_data) = (manual_key?, qr_data?);
         // Inferred: the method comes as a name or as the enum's number (None = 0, Email = 1, Authenticator = 2).
         let method = claims.text("AuthenticationMethod").map(|m| m.to_ascii_lowercase());
         let method = match method.as_deref() {

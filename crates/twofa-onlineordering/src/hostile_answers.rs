@@ -154,3 +154,20 @@ fn an_id_token_of_a_hundred_thousand_tiny_claims_is_read() {
     assert_eq!(kept.extras()["a"], Value::from(1));
     assert_eq!(crate::remembered_device_id(&kept).as_deref(), Some("d-1"));
 }
+
+/// Authenticator setup data holds the TOTP seed. A server that puts it in the `id_token` of a
+/// token answer (it belongs to the 303 only) must not get it stored with the session's extras,
+/// which are not secret: shown by `twofa status`, written to session files in the clear.
+#[test]
+fn setup_data_in_a_token_answer_is_not_kept_with_the_session() {
+    const SEED: &str = "JBSWY3DPEHPK3PXPSEED";
+    for key in ["ManualEntryKey", "manualentrykey", "QrCodeData", "QRCODEDATA"] {
+        let claims = id_token(&format!(r#"{{"CustomerId":"c1","{key}":"otpauth://totp/x?secret={SEED}","Other":1}}"#));
+        let body = json!({ "access_token": "tok", "id_token": claims }).to_string();
+        let session = session("application/json", body).unwrap();
+        assert_eq!(session.subject().get("CustomerId").map(String::as_str), Some("c1"));
+        assert_eq!(session.extras().get("Other"), Some(&json!(1)), "other claims are kept");
+        let kept = serde_json::to_string(&session.expose_secrets()).unwrap();
+        assert!(!kept.contains(SEED) && !format!("{session:?}").contains(SEED), "{key}: {kept}");
+    }
+}
