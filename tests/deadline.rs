@@ -46,6 +46,17 @@ async fn http_flows_say_their_waits_are_clamped_and_the_websocket_does_not() {
     assert!(!oms("ws://127.0.0.1:1/WSGateway").waits_are_clamped());
 }
 
+/// Logs in to `flow` under a 300 ms deadline and checks it ends with the deadline's timeout, on time.
+async fn assert_cut_at_a_300_ms_login_deadline(flow: &dyn TwoFactorFlow) {
+    let options = LoginOptions::default().deadline(Duration::from_millis(300));
+    let begin = Instant::now();
+    let result = login(flow, &code_source::from_fn(|_| async { Ok("1".into()) }), &options).await;
+    let took = begin.elapsed();
+    let Err(Error::Transport { kind: TransportKind::Timeout, message, .. }) = result else { panic!("{result:?}") };
+    assert!(message.contains("300 ms deadline"), "{message}");
+    assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(5), "{took:?}");
+}
+
 #[tokio::test]
 async fn a_server_that_never_answers_is_cut_at_the_login_deadline_not_the_request_limit() {
     let base = silent_server().await;
@@ -57,13 +68,7 @@ async fn a_server_that_never_answers_is_cut_at_the_login_deadline_not_the_reques
         .http(slow_requests())
         .build()
         .unwrap();
-    let options = LoginOptions::default().deadline(Duration::from_millis(300));
-    let begin = Instant::now();
-    let result = login(&flow, &code_source::from_fn(|_| async { Ok("1".into()) }), &options).await;
-    let took = begin.elapsed();
-    let Err(Error::Transport { kind: TransportKind::Timeout, message, .. }) = result else { panic!("{result:?}") };
-    assert!(message.contains("300 ms deadline"), "{message}");
-    assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(5), "{took:?}");
+    assert_cut_at_a_300_ms_login_deadline(&flow).await;
 }
 
 #[tokio::test]
@@ -106,13 +111,7 @@ async fn a_body_trickled_a_byte_at_a_time_is_cut_at_the_login_deadline() {
         .http(slow_requests())
         .build()
         .unwrap();
-    let options = LoginOptions::default().deadline(Duration::from_millis(300));
-    let begin = Instant::now();
-    let result = login(&flow, &code_source::from_fn(|_| async { Ok("1".into()) }), &options).await;
-    let took = begin.elapsed();
-    let Err(Error::Transport { kind: TransportKind::Timeout, message, .. }) = result else { panic!("{result:?}") };
-    assert!(message.contains("300 ms deadline"), "{message}");
-    assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(5), "{took:?}");
+    assert_cut_at_a_300_ms_login_deadline(&flow).await;
 }
 
 /// Nothing a flow or an `Authenticator` keeps (its HTTP client, a login's timer) is tied to the

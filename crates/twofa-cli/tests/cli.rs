@@ -188,24 +188,7 @@ async fn status_lists_profiles_and_never_a_secret() {
     let mut args = e.etna_login(etna::USER_2FA);
     args.extend(["--format", "json"].map(String::from));
     let login = json(&e.run_with_mail(args, None, etna::USER_2FA, right).await);
-    let oms_url = e.sandbox.oms_ws_url();
-    let oms = json(
-        &e.run(&[
-            "login",
-            "oms",
-            "--url",
-            &oms_url,
-            "--username",
-            oms::USER_TOTP,
-            "--password-env",
-            "TWOFA_PASSWORD",
-            "--totp-secret-env",
-            "OMS_SEED",
-            "--format",
-            "json",
-        ])
-        .await,
-    );
+    let oms = json(&e.login_oms(&["--format", "json"]).await);
     let status = e.run(&["status"]).await;
     let shown = text(&status.stdout);
     assert!(shown.contains("etna") && shown.contains("oms") && shown.contains("UserId=2"), "{shown}");
@@ -223,24 +206,7 @@ async fn status_lists_profiles_and_never_a_secret() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oms_token_resumes_the_idle_session_without_a_code() {
     let e = env().await;
-    let url = e.sandbox.oms_ws_url();
-    let login = json(
-        &e.run(&[
-            "login",
-            "oms",
-            "--url",
-            &url,
-            "--username",
-            oms::USER_TOTP,
-            "--password-env",
-            "TWOFA_PASSWORD",
-            "--totp-secret-env",
-            "OMS_SEED",
-            "--format",
-            "json",
-        ])
-        .await,
-    );
+    let login = json(&e.login_oms(&["--format", "json"]).await);
     let connects = e.sandbox.stats().requests("oms.ws.connect");
     let token = e.run(&["token", "--profile", "oms"]).await;
     assert!(token.status.success(), "{}", text(&token.stderr));

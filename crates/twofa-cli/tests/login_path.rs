@@ -72,20 +72,7 @@ async fn token_with_a_fresh_stored_session_never_asks_for_the_password() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_resumes_an_idle_session_without_the_password() {
     let e = env().await;
-    let url = e.sandbox.oms_ws_url();
-    let login = [
-        "login",
-        "oms",
-        "--url",
-        &url,
-        "--username",
-        oms::USER_TOTP,
-        "--password-env",
-        "TWOFA_PASSWORD",
-        "--totp-secret-env",
-        "OMS_SEED",
-    ];
-    assert!(e.run(&login).await.status.success());
+    assert!(e.login_oms(&[]).await.status.success());
     let token = e.run_without(&["token", "--profile", "oms"], &["TWOFA_PASSWORD", "OMS_SEED"]).await;
     assert!(token.status.success(), "{}", text(&token.stderr));
     assert_eq!(e.sandbox.stats().requests("oms.ws.connect"), 2, "the login, then one resume");

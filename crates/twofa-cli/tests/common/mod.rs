@@ -47,6 +47,26 @@ impl Env {
         cmd
     }
 
+    /// Runs `twofa login oms` over the sandbox's WebSocket as the TOTP user (password and seed
+    /// from `TWOFA_PASSWORD` and `OMS_SEED`), then `extra`.
+    pub async fn login_oms(&self, extra: &[&str]) -> Output {
+        let url = self.sandbox.oms_ws_url();
+        let mut args = vec![
+            "login",
+            "oms",
+            "--url",
+            &url,
+            "--username",
+            oms::USER_TOTP,
+            "--password-env",
+            "TWOFA_PASSWORD",
+            "--totp-secret-env",
+            "OMS_SEED",
+        ];
+        args.extend_from_slice(extra);
+        self.run(&args).await
+    }
+
     pub fn etna_login(&self, user: &str) -> Vec<String> {
         let base = self.sandbox.etna_base_url();
         [
