@@ -13,7 +13,6 @@ use twofa_core::{
     http::{Answer, Http, HttpOptions, sensitive_value},
     json::from_slice_ci,
     provider::{Spec, basic_auth, required},
-    untrusted,
 };
 
 use crate::{
@@ -179,19 +178,15 @@ impl OnlineOrderingFlow {
         if let Some(refresh) = result.refresh_token.filter(|t| !t.is_empty()) {
             session = session.with_renewal_token(RenewalToken::new(&*refresh));
         }
-        let json = result.id_token.and_then(|t| decode_id_token(&t));
+        let json = result.id_token.as_deref().and_then(decode_id_token);
         match json.as_deref().and_then(Claims::parse) {
             Some(claims) => {
+                // The device id goes back to the server on the next login.
+                claims.credential(DEVICE_ID_CLAIM)?;
                 for (key, value) in claims {
                     // Setup data holds the TOTP seed, and the extras are not secret.
                     if SETUP_CLAIMS.iter().any(|setup| key.eq_ignore_ascii_case(setup)) {
                         continue;
-                    }
-                    // The device id goes back to the server on the next login.
-                    if key.eq_ignore_ascii_case(DEVICE_ID_CLAIM)
-                        && let Some(id) = value.text()
-                    {
-                        untrusted::check_credential(DEVICE_ID_CLAIM, &id)?;
                     }
                     let subject = matches!(&*key, "CustomerId" | "LoyaltyId").then(|| value.text()).flatten();
                     session = match subject {
