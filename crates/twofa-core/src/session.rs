@@ -9,7 +9,7 @@ use reqwest::{
 use serde::{Deserialize, Serialize, Serializer};
 use time::OffsetDateTime;
 
-use crate::{AccessToken, Error, RenewalToken, Secret, http::sensitive_value};
+use crate::{AccessToken, Error, RenewalToken, Secret, http::sensitive_value, untrusted};
 
 /// Where the access token goes on later API requests.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,8 +200,9 @@ impl Session {
         let token = self.header_value();
         let own = std::iter::once((self.header_name(), &token));
         for (name, value) in own.chain(self.headers.iter().map(|(n, v)| (n.as_str(), v))) {
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| Error::InvalidInput(format!("`{name}` is not a valid header name")))?;
+            let name = header_name(name).map_err(|_| {
+                Error::InvalidInput(format!("`{}` is not a valid header name", untrusted::escape(name)))
+            })?;
             map.insert(name, sensitive_value(value.expose_secret(), "a session header")?);
         }
         Ok(map)
@@ -290,9 +291,44 @@ impl Serialize for ExposedSession<'_> {
     }
 }
 
+/// A header name as HTTP allows it (a token: no space, no control byte, no separator).
+fn header_name(name: &str) -> Result<HeaderName, Error> {
+    HeaderName::from_bytes(name.as_bytes()).map_err(|_| Error::MalformedCredential { field: "header name" })
+}
+
+impl SessionRepr<Secret> {
+    /// A stored session is checked as strictly as the server's answer it came from: whoever can
+    /// write the store (a planted or corrupted file) must not get a control sequence printed by
+    /// `twofa status` or `token`, nor a CR/LF into a header line. Every credential passes
+    /// [`untrusted::check_credential`], every header name and value is one HTTP allows, and the
+    /// provider's name is visible ASCII. The subject is escaped wherever it is shown, as on receipt.
+    fn check(&self) -> Result<(), Error> {
+        untrusted::check_credential("provider", &self.provider)?;
+        untrusted::check_credential("access_token", self.access_token.expose_secret())?;
+        if let Some(renewal) = &self.renewal_token {
+            untrusted::check_credential("renewal_token", renewal.expose_secret())?;
+        }
+        if let TokenPlacement::Header { name } = &self.placement {
+            untrusted::check_credential("header name", name)?;
+            header_name(name)?;
+        }
+        for header in &self.headers {
+            untrusted::check_credential("header name", &header.name)?;
+            header_name(&header.name)?;
+            // Configured values (`Basic …`, a company code) may hold spaces: the rule is the header's.
+            sensitive_value(header.value.expose_secret(), "a stored header")
+                .map_err(|_| Error::MalformedCredential { field: "header value" })?;
+        }
+        Ok(())
+    }
+}
+
 impl<'de> Deserialize<'de> for Session {
+    /// Refuses a session that fails the checks of a server's answer (see `SessionRepr::check`):
+    /// a store reports it as corrupt, and never hands it out.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let r = SessionRepr::<Secret>::deserialize(deserializer)?;
+        r.check().map_err(serde::de::Error::custom)?;
         Ok(Self {
             provider: r.provider,
             access_token: AccessToken::new(r.access_token.expose_secret()),
@@ -372,6 +408,33 @@ mod tests {
         );
         assert_eq!(named.header_name(), "aptoken");
         assert_eq!(named.headers().unwrap()["aptoken"], "tok");
+    }
+
+    #[test]
+    fn a_stored_session_is_checked_like_a_server_answer() {
+        let good = serde_json::to_value(session().expose_secrets()).unwrap();
+        assert!(serde_json::from_value::<Session>(good.clone()).is_ok());
+        let plants: [(&str, serde_json::Value); 8] = [
+            ("access_token", "tok\u{1b}]0;title\u{7}".into()),
+            ("access_token", "tok\r\nX-Injected: 1".into()),
+            ("renewal_token", "renew with space".into()),
+            ("provider", "etna\u{1b}[2J".into()),
+            ("placement", serde_json::json!({"kind": "header", "name": "X-A\r\nX-B: 1"})),
+            ("placement", serde_json::json!({"kind": "header", "name": "Bad Name"})),
+            ("headers", serde_json::json!([{"name": "Et-App-Key", "value": "k\r\nX-B: 1"}])),
+            ("headers", serde_json::json!([{"name": "Et App Key", "value": "k"}])),
+        ];
+        for (field, value) in plants {
+            let mut planted = good.clone();
+            planted[field] = value.clone();
+            let err = serde_json::from_value::<Session>(planted).map(|_| ()).unwrap_err();
+            assert!(!err.to_string().contains("X-B") && !err.to_string().contains("title"), "{field}: {err}");
+            assert!(err.to_string().contains("malformed"), "{field} = {value}: {err}");
+        }
+        // What a configured header legitimately holds still loads.
+        let mut basic = good;
+        basic["headers"] = serde_json::json!([{"name": "Authorization", "value": "Basic dXNlcjpwYXNz"}]);
+        assert!(serde_json::from_value::<Session>(basic).is_ok());
     }
 
     #[test]
