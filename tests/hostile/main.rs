@@ -13,6 +13,7 @@ mod oms_reply;
 mod oo_guest;
 mod proxy;
 mod ws_flood;
+mod ws_handshake;
 
 use std::{
     net::SocketAddr,

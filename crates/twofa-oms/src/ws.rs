@@ -8,12 +8,20 @@
 //!
 //! [`rustls::ClientConfig`]: tokio_rustls::rustls::ClientConfig
 
-use std::{sync::Arc, task::Poll, time::Duration};
+use std::{
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use reqwest::Url;
 use serde_json::Value;
-use tokio::net::TcpStream;
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::TcpStream,
+};
 use tokio_rustls::{
     TlsConnector,
     rustls::{ClientConfig, pki_types::ServerName},
@@ -30,9 +38,19 @@ use crate::frame::{ERROR, REPLY, decode, encode};
 /// connection never gets near it).
 pub(crate) const MAX_UNSENT_PONG_BYTES: usize = 256 * 1024;
 
+/// The most bytes read before the gateway's upgrade answer is complete. An answer is a status line
+/// and a handful of headers (a few hundred bytes); `tokio-websockets` has no bound of its own on its
+/// size and re-parses the whole buffer at every read, so a header line that never ends would grow
+/// the client and its CPU time until the connect timeout. (The number of headers is bounded by the
+/// library: more than 25 is a parse error.)
+pub(crate) const MAX_HANDSHAKE_BYTES: usize = 16 * 1024;
+
+/// The transport under the WebSocket: TCP or TLS, read through a byte budget during the upgrade.
+type Transport = HandshakeBudget<MaybeTlsStream<TcpStream>>;
+
 /// A connection and its next sequence number (even, from 2, as APEX recommends).
 pub(crate) struct Connection {
-    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    stream: WebSocketStream<Transport>,
     next: u64,
     timeout: Duration,
     /// Pong bytes queued since the write queue was last seen empty (an upper bound).
@@ -141,7 +159,7 @@ impl Connection {
 }
 
 /// TCP, then TLS for `wss://`, then the upgrade, with the message size bounded.
-async fn connect(url: &Url, tls: Arc<ClientConfig>) -> Result<WebSocketStream<MaybeTlsStream<TcpStream>>, Error> {
+async fn connect(url: &Url, tls: Arc<ClientConfig>) -> Result<WebSocketStream<Transport>, Error> {
     let host = match url.host() {
         Some(Host::Domain(d)) => d.to_owned(),
         Some(Host::Ipv4(ip)) => ip.to_string(),
@@ -159,14 +177,48 @@ async fn connect(url: &Url, tls: Arc<ClientConfig>) -> Result<WebSocketStream<Ma
     } else {
         MaybeTlsStream::Plain(tcp)
     };
-    let (stream, _) = ClientBuilder::new()
+    let (mut stream, _) = ClientBuilder::new()
         .uri(url.as_str())
         .map_err(|_| Error::Config("the OMS endpoint is not a valid URI".into()))?
         .limits(Limits::default().max_payload_len(Some(MAX_BODY_BYTES)))
-        .connect_on(stream)
+        .connect_on(HandshakeBudget { inner: stream, left: Some(MAX_HANDSHAKE_BYTES) })
         .await
         .map_err(ws_error)?;
+    // From here on, frames are bounded by the message limit instead.
+    stream.get_mut().left = None;
     Ok(stream)
+}
+
+/// A stream that lets at most `left` bytes be read while `left` is `Some`, then fails every read
+/// with [`HandshakeTooLong`]; `None` reads without a bound. Each read is also cut to what is left,
+/// so the upgrade codec never holds more than the budget.
+struct HandshakeBudget<S> {
+    inner: S,
+    left: Option<usize>,
+}
+
+/// The error a read past the handshake budget fails with, told apart from an I/O error in
+/// [`ws_error`].
+#[derive(Debug, thiserror::Error)]
+#[error("the WebSocket handshake answer is longer than {MAX_HANDSHAKE_BYTES} bytes")]
+struct HandshakeTooLong;
+
+impl<S: AsyncRead + Unpin> AsyncRead for HandshakeBudget<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let Some(left) = self.left else { return Pin::new(&mut self.inner).poll_read(cx, buf) };
+        if left == 0 {
+            return Poll::Ready(Err(std::io::Error::other(HandshakeTooLong)));
+        }
+        // Initialised (zeroed) first, so that no unsafe code is needed to count them filled; only
+        // the few reads of the handshake pay for it.
+        let room = buf.remaining().min(left);
+        let mut part = ReadBuf::new(buf.initialize_unfilled_to(room));
+        let result = Pin::new(&mut self.inner).poll_read(cx, &mut part);
+        let n = part.filled().len();
+        buf.advance(n);
+        self.left = Some(left - n);
+        result
+    }
 }
 
 fn closed() -> Error {
@@ -205,6 +257,9 @@ fn ws_error(e: tokio_websockets::Error) -> Error {
     use tokio_websockets::{Error as E, upgrade::Error as U};
     match e {
         E::AlreadyClosed => closed(),
+        E::Io(io) if io.get_ref().is_some_and(|e| e.is::<HandshakeTooLong>()) => {
+            Error::unexpected(None, HandshakeTooLong.to_string())
+        }
         E::Io(io) => io_error(io, "I/O"),
         E::PayloadTooLong { .. } => {
             Error::unexpected(None, format!("a WebSocket message larger than {MAX_BODY_BYTES} bytes"))
@@ -215,5 +270,31 @@ fn ws_error(e: tokio_websockets::Error) -> Error {
         }
         E::Upgrade(_) => Error::unexpected(None, "an invalid WebSocket handshake answer"),
         other => Error::transport(TransportKind::Other, format!("WebSocket error: {other}")),
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for HandshakeBudget<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 }

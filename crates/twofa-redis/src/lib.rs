@@ -49,15 +49,17 @@ pub mod fuzzing {
                 // Redis values reach the store as strings: redis-rs refuses what is not UTF-8.
                 let Ok(stored) = std::str::from_utf8(rest) else { return };
                 let seal = (*mode == 0).then(seal);
-                if let Ok(session) = super::decode(seal, "twofa:session:fuzz", stored) {
+                if let Ok((session, _)) = super::decode(seal, "twofa:session:fuzz", stored) {
                     twofa_core::fuzzing::use_session(&session);
                 }
             }
             _ => {
-                let Ok(sealed) = seal().seal(rest) else { return };
-                let opened = seal().open(&sealed).map(|plain| plain.to_vec()).ok();
+                let key = "twofa:session:fuzz";
+                let Ok(sealed) = seal().seal(key, 1, rest) else { return };
+                let opened = seal().open(key, &sealed).map(|(_, plain)| plain.to_vec()).ok();
                 assert_eq!(opened.as_deref(), Some(rest), "a sealed value opens to itself");
-                if let Ok(session) = super::decode(Some(seal()), "twofa:session:fuzz", &sealed) {
+                assert!(seal().open("twofa:session:other", &sealed).is_err(), "and only under its own key");
+                if let Ok((session, _)) = super::decode(Some(seal()), key, &sealed) {
                     twofa_core::fuzzing::use_session(&session);
                 }
             }
@@ -73,7 +75,11 @@ pub mod fuzzing {
     }
 }
 
-use std::time::Duration;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 use async_trait::async_trait;
 use chacha20poly1305::aead::{OsRng, rand_core::RngCore as _};
@@ -96,6 +102,9 @@ pub struct RedisStore {
     prefix: String,
     seal: Option<Seal>,
     local_fallback: bool,
+    /// The highest generation of a sealed session seen (loaded or saved) per Redis key, shared by
+    /// clones: an older one read later is a rollback and is refused. In this process only.
+    seen: Arc<Mutex<HashMap<String, u64>>>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -125,7 +134,7 @@ impl RedisStore {
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
         let redis = client.get_connection_manager_with_config(config).await.map_err(redis_error)?;
-        Ok(Self { redis, prefix: "twofa".into(), seal: None, local_fallback: false })
+        Ok(Self { redis, prefix: "twofa".into(), seal: None, local_fallback: false, seen: Arc::default() })
     }
 
     /// The key prefix (default `twofa`): keys are `{prefix}:session:{profile}` and `{prefix}:lock:{profile}`.
@@ -150,18 +159,42 @@ impl RedisStore {
         check_profile(profile)?;
         Ok(format!("{}:{kind}:{profile}", self.prefix))
     }
+
+    /// Records `generation` as seen for `key`; an older one than already seen is a rollback.
+    fn see(&self, key: &str, generation: u64) -> Result<(), Error> {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let highest = seen.entry(key.to_owned()).or_insert(0);
+        if generation < *highest {
+            return Err(Error::Store {
+                path: None,
+                detail: format!("the stored session at {key} is older than one this process has already seen"),
+            });
+        }
+        *highest = generation;
+        Ok(())
+    }
+
+    /// The generation of the next save under `key`: the time in nanoseconds, and always above the
+    /// highest seen, so that a clock behind another host's still counts up.
+    fn next_generation(&self, key: &str) -> u64 {
+        let now = u64::try_from(twofa_core::time::OffsetDateTime::now_utc().unix_timestamp_nanos()).unwrap_or(0);
+        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        now.max(seen.get(key).map_or(0, |g| g.saturating_add(1)))
+    }
 }
 
-/// The session in a stored value: opened with `seal` when sessions are encrypted, then parsed.
-fn decode(seal: Option<&Seal>, key: &str, stored: &str) -> Result<Session, Error> {
-    let json = match seal {
-        Some(seal) => seal.open(stored)?,
-        None => zeroize::Zeroizing::new(stored.as_bytes().to_vec()),
+/// The session in a stored value: opened with `seal` (for this `key`) when sessions are
+/// encrypted, then parsed; with its generation when sealed.
+fn decode(seal: Option<&Seal>, key: &str, stored: &str) -> Result<(Session, Option<u64>), Error> {
+    let (generation, json) = match seal {
+        Some(seal) => seal.open(key, stored).map(|(g, json)| (Some(g), json))?,
+        None => (None, zeroize::Zeroizing::new(stored.as_bytes().to_vec())),
     };
-    serde_json::from_slice(&json).map_err(|e| Error::Store {
+    let session = serde_json::from_slice(&json).map_err(|e| Error::Store {
         path: None,
         detail: format!("corrupt session at {key}: {}", twofa_core::json::describe_error(&e)),
-    })
+    })?;
+    Ok((session, generation))
 }
 
 #[async_trait]
@@ -170,7 +203,11 @@ impl SessionStore for RedisStore {
         let key = self.key("session", profile)?;
         let stored: Option<String> = self.redis.clone().get(&key).await.map_err(redis_error)?;
         let Some(stored) = stored.map(zeroize::Zeroizing::new) else { return Ok(None) };
-        decode(self.seal.as_ref(), &key, &stored).map(Some)
+        let (session, generation) = decode(self.seal.as_ref(), &key, &stored)?;
+        if let Some(generation) = generation {
+            self.see(&key, generation)?;
+        }
+        Ok(Some(session))
     }
 
     async fn save(&self, profile: &str, session: &Session) -> Result<(), Error> {
@@ -180,7 +217,12 @@ impl SessionStore for RedisStore {
                 .map_err(|e| Error::Store { path: None, detail: e.to_string() })?,
         );
         let value = zeroize::Zeroizing::new(match &self.seal {
-            Some(seal) => seal.seal(&json)?,
+            Some(seal) => {
+                let generation = self.next_generation(&key);
+                let sealed = seal.seal(&key, generation, &json)?;
+                self.see(&key, generation)?;
+                sealed
+            }
             None => String::from_utf8_lossy(&json).into_owned(),
         });
         let mut set = redis::cmd("SET");

@@ -91,6 +91,82 @@ async fn sessions_can_be_encrypted_at_rest() {
     ));
 }
 
+fn sealed_store_url() -> Option<String> {
+    redis_url()
+}
+
+async fn sealed(url: &str, prefix: &str) -> RedisStore {
+    RedisStore::connect(url)
+        .await
+        .unwrap()
+        .with_prefix(prefix)
+        .with_encryption_key_from_env("TWOFA_TEST_SESSION_KEY")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_sealed_session_copied_under_another_key_does_not_open() {
+    let Some(url) = sealed_store_url() else { return };
+    let prefix = prefix("copied");
+    let store = sealed(&url, &prefix).await;
+    store.save("desk-a", &session("desk-a-token", Duration::from_secs(60))).await.unwrap();
+    let mut raw = redis::Client::open(url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let a: String = raw.get(format!("{prefix}:session:desk-a")).await.unwrap();
+    raw.set::<_, _, ()>(format!("{prefix}:session:desk-b"), &a).await.unwrap();
+    let err = sealed(&url, &prefix).await.load("desk-b").await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Store { detail, .. } if detail.contains("cannot be decrypted with this key under this key name")),
+        "desk A's session opened under desk B: {err:?}"
+    );
+    assert_eq!(store.load("desk-a").await.unwrap().unwrap().access_token().expose_secret(), "desk-a-token");
+}
+
+#[tokio::test]
+async fn an_older_sealed_session_put_back_is_refused() {
+    let Some(url) = sealed_store_url() else { return };
+    let prefix = prefix("rollback");
+    let store = sealed(&url, &prefix).await;
+    let key = format!("{prefix}:session:p");
+    let mut raw = redis::Client::open(url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    store.save("p", &session("old-token", Duration::from_secs(60))).await.unwrap();
+    let old: String = raw.get(&key).await.unwrap();
+    // Another process of the fleet renews; this one reads the renewed session.
+    sealed(&url, &prefix).await.save("p", &session("new-token", Duration::from_secs(60))).await.unwrap();
+    assert_eq!(store.load("p").await.unwrap().unwrap().access_token().expose_secret(), "new-token");
+    raw.set::<_, _, ()>(&key, &old).await.unwrap();
+    let err = store.load("p").await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Store { detail, .. } if detail.contains("older than one this process has already seen")),
+        "a rolled-back session was taken: {err:?}"
+    );
+    // A clone shares what was seen.
+    assert!(store.clone().load("p").await.is_err());
+}
+
+#[tokio::test]
+async fn a_value_sealed_without_associated_data_is_not_opened() {
+    use base64::Engine as _;
+    use chacha20poly1305::{AeadCore as _, ChaCha20Poly1305, KeyInit as _, aead::Aead as _};
+    let Some(url) = sealed_store_url() else { return };
+    let prefix = prefix("v1");
+    let key =
+        base64::engine::general_purpose::STANDARD.decode(std::env::var("TWOFA_TEST_SESSION_KEY").unwrap()).unwrap();
+    let cipher = ChaCha20Poly1305::new_from_slice(&key).unwrap();
+    let json = serde_json::to_vec(&session("v1-token", Duration::from_secs(60)).expose_secrets()).unwrap();
+    let nonce = ChaCha20Poly1305::generate_nonce(&mut chacha20poly1305::aead::OsRng);
+    let sealed_v1 = cipher.encrypt(&nonce, json.as_slice()).unwrap();
+    let value = format!(
+        "chacha20poly1305:{}",
+        base64::engine::general_purpose::STANDARD.encode([nonce.as_slice(), &sealed_v1].concat())
+    );
+    let mut raw = redis::Client::open(url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    raw.set::<_, _, ()>(format!("{prefix}:session:p"), &value).await.unwrap();
+    assert!(
+        matches!(sealed(&url, &prefix).await.load("p").await, Err(Error::Store { .. })),
+        "a version 1 value was opened"
+    );
+}
+
 #[tokio::test]
 async fn the_renewal_lock_has_one_holder_and_only_the_holder_releases_it() {
     let Some(url) = redis_url() else { return };
