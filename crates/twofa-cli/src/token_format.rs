@@ -220,7 +220,7 @@ mod tests {
     fn a_header_with_a_newline_is_refused_before_any_format() {
         let bad = hostile().with_header("X-Split", Secret::new("a\nheader = \"Injected: 1\""));
         for format in [Format::Text, Format::Json, Format::Curl, Format::Env] {
-            let e = render(format, "p", &bad, true).err().expect("refused");
+            let Err(e) = render(format, "p", &bad, true) else { panic!("a newline in a header was printed") };
             assert_eq!(e.kind, "invalid_input");
             assert!(!e.message.contains("Injected"), "{}", e.message);
         }
