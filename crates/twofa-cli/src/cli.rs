@@ -66,13 +66,15 @@ pub enum Command {
     },
     /// Print the current access token, renewing it first if needed
     #[command(after_help = "Examples:
-  curl -H \"Authorization: Bearer $(twofa token --profile etna)\" https://…
-  curl -H \"$(twofa token --profile oms --header)\" https://…")]
+  twofa token --profile etna --format curl | curl -K - https://…/api/v1.0/users/me
+  curl -H \"$(twofa token --profile oms --header)\" https://…     # one header: the OMS
+  twofa token --profile etna --format json   # {version, provider, profile, access_token, headers, expires_at, …}
+  eval \"$(twofa token --profile etna --format env)\"; echo \"$TWOFA_EXPIRES_AT\"")]
     Token {
         /// The profile
         #[arg(long, value_name = "NAME")]
         profile: String,
-        /// Print `Name: value` instead of the bare token
+        /// Print every header the API needs, one `Name: value` a line, instead of the bare token
         #[arg(long)]
         header: bool,
     },
@@ -252,6 +254,10 @@ pub enum Format {
     Text,
     /// One JSON object with the token, for scripts
     Json,
+    /// `token` only: curl config lines, one `header = "Name: value"` each (`| curl -K - URL`)
+    Curl,
+    /// `token` only: POSIX-shell assignments (`eval "$(twofa token … --format env)"`)
+    Env,
 }
 
 /// Flags every `login` takes.

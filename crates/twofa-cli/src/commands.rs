@@ -262,12 +262,7 @@ pub async fn token(ctx: &Context, name: &str, header: bool) -> Result<(), Failur
     let ProfileAuth { authenticator, .. } =
         authenticate::authenticator(&ctx.settings, name, &profile, inputs, None).await?;
     let session = authenticator.session().await?;
-    if header {
-        println!("{}: {}", session.header_name(), session.header_value().expose_secret());
-    } else {
-        println!("{}", session.access_token().expose_secret());
-    }
-    Ok(())
+    crate::token_format::print(ctx.format, name, &session, header)
 }
 
 pub async fn status(ctx: &Context) -> Result<(), Failure> {

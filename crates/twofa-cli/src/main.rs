@@ -16,6 +16,7 @@ mod progress;
 mod sandbox;
 mod serve;
 mod stores;
+mod token_format;
 
 use std::{io::IsTerminal as _, process::ExitCode, time::Duration};
 
@@ -84,6 +85,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 .map_err(|e| Failure::usage(format!("cannot write the manual page: {e}")));
         }
         _ => {}
+    }
+    if matches!(cli.format, Format::Curl | Format::Env) && !matches!(cli.command, Command::Token { .. }) {
+        return Err(Failure::usage("--format curl and --format env are for `twofa token`; use text or json"));
     }
     let store_dir = cli
         .store_dir

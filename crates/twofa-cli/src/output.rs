@@ -42,7 +42,8 @@ pub fn report(format: Format, failure: Failure) -> std::process::ExitCode {
             }
             eprintln!("{}", json!({ "error": error }));
         }
-        Format::Text => {
+        // curl and env are `token`'s formats; its errors are text.
+        Format::Text | Format::Curl | Format::Env => {
             eprintln!("error: {}", failure.message);
             if let Some(hint) = failure.hint {
                 eprintln!("hint: {hint}");
@@ -109,7 +110,7 @@ impl Failure {
     }
 }
 
-fn rfc3339(t: OffsetDateTime) -> String {
+pub fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }
 
@@ -126,7 +127,7 @@ pub fn until(t: OffsetDateTime) -> String {
 }
 
 /// The session's subject (ids the server chose), escaped for a terminal.
-fn escaped_subject(session: &Session) -> std::collections::BTreeMap<String, String> {
+pub fn escaped_subject(session: &Session) -> std::collections::BTreeMap<String, String> {
     session.subject().iter().map(|(k, v)| (escape(k), escape(v))).collect()
 }
 
@@ -150,7 +151,7 @@ pub fn waiting(format: Format, profile: &str, challenge: &twofa_core::Challenge)
             });
             println!("{out}");
         }
-        Format::Text => {
+        Format::Text | Format::Curl | Format::Env => {
             let method = challenge.method();
             let answer = method.answer_name().to_lowercase();
             println!("{} is waiting for the {answer} ({}).", escape(challenge.provider()), escape(&method.to_string()));
@@ -174,7 +175,7 @@ pub fn logged_in(format: Format, profile: &str, session: &Session, store: &str) 
             });
             println!("{out}");
         }
-        Format::Text => {
+        Format::Text | Format::Curl | Format::Env => {
             let mut text = format!("Logged in to {} as profile `{profile}`", session.provider());
             if !session.subject().is_empty() {
                 let _ = write!(text, " ({})", subject(session));

@@ -178,7 +178,11 @@ async fn token_reuses_the_stored_session_without_a_code() {
     assert!(token.status.success(), "{}", text(&token.stderr));
     assert_eq!(text(&token.stdout).trim(), login["access_token"]);
     let header = e.run(&["token", "--profile", "etna", "--header"]).await;
-    assert_eq!(text(&header.stdout).trim(), format!("Authorization: {}", login["header_value"].as_str().unwrap()));
+    // Every header the API needs, one a line: the token's, then ETNA's app key.
+    assert_eq!(
+        text(&header.stdout),
+        format!("Authorization: {}\nEt-App-Key: {}\n", login["header_value"].as_str().unwrap(), etna::APP_KEY)
+    );
     assert_eq!(e.sandbox.stats().requests("etna.token"), requests, "no request, no code");
 }
 

@@ -4,7 +4,7 @@ use std::{collections::BTreeMap, fmt, time::Duration};
 
 use reqwest::{
     RequestBuilder,
-    header::{HeaderMap, HeaderName},
+    header::{HeaderMap, HeaderName, HeaderValue},
 };
 use serde::{Deserialize, Serialize, Serializer};
 use time::OffsetDateTime;
@@ -197,15 +197,46 @@ impl Session {
     /// Every header a later request needs, values marked sensitive so reqwest never logs them.
     pub fn headers(&self) -> Result<HeaderMap, Error> {
         let mut map = HeaderMap::new();
+        self.each_header(|name, _, _, value| {
+            map.insert(name, value);
+        })?;
+        Ok(map)
+    }
+
+    /// The headers of [`Session::headers`] (and so of [`Session::authorize`]) as `(name, value)`
+    /// pairs in the order they are set, names spelt as the provider spells them: for programs that
+    /// hand the headers on (`twofa token --format json|curl|env`) rather than send a request.
+    ///
+    /// The same checks as [`Session::headers`] apply, and a later header of the same name
+    /// (compared case-insensitively) replaces an earlier one, as it does in the header map.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a name or value that cannot be sent in an HTTP header (the
+    /// message never holds the value).
+    pub fn header_list(&self) -> Result<Vec<(String, Secret)>, Error> {
+        let mut list: Vec<(String, Secret)> = Vec::with_capacity(1 + self.headers.len());
+        self.each_header(|_, name, value, _| match list.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            Some(slot) => slot.1 = Secret::new(value),
+            None => list.push((name.to_owned(), Secret::new(value))),
+        })?;
+        Ok(list)
+    }
+
+    /// Checks every header (the token's first, then the extra ones) and hands each to `f` as its
+    /// parsed name, its spelling, its value and its sensitive header value: the one place both
+    /// views of the headers come from.
+    fn each_header(&self, mut f: impl FnMut(HeaderName, &str, &str, HeaderValue)) -> Result<(), Error> {
         let token = self.header_value();
         let own = std::iter::once((self.header_name(), &token));
         for (name, value) in own.chain(self.headers.iter().map(|(n, v)| (n.as_str(), v))) {
-            let name = header_name(name).map_err(|_| {
+            let parsed = header_name(name).map_err(|_| {
                 Error::InvalidInput(format!("`{}` is not a valid header name", untrusted::escape(name)))
             })?;
-            map.insert(name, sensitive_value(value.expose_secret(), "a session header")?);
+            let header = sensitive_value(value.expose_secret(), "a session header")?;
+            f(parsed, name, value.expose_secret(), header);
         }
-        Ok(map)
+        Ok(())
     }
 
     /// Adds the session's headers to a request.
@@ -435,6 +466,27 @@ mod tests {
         let mut basic = good;
         basic["headers"] = serde_json::json!([{"name": "Authorization", "value": "Basic dXNlcjpwYXNz"}]);
         assert!(serde_json::from_value::<Session>(basic).is_ok());
+    }
+
+    #[test]
+    fn header_list_is_the_header_map_in_order_and_spelling() {
+        let s = session();
+        let list = s.header_list().unwrap();
+        let shown: Vec<(&str, &str)> = list.iter().map(|(n, v)| (n.as_str(), v.expose_secret())).collect();
+        assert_eq!(shown, [("Authorization", "Bearer access-AAA"), ("Et-App-Key", "appkey-CCC")]);
+        let map = s.headers().unwrap();
+        assert_eq!(map.len(), list.len());
+        for (name, value) in &list {
+            assert_eq!(map[name.as_str()], value.expose_secret());
+        }
+        // A later header of the same name replaces the earlier one, as in the map.
+        let twice = s.clone().with_header("et-app-key", Secret::new("second"));
+        let list = twice.header_list().unwrap();
+        let shown: Vec<(&str, &str)> = list.iter().map(|(n, v)| (n.as_str(), v.expose_secret())).collect();
+        assert_eq!(shown, [("Authorization", "Bearer access-AAA"), ("Et-App-Key", "second")]);
+        assert_eq!(twice.headers().unwrap()["et-app-key"], "second");
+        let bad = s.with_header("X-Bad", Secret::new("a\rb"));
+        assert!(matches!(bad.header_list(), Err(Error::InvalidInput(m)) if !m.contains("a\rb")));
     }
 
     #[test]
