@@ -31,6 +31,7 @@
 //! # drop(token); Ok(()) }
 //! ```
 
+pub mod channel;
 mod client;
 #[cfg(feature = "server")]
 pub mod server;

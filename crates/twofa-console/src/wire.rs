@@ -27,6 +27,15 @@ pub const MAX_QR_CHARS: usize = 2048;
 /// The longest [`Outcome::message`] the console shows, in characters; a longer one is cut.
 pub const MAX_MESSAGE_CHARS: usize = 512;
 
+/// The longest challenge id a bot accepts from the console (it makes 24 characters).
+pub const MAX_ID_CHARS: usize = 64;
+
+/// Whether `id` may name a challenge in a URL: 1 to [`MAX_ID_CHARS`] ASCII letters and digits, so
+/// a console's answer cannot make the bot call another path (`/`, `..`, `?`, `%`, controls).
+pub fn is_challenge_id(id: &str) -> bool {
+    (1..=MAX_ID_CHARS).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 /// A login waiting for a code, as a bot announces it. Never holds the code; holds the
 /// authenticator setup (the TOTP seed) only while the provider offers enrolment.
 #[derive(Debug, Serialize, Deserialize)]

@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::Browser;
+use common::{Browser, Channel};
 use tokio::{
     io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _},
     net::TcpStream,
@@ -38,33 +38,26 @@ fn register(profile: &str) -> Register {
     }
 }
 
-/// A bot holding the console's token, speaking the wire protocol by hand.
+/// A bot holding the console's token, speaking the wire protocol by hand: the key of whatever
+/// profile it registers follows from the token.
 struct Bot {
     http: reqwest::Client,
     base: String,
-    bearer: String,
+    token: Secret,
 }
 
 impl Bot {
     fn new(console: &Console) -> Self {
-        Self {
-            http: reqwest::Client::new(),
-            base: console.base_url(),
-            bearer: format!("Bearer {}", console.token().expose_secret()),
-        }
+        Self { http: reqwest::Client::new(), base: console.base_url(), token: console.token().clone() }
+    }
+
+    async fn channel(&self, profile: &str) -> Channel {
+        let key = twofa_console::channel::bot_key(&self.token, profile);
+        Channel::open(&self.http, &self.base, &key, profile).await.unwrap()
     }
 
     async fn register(&self, body: &Register) -> (u16, String) {
-        let answer = self
-            .http
-            .post(format!("{}api/challenges", self.base))
-            .header("authorization", &self.bearer)
-            .header("content-type", "application/json")
-            .body(serde_json::to_vec(body).unwrap())
-            .send()
-            .await
-            .unwrap();
-        (answer.status().as_u16(), answer.text().await.unwrap())
+        self.channel(&body.profile).await.call("api/challenges", &serde_json::to_vec(body).unwrap()).await
     }
 }
 
@@ -189,19 +182,25 @@ async fn two_consoles_on_one_host_keep_their_own_cookies() {
 /// send requests in a tight loop until its wait ran out.
 #[tokio::test]
 async fn a_console_that_answers_at_once_is_not_hammered() {
-    use axum::{Router, http::StatusCode, routing::get, routing::post};
+    use axum::{http::StatusCode, routing::post};
     let polls = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&polls);
-    let app = Router::new().route("/api/challenges", post(|| async { (StatusCode::CREATED, r#"{"id":"x"}"#) })).route(
-        "/api/challenges/{id}/code",
-        get(move || {
-            counted.fetch_add(1, Ordering::Relaxed);
-            async { StatusCode::NO_CONTENT }
-        }),
+    let fake = FakeConsole::new("alice");
+    let app = axum::Router::new().route("/api/hello", post(FakeConsole::hello)).merge(
+        axum::Router::new()
+            .route("/api/challenges", post(|| async { (StatusCode::CREATED, r#"{"id":"x"}"#) }))
+            .route(
+                "/api/challenges/{id}/code",
+                post(move || {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                    async { StatusCode::NO_CONTENT }
+                }),
+            )
+            .layer(axum::middleware::from_fn_with_state(Arc::clone(&fake), FakeConsole::seal)),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    tokio::spawn(async move { axum::serve(listener, app.with_state(fake)).await });
     let codes =
         ConsoleCodeSource::new(&format!("http://{addr}/?token=t"), "alice").unwrap().wait_limit(Duration::from_secs(3));
     let challenge = Challenge::portable("etna", Method::Sms, OffsetDateTime::now_utc(), Secret::new("state"));
@@ -210,6 +209,48 @@ async fn a_console_that_answers_at_once_is_not_hammered() {
     assert!(matches!(&r, Err(twofa_core::Error::CodeSource(m)) if m.contains("nobody typed")), "{r:?}");
     let polls = polls.load(Ordering::Relaxed);
     assert!(polls <= 4, "{polls} polls in 3 s");
+}
+
+/// A console of its own (hostile, or broken) that holds the access token `t`: it proves itself to
+/// a bot of `profile` and seals whatever its routes answer, without looking at the requests.
+struct FakeConsole {
+    profile: String,
+    sessions: std::sync::Mutex<Vec<(String, twofa_console::channel::SessionKey)>>,
+}
+
+impl FakeConsole {
+    fn new(profile: &str) -> Arc<Self> {
+        Arc::new(Self { profile: profile.into(), sessions: Default::default() })
+    }
+
+    async fn hello(
+        axum::extract::State(fake): axum::extract::State<Arc<Self>>,
+        axum::Json(hello): axum::Json<twofa_console::channel::Hello>,
+    ) -> axum::Json<twofa_console::channel::HelloAnswer> {
+        use twofa_console::channel::{HelloAnswer, SessionKey, bot_key, new_nonce};
+        let key = bot_key(&Secret::new("t"), &fake.profile);
+        let (session, nonce) = (new_nonce(), new_nonce());
+        let keys = SessionKey::derive(&key, &hello.profile, &hello.nonce, &nonce);
+        let proof = keys.proof();
+        fake.sessions.lock().unwrap().push((session.clone(), keys));
+        axum::Json(HelloAnswer { session, nonce, proof })
+    }
+
+    async fn seal(
+        axum::extract::State(fake): axum::extract::State<Arc<Self>>,
+        request: axum::extract::Request,
+        next: axum::middleware::Next,
+    ) -> axum::response::Response {
+        let headers = request.headers();
+        let session = headers[twofa_console::channel::SESSION_HEADER].to_str().unwrap().to_owned();
+        let seq: u64 = headers[twofa_console::channel::SEQ_HEADER].to_str().unwrap().parse().unwrap();
+        let answer = next.run(request).await;
+        let status = answer.status().as_u16();
+        let body = axum::body::to_bytes(answer.into_body(), 1 << 20).await.unwrap();
+        let sessions = fake.sessions.lock().unwrap();
+        let keys = &sessions.iter().find(|(id, _)| *id == session).unwrap().1;
+        axum::response::IntoResponse::into_response(keys.seal_answer(&session, seq, status, &body))
+    }
 }
 
 /// The printed link's redirect kept the path as it came: `//evil.example/?token=…` answered
@@ -339,15 +380,10 @@ async fn a_long_poll_outlives_the_header_timeout() {
     let console = Console::builder().header_timeout(Duration::from_secs(1)).start().await.unwrap();
     let entry = console.registry().register(register("alice"), Origin::Bot);
     let bot = Bot::new(&console);
+    let channel = bot.channel("alice").await;
     let start = Instant::now();
-    let answer = bot
-        .http
-        .get(format!("{}api/challenges/{}/code?wait=2", bot.base, entry.id))
-        .header("authorization", &bot.bearer)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 204);
+    let (status, _) = channel.call(&format!("api/challenges/{}/code?wait=2", entry.id), b"").await;
+    assert_eq!(status, 204);
     assert!(start.elapsed() >= Duration::from_secs(2), "{:?}", start.elapsed());
     // The kept-alive connection serves the next request.
     assert_eq!(bot.register(&register("bob")).await.0, 201);
@@ -366,19 +402,210 @@ async fn connections_beyond_the_cap_are_closed_at_once() {
     let bot = Bot::new(&console);
     let start = Instant::now();
     loop {
-        match bot
-            .http
-            .get(format!("{}api/challenges/x/code?wait=0", bot.base))
-            .header("authorization", &bot.bearer)
-            .send()
-            .await
-        {
-            Ok(answer) => {
-                assert_eq!(answer.status(), 410);
+        let key = twofa_console::channel::bot_key(&bot.token, "alice");
+        let polled = match Channel::open(&bot.http, &bot.base, &key, "alice").await {
+            Ok(channel) => channel.try_call("api/challenges/x/code?wait=0", b"").await,
+            Err(e) => Err(e),
+        };
+        match polled {
+            Ok((status, _)) => {
+                assert_eq!(status, 410);
                 break;
             }
             Err(e) => assert!(start.elapsed() < Duration::from_secs(5), "no slot came back: {e}"),
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+const SEED: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+const HINT: &str = "code sent to +1 555 0100 (alice's phone)";
+
+/// A challenge of an authenticator enrolment: its setup holds the TOTP seed, the hint a phone number.
+fn enrolment_request() -> CodeRequest {
+    let setup = twofa_core::AuthenticatorSetup::new(
+        Some(Secret::new(SEED)),
+        Some(Secret::new(format!("otpauth://totp/alice?secret={SEED}"))),
+        None,
+    );
+    let challenge = Challenge::portable(
+        "oms",
+        Method::Authenticator { setup: Some(setup) },
+        OffsetDateTime::now_utc(),
+        Secret::new("state"),
+    )
+    .with_hint(HINT);
+    CodeRequest::new(&challenge, 1, 3)
+}
+
+/// Everything a squatter received: method, address, headers and body of every request.
+type Seen = Arc<std::sync::Mutex<Vec<u8>>>;
+
+/// A process squatting on a console's address that answers as a console of the old protocol
+/// would (a challenge id, then a code of its choosing) and keeps every byte it receives.
+async fn squatter() -> (std::net::SocketAddr, Seen) {
+    use axum::{body::Bytes, http::StatusCode, response::IntoResponse};
+    let seen = Seen::default();
+    let kept = Arc::clone(&seen);
+    let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+        let kept = Arc::clone(&kept);
+        async move {
+            let (parts, body) = request.into_parts();
+            let body: Bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+            let mut record = format!("{} {}\n{:?}\n", parts.method, parts.uri, parts.headers).into_bytes();
+            record.extend_from_slice(&body);
+            kept.lock().unwrap().extend_from_slice(&record);
+            let path = parts.uri.path().to_owned();
+            if path.ends_with("/hello") {
+                (
+                    StatusCode::OK,
+                    r#"{"session":"s","nonce":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","proof":"AAAA"}"#,
+                )
+                    .into_response()
+            } else if path == "/api/challenges" {
+                (StatusCode::CREATED, r#"{"id":"squatted"}"#).into_response()
+            } else if path.ends_with("/code") {
+                (StatusCode::OK, r#"{"code":"000000"}"#).into_response()
+            } else {
+                StatusCode::NO_CONTENT.into_response()
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, seen)
+}
+
+/// The console restarted on another port and a local user bound the old one: the bot sent it the
+/// console token, the challenge and the enrolment's TOTP seed, and took the code it answered.
+#[tokio::test]
+async fn a_squatter_on_the_consoles_address_gets_no_token_challenge_or_seed_and_its_code_is_refused() {
+    let console = Console::builder().start().await.unwrap();
+    let token = console.token().expose_secret().to_owned();
+    let (addr, seen) = squatter().await;
+    let link = format!("http://{addr}/?token={token}");
+    let codes = ConsoleCodeSource::new(&link, "alice").unwrap().wait_limit(Duration::from_secs(3));
+    let r = codes.code(&enrolment_request()).await;
+    assert!(
+        matches!(&r, Err(twofa_core::Error::Config(m)) if m.contains("did not prove")),
+        "the squatter's code was taken: {:?}",
+        r.map(|c| c.expose_secret().to_owned())
+    );
+    let seen = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    for (what, secret) in
+        [("the token", token.as_str()), ("the seed", SEED), ("the hint", HINT), ("the provider", "oms")]
+    {
+        assert!(!seen.contains(secret), "the squatter received {what}:\n{seen}");
+    }
+}
+
+/// Copies bytes both ways between a client and `to`, keeping a copy of everything.
+async fn relay(to: std::net::SocketAddr) -> (std::net::SocketAddr, Seen) {
+    let seen = Seen::default();
+    let kept = Arc::clone(&seen);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = TcpStream::connect(to).await else { continue };
+            let (client_read, client_write) = client.into_split();
+            let (server_read, server_write) = server.into_split();
+            // Requests name the relay's port as their `Host`: rewritten to the console's, as an
+            // HTTP-aware relay would.
+            let rewrite =
+                (format!("127.0.0.1:{}", addr.port()).into_bytes(), format!("127.0.0.1:{}", to.port()).into_bytes());
+            for (mut from, mut into, rewrite) in [
+                (
+                    Box::new(client_read) as Box<dyn AsyncRead + Send + Unpin>,
+                    Box::new(server_write) as Box<dyn tokio::io::AsyncWrite + Send + Unpin>,
+                    Some(rewrite.clone()),
+                ),
+                (Box::new(server_read), Box::new(client_write), None),
+            ] {
+                let kept = Arc::clone(&kept);
+                tokio::spawn(async move {
+                    let mut buf = [0_u8; 65536];
+                    while let Ok(n) = from.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        let mut chunk = buf[..n].to_vec();
+                        if let Some((relay, console)) = &rewrite
+                            && let Some(at) = chunk.windows(relay.len()).position(|w| w == relay.as_slice())
+                        {
+                            chunk.splice(at..at + relay.len(), console.iter().copied());
+                        }
+                        kept.lock().unwrap().extend_from_slice(&chunk);
+                        if into.write_all(&chunk).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        }
+    });
+    (addr, seen)
+}
+
+/// A squatter that passes every byte on to the real console (which any local user can find by
+/// scanning loopback ports) reads what a proof of the console alone does not hide: the challenge,
+/// the seed and the code the person typed.
+#[tokio::test]
+async fn a_relay_on_the_consoles_address_reads_no_challenge_seed_or_code() {
+    let console = Console::builder().start().await.unwrap();
+    let token = console.token().expose_secret().to_owned();
+    let (addr, seen) = relay(console.addr()).await;
+    let codes = ConsoleCodeSource::new(&format!("http://{addr}/?token={token}"), "alice").unwrap();
+    let bot = tokio::spawn(async move { codes.code(&enrolment_request()).await.map(|c| c.expose_secret().to_owned()) });
+    let person = Browser::open(&console).await;
+    let mut typed = false;
+    for _ in 0..200 {
+        let page = person.get("/pending").await;
+        if page.body.contains("id=\"pending-alice\"") && page.body.contains("action=\"/pending/") {
+            let answer = person.post(&page.code_action("alice"), &[("csrf", &page.csrf()), ("code", "482913")]).await;
+            assert_eq!(answer.status, 303, "{}", answer.body);
+            typed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(typed, "the challenge never showed");
+    assert_eq!(bot.await.unwrap().unwrap(), "482913", "the bot got the code through the relay");
+    let seen = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    for (what, secret) in
+        [("the token", token.as_str()), ("the seed", SEED), ("the hint", HINT), ("the code", "482913")]
+    {
+        assert!(!seen.contains(secret), "the relay read {what}");
+    }
+}
+
+/// 256 connections that each held a half-sent request head of hyper's default buffer (~400 KiB)
+/// grew the console by 60–106 MiB before any token was looked at. A head over 16 KiB is refused.
+#[tokio::test]
+async fn a_request_head_over_the_cap_is_refused() {
+    let console = Console::builder().start().await.unwrap();
+    let mut big = TcpStream::connect(console.addr()).await.unwrap();
+    let head = format!(
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nX-Pad: {}\r\n\r\n",
+        console.addr().port(),
+        "a".repeat(64 * 1024)
+    );
+    // The console may close before all of it is written: that is a refusal too.
+    let _ = big.write_all(head.as_bytes()).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), big.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 431"), "a 64 KiB head was read: {answer}");
+    // A head within the cap is read (and answered: no token, 401).
+    let mut small = TcpStream::connect(console.addr()).await.unwrap();
+    let head = format!(
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nX-Pad: {}\r\nConnection: close\r\n\r\n",
+        console.addr().port(),
+        "a".repeat(8 * 1024)
+    );
+    small.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    small.read_to_end(&mut answer).await.unwrap();
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 401"), "{}", String::from_utf8_lossy(&answer));
 }

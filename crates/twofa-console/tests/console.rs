@@ -141,27 +141,11 @@ async fn bad_input_gets_a_clear_page_and_a_4xx_and_keeps_the_stored_session() {
     assert_eq!(person.post("/sessions/nobody/login", &[("csrf", &csrf)]).await.status, 404);
     assert_eq!(person.get("/sessions/bob/logout").await.status, 405);
     // A bot's malformed registration.
-    let bot = reqwest::Client::new();
-    let api = format!("{}api/challenges", e.console.base_url());
-    let bearer = format!("Bearer {}", e.console.token().expose_secret());
-    let answer = bot
-        .post(&api)
-        .header("authorization", &bearer)
-        .header("content-type", "application/json")
-        .body("{")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 400);
-    let answer = bot
-        .post(&api)
-        .header("authorization", &bearer)
-        .header("content-type", "application/json")
-        .body(serde_json::to_vec(&Register { profile: "../x".into(), ..register("x") }).unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 422);
+    let key = e.console.bot_key("x").unwrap();
+    let bot = common::Channel::open(&reqwest::Client::new(), &e.console.base_url(), &key, "x").await.unwrap();
+    assert_eq!(bot.call("api/challenges", b"{").await.0, 400);
+    let bad_name = serde_json::to_vec(&Register { profile: "../x".into(), ..register("x") }).unwrap();
+    assert_eq!(bot.call("api/challenges", &bad_name).await.0, 422);
 
     let after = e.accounts.store().load("bob").await.unwrap().unwrap();
     assert_eq!(after.access_token().expose_secret(), before.access_token().expose_secret(), "the session survived");
@@ -289,7 +273,8 @@ async fn a_bot_gives_up_when_nobody_types_and_when_the_token_is_wrong() {
     let codes = ConsoleCodeSource::new(&wrong, "alice").unwrap();
     let auth =
         Authenticator::builder(e.accounts.flow(etna::USER_2FA, etna::PASSWORD)).code_source(Arc::new(codes)).build();
-    assert!(matches!(auth.token().await, Err(twofa_core::Error::Config(m)) if m.contains("refused its access token")));
+    // A wrong token makes a wrong key: the console's proof does not match, and nothing is sent.
+    assert!(matches!(auth.token().await, Err(twofa_core::Error::Config(m)) if m.contains("did not prove")));
     // Plain HTTP to another host, a URL without its token: refused before anything is sent.
     assert!(matches!(
         ConsoleCodeSource::new("http://console.example/?token=x", "a"),
@@ -320,13 +305,14 @@ async fn a_pin_after_the_code_is_asked_on_the_page_too() {
 async fn a_dropped_console_answers_the_request_in_flight_and_takes_no_more() {
     let console = twofa_console::Console::builder().start().await.unwrap();
     let entry = console.registry().register(register("alice"), twofa_console::server::Origin::Bot);
-    let (addr, url) = (console.addr(), format!("{}api/challenges/{}/code?wait=1", console.base_url(), entry.id));
-    let bearer = format!("Bearer {}", console.token().expose_secret());
-    let poll =
-        tokio::spawn(async move { reqwest::Client::new().get(url).header("authorization", bearer).send().await });
+    let addr = console.addr();
+    let key = console.bot_key("alice").unwrap();
+    let bot = common::Channel::open(&reqwest::Client::new(), &console.base_url(), &key, "alice").await.unwrap();
+    let path = format!("api/challenges/{}/code?wait=1", entry.id);
+    let poll = tokio::spawn(async move { bot.try_call(&path, b"").await.map(|(status, _)| status) });
     tokio::time::sleep(Duration::from_millis(300)).await;
     drop(console);
-    assert_eq!(poll.await.unwrap().unwrap().status(), 204);
+    assert_eq!(poll.await.unwrap().unwrap(), 204);
     assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "still accepting");
 }
 

@@ -16,6 +16,7 @@ use axum::{
 use twofa_core::Secret;
 
 use super::{App, pages};
+pub use crate::channel::constant_time_eq;
 
 /// The start of the name of the cookie that carries the token after the first visit; the name
 /// ends with the console's port (`twofa_console_8700`): browsers share a host's cookies among all
@@ -73,6 +74,11 @@ impl Keys {
         &self.token
     }
 
+    /// The key of a bot of `profile`, derived from the access token.
+    pub fn bot_key(&self, profile: &str) -> Secret {
+        crate::channel::bot_key(&self.token, profile)
+    }
+
     /// The CSRF token forms carry.
     pub fn csrf(&self) -> &str {
         self.csrf.expose_secret()
@@ -87,16 +93,6 @@ impl Keys {
     pub fn is_csrf(&self, given: &str) -> bool {
         constant_time_eq(given.as_bytes(), self.csrf.expose_secret().as_bytes())
     }
-}
-
-/// Equality whose time does not depend on where the inputs differ (only on their lengths, which
-/// are public: every token has the same length).
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
 }
 
 /// The credential a request carries: the Bearer header, else (pages only) the cookie `cookie`.
@@ -132,8 +128,11 @@ pub async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) ->
     if !app.keys.host_allowed(request.headers()) {
         return pages::error(StatusCode::MISDIRECTED_REQUEST, "Wrong host name", WRONG_HOST);
     }
-    let api = request.uri().path().starts_with("/api/");
-    if !api && let Some(token) = query_token(request.uri()) {
+    // Bots prove their key in every sealed call (super::bots), and never send the token.
+    if request.uri().path().starts_with("/api/") {
+        return next.run(request).await;
+    }
+    if let Some(token) = query_token(request.uri()) {
         if !app.keys.is_token(&token) {
             return pages::error(StatusCode::FORBIDDEN, "Wrong access token", WRONG_TOKEN);
         }
@@ -154,7 +153,7 @@ pub async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) ->
         }
         return response;
     }
-    match credential(request.headers(), app.keys.cookie(), !api) {
+    match credential(request.headers(), app.keys.cookie(), true) {
         None => pages::error(StatusCode::UNAUTHORIZED, "Access token needed", NO_TOKEN),
         Some(given) if !app.keys.is_token(given) => {
             pages::error(StatusCode::FORBIDDEN, "Wrong access token", WRONG_TOKEN)
@@ -164,7 +163,7 @@ pub async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) ->
 }
 
 const NO_TOKEN: &str = "This console answers only the link it printed when it started (…/?token=…). \
-    Open that link; bots send the token as `Authorization: Bearer`.";
+    Open that link. Bots never send it: they prove their own key (docs/console.md).";
 const WRONG_HOST: &str = "This console answers only its own loopback address (127.0.0.1, [::1] or localhost, \
     with its port): a page of another site reaching it under its own name gets nothing.";
 const WRONG_TOKEN: &str = "This token is not this console's. A console makes a new token each time it \

@@ -2,6 +2,7 @@
 
 mod access;
 mod accounts;
+mod bots;
 mod html;
 mod pages;
 mod qr;
@@ -28,12 +29,18 @@ use twofa_core::{Error, Secret};
 
 pub use access::{COOKIE, constant_time_eq};
 pub use accounts::{Account, Accounts, EXPIRING, NoAccounts, SessionState};
+pub use bots::{MAX_SESSIONS, MAX_UNPROVEN};
 pub use registry::{
     Enrolment, Entry, Event, LocalCodeSource, MAX_LIFETIME, MAX_PENDING, Origin, Phase, Poll, Registry, SubmitError,
 };
 
 /// The largest request body any route reads: a code, a password and a CSRF token fit many times.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The largest request head (request line and headers) read: what a browser or a bot sends fits
+/// many times; a connection that sends more is answered `431` and closed, so connections that
+/// never finish their heads hold at most this much each.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 
 /// How long a connection may take to send a request's headers (default of
 /// [`ConsoleBuilder::header_timeout`]); an idle kept-alive connection is closed after it too.
@@ -47,6 +54,7 @@ pub const MAX_CONNECTIONS: usize = 256;
 pub(crate) struct App {
     keys: access::Keys,
     registry: Arc<Registry>,
+    bots: bots::Bots,
     accounts: Arc<dyn Accounts>,
     /// Profiles whose console-started login runs.
     logins: Mutex<HashSet<String>>,
@@ -122,6 +130,11 @@ impl ConsoleBuilder {
         self
     }
 
+    /// The largest request head (request line and headers) read: what a browser or a bot sends fits
+    /// many times; a connection that sends more is answered `431` and closed, so connections that
+    /// never finish their heads hold at most this much each.
+    pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+
     /// How long a connection may take to send a request's headers, and stay idle between requests,
     /// before it is closed (default [`HEADER_TIMEOUT`]). A request whose headers arrived may wait
     /// longer for its answer (the long poll).
@@ -158,6 +171,7 @@ impl ConsoleBuilder {
         let app = Arc::new(App {
             keys: access::Keys::new(self.token, self.tls.is_some(), addr),
             registry: Arc::new(Registry::new()),
+            bots: bots::Bots::default(),
             accounts: self.accounts,
             logins: Mutex::default(),
             code_wait: self.code_wait,
@@ -172,6 +186,12 @@ impl ConsoleBuilder {
 }
 
 fn router(app: Arc<App>) -> Router {
+    // Every bot call but the hello is sealed (crate::channel): the layer opens it and seals the answer.
+    let sealed = Router::new()
+        .route("/api/challenges", post(routes::register))
+        .route("/api/challenges/{id}/code", post(routes::code))
+        .route("/api/challenges/{id}/outcome", post(routes::outcome))
+        .layer(middleware::from_fn_with_state(Arc::clone(&app), bots::sealed));
     Router::new()
         .route("/", get(routes::sessions))
         .route("/pending", get(routes::pending))
@@ -180,9 +200,8 @@ fn router(app: Arc<App>) -> Router {
         .route("/sessions/{profile}/login", post(routes::login))
         .route("/sessions/{profile}/logout", post(routes::logout))
         .route("/static/console.css", get(routes::stylesheet))
-        .route("/api/challenges", post(routes::register))
-        .route("/api/challenges/{id}/code", get(routes::code))
-        .route("/api/challenges/{id}/outcome", post(routes::outcome))
+        .route("/api/hello", post(bots::hello))
+        .merge(sealed)
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::wrong_method)
         .layer(middleware::from_fn_with_state(Arc::clone(&app), access::guard))
@@ -239,6 +258,37 @@ impl Console {
     /// The access token.
     pub fn token(&self) -> &Secret {
         self.app.keys.token()
+    }
+
+    /// The key of a bot of `profile` ([`channel::bot_key`](crate::channel::bot_key)): it serves
+    /// that profile only, and never travels (the bot proves it knows it).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] when `profile` is not a valid profile name.
+    pub fn bot_key(&self, profile: &str) -> Result<Secret, Error> {
+        twofa_core::store::check_profile(profile)?;
+        Ok(self.app.keys.bot_key(profile))
+    }
+
+    /// The link a bot of `profile` takes (`TWOFA_CONSOLE`): [`Console::base_url`] with
+    /// `?profile=…&key=…`. It registers and answers that profile's challenges only.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] when `profile` is not a valid profile name.
+    pub fn bot_url(&self, profile: &str) -> Result<Secret, Error> {
+        let key = self.bot_key(profile)?;
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("profile", profile)
+            .append_pair("key", key.expose_secret())
+            .finish();
+        Ok(Secret::new(format!("{}?{query}", self.base_url())))
+    }
+
+    /// How many bot sessions the console keeps (each hello makes one; see [`MAX_UNPROVEN`]).
+    pub fn bot_sessions(&self) -> usize {
+        self.app.bots.count()
     }
 
     /// The name of the cookie the printed link sets: [`COOKIE`] and the port.

@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 use axum::{
     Json,
     extract::{
-        Form, Path, Query, State,
+        Extension, Form, Path, Query, State,
         rejection::{FormRejection, JsonRejection},
     },
     http::{StatusCode, header},
@@ -16,6 +16,7 @@ use twofa_core::{OneTimeCode, Password, store::check_profile, time::OffsetDateTi
 
 use super::{
     App,
+    bots::BotScope,
     pages::{self, FormError, Frame},
     registry::{LocalCodeSource, MAX_PENDING, Origin, Phase, Poll, SubmitError},
 };
@@ -284,14 +285,25 @@ fn api_rejection(rejection: JsonRejection) -> Response {
     (rejection.status(), rejection.body_text()).into_response()
 }
 
-/// `POST /api/challenges`: a bot's login waits for a code.
-pub async fn register(State(app): State<Arc<App>>, body: Result<Json<Register>, JsonRejection>) -> Response {
+/// `POST /api/challenges`: a bot's login waits for a code. A bot registers its own profile only.
+pub async fn register(
+    State(app): State<Arc<App>>,
+    Extension(scope): Extension<BotScope>,
+    body: Result<Json<Register>, JsonRejection>,
+) -> Response {
     let Json(register) = match body {
         Ok(body) => body,
         Err(rejection) => return api_rejection(rejection),
     };
     if let Err(e) = check_profile(&register.profile).and_then(|()| register.check_bounds()) {
         return (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).into_response();
+    }
+    if register.profile != scope.profile {
+        return (
+            StatusCode::FORBIDDEN,
+            format!("this bot's key serves the profile `{}` only, not `{}`", scope.profile, register.profile),
+        )
+            .into_response();
     }
     match app.registry.register_bounded(register, Origin::Bot) {
         Some(entry) => (StatusCode::CREATED, Json(Registered { id: entry.id.clone() })).into_response(),
@@ -303,6 +315,12 @@ pub async fn register(State(app): State<Arc<App>>, body: Result<Json<Register>, 
     }
 }
 
+/// Whether `id` is a live bot challenge of the scope's profile: another profile's challenge, or
+/// one of the console's own logins, is unknown to the bot (the same `410` as a missing one).
+fn in_scope(app: &App, scope: &BotScope, id: &str) -> bool {
+    app.registry.get(id).is_some_and(|e| e.profile == scope.profile && e.origin == Origin::Bot)
+}
+
 /// The query of a long poll.
 #[derive(Deserialize)]
 pub struct PollQuery {
@@ -310,8 +328,16 @@ pub struct PollQuery {
     wait: Option<u64>,
 }
 
-/// `GET /api/challenges/{id}/code?wait=SECONDS`: the typed code, once there is one.
-pub async fn code(State(app): State<Arc<App>>, Path(id): Path<String>, Query(q): Query<PollQuery>) -> Response {
+/// `POST /api/challenges/{id}/code?wait=SECONDS`: the typed code, once there is one.
+pub async fn code(
+    State(app): State<Arc<App>>,
+    Extension(scope): Extension<BotScope>,
+    Path(id): Path<String>,
+    Query(q): Query<PollQuery>,
+) -> Response {
+    if !in_scope(&app, &scope, &id) {
+        return StatusCode::GONE.into_response();
+    }
     let wait = Duration::from_secs(q.wait.unwrap_or(MAX_POLL_SECS).min(MAX_POLL_SECS));
     match app.registry.wait_code(&id, wait).await {
         Poll::Code(code) => Json(CodeAnswer { code: code.expose_secret().to_owned() }).into_response(),
@@ -323,6 +349,7 @@ pub async fn code(State(app): State<Arc<App>>, Path(id): Path<String>, Query(q):
 /// `POST /api/challenges/{id}/outcome`: what the provider made of the code.
 pub async fn outcome(
     State(app): State<Arc<App>>,
+    Extension(scope): Extension<BotScope>,
     Path(id): Path<String>,
     body: Result<Json<Outcome>, JsonRejection>,
 ) -> Response {
@@ -330,5 +357,10 @@ pub async fn outcome(
         Ok(body) => body,
         Err(rejection) => return api_rejection(rejection),
     };
-    if app.registry.outcome(&id, outcome) { StatusCode::NO_CONTENT } else { StatusCode::GONE }.into_response()
+    if in_scope(&app, &scope, &id) && app.registry.outcome(&id, outcome) {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::GONE
+    }
+    .into_response()
 }

@@ -80,6 +80,8 @@ where
     // The timeout runs from the start of each request's head (and so also over an idle kept-alive
     // connection) to its end: a handler's long wait is not cut.
     builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
+    // hyper's default buffer grows to about 400 KiB for a head that never ends.
+    builder.max_buf_size(super::MAX_HEAD_BYTES);
     let connection = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(router));
     tokio::pin!(connection);
     let ended = tokio::select! {

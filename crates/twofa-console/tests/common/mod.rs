@@ -181,3 +181,69 @@ pub fn state_of(page: &Page, profile: &str) -> SessionState {
         _ => SessionState::None,
     }
 }
+
+/// A bot speaking the channel (`twofa_console::channel`) by hand: a session after its hello, then
+/// sealed calls. Checks the console's proof and opens every answer, as `ConsoleCodeSource` does.
+pub struct Channel {
+    http: reqwest::Client,
+    base: String,
+    session: String,
+    keys: twofa_console::channel::SessionKey,
+    seq: std::sync::atomic::AtomicU64,
+}
+
+impl Channel {
+    /// Says hello to the console at `base` as a bot of `profile` holding `key`.
+    pub async fn open(
+        http: &reqwest::Client,
+        base: &str,
+        key: &twofa_core::Secret,
+        profile: &str,
+    ) -> Result<Self, reqwest::Error> {
+        use twofa_console::channel::{Hello, HelloAnswer, SessionKey, new_nonce};
+        let nonce = new_nonce();
+        let hello = serde_json::to_vec(&Hello { profile: profile.into(), nonce: nonce.clone() }).unwrap();
+        let answer = http
+            .post(format!("{base}api/hello"))
+            .header("content-type", "application/json")
+            .body(hello)
+            .send()
+            .await?
+            .error_for_status()?;
+        let answer: HelloAnswer = serde_json::from_slice(&answer.bytes().await?).unwrap();
+        let keys = SessionKey::derive(key, profile, &nonce, &answer.nonce);
+        assert!(keys.proof_matches(&answer.proof), "the console proved itself");
+        Ok(Self { http: http.clone(), base: base.into(), session: answer.session, keys, seq: Default::default() })
+    }
+
+    /// A sealed call of `path` (relative, query included): the status and the opened answer.
+    pub async fn try_call(&self, path: &str, body: &[u8]) -> Result<(u16, String), reqwest::Error> {
+        let seq = self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let sealed = self.keys.seal_request(&self.session, seq, "POST", path, body);
+        let answer = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(twofa_console::channel::SESSION_HEADER, &self.session)
+            .header(twofa_console::channel::SEQ_HEADER, seq.to_string())
+            .body(sealed)
+            .send()
+            .await?;
+        assert_eq!(answer.status(), 200, "a sealed answer travels as a 200");
+        let body = answer.bytes().await?;
+        let (status, opened) = self.keys.open_answer(&self.session, seq, &body).expect("a sealed answer");
+        Ok((status, String::from_utf8(opened).unwrap()))
+    }
+
+    pub async fn call(&self, path: &str, body: &[u8]) -> (u16, String) {
+        self.try_call(path, body).await.unwrap()
+    }
+
+    /// The raw pieces, for a test that forges a call: the session id and the next sequence number.
+    pub fn session(&self) -> (&str, u64) {
+        (&self.session, self.seq.load(std::sync::atomic::Ordering::Relaxed) + 1)
+    }
+
+    pub fn keys(&self) -> &twofa_console::channel::SessionKey {
+        &self.keys
+    }
+}
