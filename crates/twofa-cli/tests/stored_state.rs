@@ -35,12 +35,15 @@ fn has_control(out: &str) -> bool {
     out.trim_end_matches('\n').chars().any(|c| c != '\n' && c.is_control())
 }
 
+/// A change an attacker makes to a stored session's JSON.
+type Plant = Box<dyn Fn(&mut Value)>;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_planted_session_file_never_reaches_the_terminal_raw() {
     let e = env().await;
     let login = e.etna_plain_login().await;
     let good = std::fs::read(e.session_file("etna")).unwrap();
-    let plants: [(&str, Box<dyn Fn(&mut Value)>); 6] = [
+    let plants: [(&str, Plant); 6] = [
         ("access token with an OSC title", Box::new(|s| s["access_token"] = "tok\u{1b}]0;pwned\u{7}".into())),
         ("access token with CR/LF", Box::new(|s| s["access_token"] = "tok\r\nX-Injected: 1".into())),
         (
