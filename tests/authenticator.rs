@@ -211,16 +211,46 @@ async fn a_401_renews_and_retries_once() {
 
 #[tokio::test]
 async fn a_401_that_persists_is_returned_after_one_retry_not_looped() {
-    let sandbox = Sandbox::start().await.unwrap();
-    let auth = Authenticator::builder(etna_flow(&sandbox, etna::USER_NO_2FA, etna::PASSWORD)).build();
+    // The API and the login on one host, as an ETNA Trader API is: the session serves only there.
     let mut api = mockito::Server::new_async().await;
+    let token = api
+        .mock("POST", "/api/token")
+        .with_body(r#"{"State":"Succeeded","Token":"tok-0123456789"}"#)
+        .expect(2)
+        .create_async()
+        .await;
+    let flow = EtnaFlow::builder()
+        .base_url(format!("{}/api/", api.url()))
+        .app_key(etna::APP_KEY)
+        .username(etna::USER_NO_2FA)
+        .password(etna::PASSWORD)
+        .build()
+        .unwrap();
+    let auth = Authenticator::builder(Arc::new(flow)).build();
     let always_401 = api.mock("GET", "/orders").with_status(401).expect(2).create_async().await;
     let client = reqwest::Client::new();
     let url = format!("{}/orders", api.url());
     let response = auth.send_with_retry_on_401(|| client.get(&url)).await.unwrap();
     assert_eq!(response.status(), 401);
     always_401.assert_async().await;
-    assert_eq!(sandbox.stats().requests("etna.token"), 2, "one renewal for the one retry");
+    token.assert_async().await; // one renewal for the one retry
+}
+
+#[tokio::test]
+async fn a_session_is_never_sent_to_another_host() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let auth = Authenticator::builder(etna_flow(&sandbox, etna::USER_NO_2FA, etna::PASSWORD)).build();
+    let mut elsewhere = mockito::Server::new_async().await;
+    let stolen = elsewhere.mock("GET", "/orders").expect(0).create_async().await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/orders", elsewhere.url());
+    let refused = auth.send_with_retry_on_401(|| client.get(&url)).await.unwrap_err();
+    assert!(refused.is_foreign_session(), "{refused:?}");
+    assert!(matches!(auth.authorize(client.get(&url)).await, Err(Error::ForeignSession)));
+    stolen.assert_async().await;
+    // The same host still gets it.
+    let me = format!("{}/v1.0/users/me", sandbox.etna_base_url());
+    assert_eq!(auth.send_with_retry_on_401(|| client.get(&me)).await.unwrap().status(), 200);
 }
 
 /// Online Ordering with an idle timeout added, to exercise idle-aware renewal (the OMS has one).

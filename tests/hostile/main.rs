@@ -196,7 +196,12 @@ impl Step {
             Step::EtnaVerify => etna().verify(&portable("etna"), &code).await.map(drop),
             Step::OnlineStart => online().start().await.map(drop),
             Step::OnlineVerify => online().verify(&portable("onlineordering"), &code).await.map(drop),
-            Step::OnlineResume => online().resume(&session("onlineordering", TokenPlacement::Bearer)).await.map(drop),
+            Step::OnlineResume => {
+                let flow = online();
+                // A session this flow issued (its origin), so the refresh reaches the hostile server.
+                let own = session("onlineordering", TokenPlacement::Bearer).with_origin(origin_of(&flow));
+                flow.resume(&own).await.map(drop)
+            }
             Step::OmsHttpStart => oms().start().await.map(drop),
             Step::OmsHttpVerify => oms().verify(&portable("oms"), &code).await.map(drop),
             Step::OmsHttpKeyStart => {
@@ -204,10 +209,18 @@ impl Step {
                 flow.start().await.map(drop)
             }
             Step::OmsHttpLogout => {
-                oms().logout(&session("oms", TokenPlacement::Header { name: "aptoken".into() })).await.map(drop)
+                let flow = oms();
+                let own =
+                    session("oms", TokenPlacement::Header { name: "aptoken".into() }).with_origin(origin_of(&flow));
+                flow.logout(&own).await.map(drop)
             }
         }
     }
+}
+
+/// The origin `flow` stamps on its sessions.
+fn origin_of(flow: &dyn TwoFactorFlow) -> twofa::Origin {
+    flow.origin().cloned().expect("every provider names its origin")
 }
 
 /// Runs every step against `script`, checks the error with `expect` and counts requests.

@@ -234,7 +234,9 @@ async fn hostile_credentials_over_the_websocket_are_refused_naming_the_field() {
         let session = json!({ "Authenticated": true, "SessionToken": bad, "UserId": 7 });
         let flow = ws_flow(&gateway(session).await);
         assert_refused(flow.start().await.map(drop), "SessionToken", &bad, "WebSocket login");
-        assert_refused(flow.resume(&stored).await.map(drop), "SessionToken", &bad, "WebSocket resume");
+        // A session this flow issued (its origin), so the resume reaches the hostile gateway.
+        let own = stored.clone().with_origin(flow.origin().cloned().unwrap());
+        assert_refused(flow.resume(&own).await.map(drop), "SessionToken", &bad, "WebSocket resume");
         let pending = json!({ "Authenticated": true, "Requires2FA": true, "AuthType": "Google", "TwoFAToken": bad });
         let flow = ws_flow(&gateway(pending).await);
         assert_refused(flow.start().await.map(drop), "TwoFAToken", &bad, "WebSocket setup data");

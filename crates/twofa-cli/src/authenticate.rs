@@ -116,6 +116,7 @@ pub async fn authenticator(
     // Online Ordering remembers a device id in the session; the flow sends it with a new login.
     let previous = store.load(name).await.ok().flatten();
     let flow = ProfileFlow {
+        origin: profile.origin(),
         profile: profile.clone(),
         password: inputs.password,
         timeout: settings.timeout,
@@ -137,6 +138,9 @@ pub async fn authenticator(
 /// A profile's flow, built when first used.
 #[derive(Debug)]
 struct ProfileFlow {
+    /// The profile's endpoint and account, known without building the flow: the
+    /// [`Authenticator`] ignores a stored session from elsewhere without reading a variable.
+    origin: Option<twofa_core::Origin>,
     profile: Profile,
     password: Arc<ProfilePassword>,
     timeout: Duration,
@@ -158,6 +162,10 @@ impl ProfileFlow {
 impl TwoFactorFlow for ProfileFlow {
     fn provider(&self) -> &'static str {
         self.profile.provider()
+    }
+
+    fn origin(&self) -> Option<&twofa_core::Origin> {
+        self.origin.as_ref()
     }
 
     async fn start(&self) -> Result<Step, Error> {

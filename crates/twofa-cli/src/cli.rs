@@ -299,4 +299,8 @@ pub struct Common {
     /// Not for the OMS over WebSocket, whose login waits on an open connection
     #[arg(long, conflicts_with_all = ["code_source", "password_keyring"])]
     pub no_wait: bool,
+    /// Replace a profile of the same name that logs in to another endpoint or account (asked at a
+    /// terminal otherwise; refused without one). The old session is never sent to the new endpoint
+    #[arg(long)]
+    pub replace: bool,
 }

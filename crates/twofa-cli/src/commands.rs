@@ -138,6 +138,7 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
     let name = common.profile.clone().unwrap_or_else(|| profile.provider().to_owned());
     check_profile(&name)?;
     profile.check()?;
+    confirm_replace(ctx, &name, &profile, common.replace)?;
     let chosen = stores::open(common.store, ctx.settings.sessions()).await;
     profile.store = stores::kind(&chosen);
     let password_keyring = match common.password_keyring {
@@ -199,6 +200,30 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Refuses to let a login under `name` take over a saved profile that logs in to another endpoint
+/// or account, unless `replace` says so or the person at the terminal agrees: a second login
+/// under the same name would otherwise silently replace the first.
+fn confirm_replace(ctx: &Context, name: &str, profile: &Profile, replace: bool) -> Result<(), Failure> {
+    // An unreadable profile file is replaced as before: nothing in it can be trusted anyway.
+    let Some(existing) = Profile::load(&ctx.settings.profiles(), name).ok().flatten() else { return Ok(()) };
+    let (old, new) = (existing.origin(), profile.origin());
+    if replace || (existing.provider() == profile.provider() && old.is_some() && old == new) {
+        return Ok(());
+    }
+    let shown = |origin: Option<twofa_core::Origin>| match origin {
+        Some(origin) => origin.to_string(),
+        None => "an endpoint that does not parse".to_owned(),
+    };
+    let (old, new) = (shown(old), shown(new));
+    let question = format!("profile `{name}` logs in to {old}; replace it with {new}?");
+    if input::confirm(&question) {
+        return Ok(());
+    }
+    Err(Failure::usage(format!(
+        "profile `{name}` already logs in to {old}: pass --replace to replace it with {new}, or choose another --profile"
+    )))
+}
+
 /// Keeps a started login for `twofa verify`, with the profile it needs.
 fn wait_for_verify(
     ctx: &Context,
@@ -213,20 +238,25 @@ fn wait_for_verify(
             profile.provider()
         )));
     }
-    profile.save(&ctx.settings.profiles(), name)?;
-    pending::save(&ctx.settings.store_dir, name, challenge)?;
+    // The stored profile and session stay as they are until `verify` completes the login.
+    pending::save(&ctx.settings.store_dir, name, profile, challenge)?;
     output::waiting(ctx.format, name, challenge);
     Ok(())
 }
 
 /// `twofa verify`: finishes the login `login --no-wait` left for profile `name`.
 pub async fn verify(ctx: &Context, name: &str, code: Option<String>) -> Result<(), Failure> {
-    let profile = ctx.profile(name)?;
-    let challenge = pending::load(&ctx.settings.store_dir, name)?.ok_or_else(|| {
+    let pending = pending::load(&ctx.settings.store_dir, name)?.ok_or_else(|| {
         Failure::usage(format!(
             "no login waits for a code under profile `{name}`; start one with `twofa login … --no-wait --profile {name}`"
         ))
     })?;
+    let challenge = pending.challenge;
+    // The login's own profile, saved with its session only when the login completes.
+    let profile = match pending.profile {
+        Some(profile) => profile,
+        None => ctx.profile(name)?,
+    };
     let code = match code {
         Some(code) => Secret::new(code),
         None => Secret::new(input::stdin_line("code")?.as_str()),
@@ -235,8 +265,10 @@ pub async fn verify(ctx: &Context, name: &str, code: Option<String>) -> Result<(
     // The code given answers the code challenge; a PIN step still asks at the terminal.
     inputs.codes = Arc::new(AskPin::new(input::fixed_code(code), Prompt::new().require_tty()));
     inputs.attempts = 1;
-    let ProfileAuth { authenticator, chosen } =
-        authenticate::authenticator(&ctx.settings, name, &profile, inputs, None).await?;
+    let chosen = stores::open(profile.store, ctx.settings.sessions()).await;
+    let store = ProfileFirst { inner: chosen.store(), profile: profile.clone(), dir: ctx.settings.profiles() };
+    let ProfileAuth { authenticator, .. } =
+        authenticate::authenticator(&ctx.settings, name, &profile, inputs, Some(Arc::new(store))).await?;
     let session = match authenticator.finish_login(challenge).await {
         // A wrong code leaves the login waiting, so the right one can follow.
         Err(e @ (Error::InvalidCode | Error::InvalidPin)) => {

@@ -52,6 +52,21 @@ pub fn stdin_line(what: &str) -> Result<zeroize::Zeroizing<String>, Error> {
     Ok(value)
 }
 
+/// Asks a yes/no `question` when a person is at the terminal (standard input and error both
+/// terminals); `false` without one, or for any answer but `y`/`yes`.
+pub fn confirm(question: &str) -> bool {
+    use std::io::{IsTerminal as _, Write as _};
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return false;
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "{question} [y/N] ");
+    let _ = err.flush();
+    let mut answer = String::new();
+    let read = std::io::stdin().lock().take(64).read_line(&mut answer);
+    read.is_ok() && matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
 /// Reads the password for `who`.
 pub fn password(input: &PasswordInput, who: &str) -> Result<Password, Error> {
     match input {

@@ -83,6 +83,7 @@ impl From<Error> for Failure {
                 (exit::SECOND_FACTOR, Some("run the login again and enter the code sooner".into()))
             }
             Error::SessionExpired => (exit::REJECTED, Some("log in again with `twofa login`".into())),
+            Error::ForeignSession => (exit::REJECTED, Some("log in again with `twofa login` for this endpoint".into())),
             e if e.is_rejected_credentials() => (exit::REJECTED, None),
             Error::Transport { .. } => (exit::NETWORK, Some("check the URL and the network".into())),
             Error::UnexpectedResponse { .. }

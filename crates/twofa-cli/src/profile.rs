@@ -10,7 +10,7 @@ use std::{path::Path, sync::Arc};
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 use twofa_core::{
-    ApiKey, ApiSecret, Error, PasswordSource, Pin, Session, TwoFactorFlow,
+    ApiKey, ApiSecret, Error, Origin, PasswordSource, Pin, Session, TwoFactorFlow,
     http::HttpOptions,
     store::{check_profile, private_fs},
 };
@@ -165,6 +165,23 @@ impl Profile {
         }
     }
 
+    /// The endpoint and account the profile's flow logs in to, as that flow stamps its sessions
+    /// — computed without any of the profile's variables (`token` with a fresh session reads
+    /// none). `None` for a URL that does not parse (the flow's builder then says why).
+    pub fn origin(&self) -> Option<Origin> {
+        let (url, account): (&str, Vec<String>) = match &self.backend {
+            Backend::Etna { base_url, username, .. } => (base_url, vec![username.clone()]),
+            Backend::Oms { url, api_key: Some(key), .. } => (url, vec!["user_id".into(), key.user_id.to_string()]),
+            Backend::Oms { url, username, .. } => (url, vec!["username".into(), username.clone().unwrap_or_default()]),
+            Backend::Onlineordering { base_url, company_code, email, guest, .. } => {
+                let kind = if *guest { "guest" } else { "customer" };
+                (base_url, vec![company_code.clone(), kind.into(), email.clone()])
+            }
+        };
+        let url = twofa_core::reqwest::Url::parse(url.trim()).ok()?;
+        Some(Origin::new(&url, account))
+    }
+
     pub fn provider(&self) -> &'static str {
         match self.backend {
             Backend::Etna { .. } => twofa_etna::PROVIDER,
@@ -226,7 +243,9 @@ impl Profile {
                 if let Some(nickname) = remember_device {
                     builder = builder.remember_device(nickname);
                 }
-                if let Some(device) = previous.and_then(remembered_device_id) {
+                // A device id another endpoint or account issued is not this login's to send.
+                let own = previous.filter(|p| p.origin().is_some() && p.origin() == self.origin().as_ref());
+                if let Some(device) = own.and_then(remembered_device_id) {
                     builder = builder.device_id(device);
                 }
                 Arc::new(builder.build()?)

@@ -7,7 +7,9 @@
 //! meanwhile gets its result, success or failure: a failed renewal is never retried behind the
 //! callers' backs, so a person is never asked for two codes.
 //!
-//! Renewal order: the stored session (first call only); then `resume` (refresh token, OMS session
+//! Renewal order: the stored session (first call only, and only one of this provider issued by
+//! the flow's [origin](crate::Origin): another endpoint's or account's is treated as absent, so
+//! its tokens never reach this flow's endpoint); then `resume` (refresh token, OMS session
 //! token); then a full [`login`](crate::login) with the code source — but only when resume is
 //! unsupported or definitively refused. A network error during resume is returned as is (no
 //! prompt in a headless service because the network blinked), and a still-valid token is kept.
@@ -392,7 +394,8 @@ impl Authenticator {
         inner.store_checked.store(true, Ordering::Relaxed);
         let session = match inner.current.swap(None) {
             Some(current) => Some(Arc::clone(&current.session)),
-            None => inner.store.load(&inner.profile).await.ok().flatten().map(Arc::new),
+            // Only a session this flow issued goes to its logout; another's is just forgotten.
+            None => self.stored().await,
         };
         let remote = match session {
             Some(session) => {
@@ -731,7 +734,7 @@ impl Authenticator {
                 Err(Error::Unsupported { .. }) if fallback.clone().is_some_and(|s| self.adopt_if_fresh(s)) => {
                     return self.fresh().map(|session| (session, "adopted")).ok_or(Error::SessionExpired);
                 }
-                Err(e @ (Error::Unsupported { .. } | Error::SessionExpired)) => {
+                Err(e @ (Error::Unsupported { .. } | Error::SessionExpired | Error::ForeignSession)) => {
                     debug!(profile = %inner.profile, error = %e, "cannot resume; logging in again");
                 }
                 Err(e) => {
@@ -760,15 +763,20 @@ impl Authenticator {
         }
     }
 
-    /// The stored session, when it is readable and this provider's.
+    /// The stored session, when it is readable, this provider's and from this flow's origin.
     async fn stored(&self) -> Option<Arc<Session>> {
         let inner = &self.inner;
         match inner.store.load(&inner.profile).await {
-            Ok(Some(session)) if session.provider() == inner.flow.provider() => Some(Arc::new(session)),
-            Ok(Some(other)) => {
+            Ok(Some(other)) if other.provider() != inner.flow.provider() => {
                 warn!(profile = %inner.profile, provider = other.provider(), "the stored session is another provider's; ignoring it");
                 None
             }
+            // Its tokens are good only where they were issued: never sent to this flow's endpoint.
+            Ok(Some(other)) if inner.flow.origin().is_some_and(|origin| other.origin() != Some(origin)) => {
+                warn!(profile = %inner.profile, "the stored session was issued by another endpoint or account; ignoring it");
+                None
+            }
+            Ok(Some(session)) => Some(Arc::new(session)),
             Ok(None) => None,
             Err(e) => {
                 warn!(profile = %inner.profile, error = %e, "the stored session is unreadable; it will be replaced after the next login");

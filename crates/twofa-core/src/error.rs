@@ -58,6 +58,10 @@ pub enum Error {
     /// The session is no longer valid: log in again.
     #[error("the session expired or was revoked")]
     SessionExpired,
+    /// The session was issued by another endpoint or for another account than this flow's (see
+    /// [`Origin`](crate::Origin)): it was not sent anywhere. Log in afresh with this flow.
+    #[error("the session was issued by another endpoint or account; log in again")]
+    ForeignSession,
     /// Too many requests; wait before trying again.
     #[error("rate limited by the provider{}", RetryAfter(*retry_after))]
     RateLimited {
@@ -198,6 +202,7 @@ impl Error {
             Self::InvalidCode => "invalid_code",
             Self::ChallengeExpired => "challenge_expired",
             Self::SessionExpired => "session_expired",
+            Self::ForeignSession => "foreign_session",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unsupported { .. } => "unsupported",
             Self::Config(_) => "config",
@@ -237,6 +242,11 @@ impl Error {
                 | Self::PinNotSet { .. }
                 | Self::UnsupportedStep { .. }
         )
+    }
+
+    /// Whether the session belongs to another endpoint or account ([`Error::ForeignSession`]).
+    pub fn is_foreign_session(&self) -> bool {
+        matches!(self, Self::ForeignSession)
     }
 
     /// Whether a second factor (a verification code or a security PIN) was refused.

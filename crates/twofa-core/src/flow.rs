@@ -58,12 +58,21 @@ pub trait TwoFactorFlow: Send + Sync + fmt::Debug {
     /// [`Method`](crate::Method) kind) is refusing this answer; [`login`](crate::login) counts it as a failed attempt.
     async fn verify(&self, challenge: &Challenge, code: &OneTimeCode) -> Result<Step, Error>;
 
-    /// Renews or re-establishes a session without a new code, when the provider can.
+    /// The endpoint and account this flow logs in to, stamped on every session it issues (see
+    /// [`Origin`](crate::Origin)). The [`Authenticator`](crate::Authenticator) treats a stored
+    /// session with another origin as absent. `None` (the default) for a flow that does not say:
+    /// then only the provider's name is compared.
+    fn origin(&self) -> Option<&crate::Origin> {
+        None
+    }
+
+    /// Renews or re-establishes a session without a new code, when the provider can. A provider
+    /// refuses a session it did not issue ([`Session::ensure_issued_by`]) before sending any of it.
     async fn resume(&self, _session: &Session) -> Result<Session, Error> {
         Err(Error::Unsupported { operation: "resume" })
     }
 
-    /// Ends the session at the provider.
+    /// Ends the session at the provider; refuses, as `resume` does, a session it did not issue.
     async fn logout(&self, _session: &Session) -> Result<(), Error> {
         Err(Error::Unsupported { operation: "logout" })
     }

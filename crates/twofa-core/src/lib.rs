@@ -25,7 +25,10 @@
 //! let flow: Box<dyn TwoFactorFlow> = Box::new(etna);
 //! let codes = Totp::from_base32(&TotpSeed::new("JBSWY3DPEHPK3PXP"))?;
 //! let session = login(flow.as_ref(), &codes, &LoginOptions::default()).await?;
-//! let request = session.authorize(reqwest::Client::new().get("https://api.example.com/orders"))?;
+//! // The session serves its own endpoint only: a request elsewhere is refused, sending nothing.
+//! let orders = format!("{}/v1.0/orders", sandbox.etna_base_url());
+//! let request = session.authorize(reqwest::Client::new().get(orders))?;
+//! assert!(session.authorize(reqwest::Client::new().get("https://elsewhere.example/")).is_err());
 //! # drop(request);
 //! # Ok(()) }
 //! ```
@@ -46,6 +49,7 @@ pub mod json;
 mod login;
 #[cfg(feature = "reqwest-middleware")]
 pub mod middleware;
+mod origin;
 mod password;
 pub mod provider;
 pub mod retry;
@@ -65,6 +69,7 @@ pub use cooldown::Cooldown;
 pub use error::{Error, PinSetup, TransportKind};
 pub use flow::{Step, TwoFactorFlow};
 pub use login::{LoginOptions, login, login_from};
+pub use origin::Origin;
 pub use password::{LoginPassword, PasswordFn, PasswordSource};
 pub use secret::{AccessToken, ApiKey, ApiSecret, OneTimeCode, Password, Pin, RenewalToken, Secret, TotpSeed};
 pub use session::{ExposedSession, Session, TokenPlacement};

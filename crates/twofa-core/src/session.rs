@@ -9,7 +9,7 @@ use reqwest::{
 use serde::{Deserialize, Serialize, Serializer};
 use time::OffsetDateTime;
 
-use crate::{AccessToken, Error, RenewalToken, Secret, http::sensitive_value, untrusted};
+use crate::{AccessToken, Error, Origin, RenewalToken, Secret, http::sensitive_value, untrusted};
 
 /// Where the access token goes on later API requests.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +49,7 @@ pub struct Session {
     renewal_token: Option<RenewalToken>,
     subject: BTreeMap<String, String>,
     extras: BTreeMap<String, serde_json::Value>,
+    origin: Option<Origin>,
 }
 
 impl Session {
@@ -70,7 +71,30 @@ impl Session {
             renewal_token: None,
             subject: BTreeMap::new(),
             extras: BTreeMap::new(),
+            origin: None,
         }
+    }
+
+    /// Records the endpoint and account that issued the session (every provider does): its
+    /// `resume` and `logout` then refuse it anywhere else, and [`Session::authorize`] refuses a
+    /// request to another host.
+    pub fn with_origin(mut self, origin: Origin) -> Self {
+        self.origin = Some(origin);
+        self
+    }
+
+    /// The endpoint and account that issued the session; `None` for one built by hand, or stored
+    /// by a version before origins (which no provider accepts back).
+    pub fn origin(&self) -> Option<&Origin> {
+        self.origin.as_ref()
+    }
+
+    /// Fails unless `provider` at `origin` issued the session: [`Error::InvalidInput`] for another
+    /// provider's, [`Error::ForeignSession`] for another endpoint's or account's, or one without
+    /// an origin. Providers call it before sending anything of a session.
+    pub fn ensure_issued_by(&self, provider: &str, origin: &Origin) -> Result<(), Error> {
+        self.ensure_provider(provider)?;
+        origin.ensure(self.origin.as_ref())
     }
 
     /// Sets when the access token expires.
@@ -240,8 +264,22 @@ impl Session {
     }
 
     /// Adds the session's headers to a request.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignSession`] when the session has an [origin](Session::origin) and the request
+    /// goes to another host, port or scheme: its tokens are good only where they were issued, and
+    /// nothing is added. [`Error::InvalidInput`] for a header HTTP cannot carry, or a request that
+    /// does not build.
     pub fn authorize(&self, request: RequestBuilder) -> Result<RequestBuilder, Error> {
-        Ok(request.headers(self.headers()?))
+        let Some(origin) = &self.origin else { return Ok(request.headers(self.headers()?)) };
+        let (client, request) = request.build_split();
+        let request =
+            request.map_err(|e| Error::InvalidInput(format!("the request does not build: {}", e.without_url())))?;
+        if !origin.serves(request.url()) {
+            return Err(Error::ForeignSession);
+        }
+        Ok(RequestBuilder::from_parts(client, request).headers(self.headers()?))
     }
 
     /// A view that serializes the session *with* its secrets, for stores.
@@ -263,6 +301,7 @@ impl fmt::Debug for Session {
             .field("renewal_token", &self.renewal_token)
             .field("subject", &self.subject)
             .field("extras", &self.extras)
+            .field("origin", &self.origin)
             .finish()
     }
 }
@@ -291,6 +330,8 @@ struct SessionRepr<S> {
     subject: BTreeMap<String, String>,
     #[serde(default)]
     extras: BTreeMap<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    origin: Option<Origin>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -317,6 +358,7 @@ impl Serialize for ExposedSession<'_> {
             renewal_token: s.renewal_token.as_ref().map(RenewalToken::expose_secret),
             subject: s.subject.clone(),
             extras: s.extras.clone(),
+            origin: s.origin.clone(),
         }
         .serialize(serializer)
     }
@@ -371,6 +413,7 @@ impl<'de> Deserialize<'de> for Session {
             renewal_token: r.renewal_token.map(|t| RenewalToken::new(t.expose_secret())),
             subject: r.subject,
             extras: r.extras,
+            origin: r.origin,
         })
     }
 }

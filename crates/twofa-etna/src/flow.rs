@@ -8,8 +8,8 @@ use reqwest::{
     header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue},
 };
 use twofa_core::{
-    AccessToken, ApiKey, Challenge, Clock, Error, LoginPassword, Method as Delivery, OneTimeCode, Password, Pin,
-    PinSetup, Secret, Session, Step, TokenPlacement, TwoFactorFlow,
+    AccessToken, ApiKey, Challenge, Clock, Error, LoginPassword, Method as Delivery, OneTimeCode, Origin, Password,
+    Pin, PinSetup, Secret, Session, Step, TokenPlacement, TwoFactorFlow,
     http::{Answer, Http, HttpOptions, sensitive_value},
     json::from_slice_ci,
     provider::{Spec, clip, required},
@@ -41,6 +41,8 @@ pub struct EtnaFlow {
     pub(crate) http: Http,
     token_lifetime: Duration,
     clock: Arc<dyn Clock>,
+    /// The base URL and the username: stamped on every session, required of every session sent.
+    origin: Origin,
 }
 
 /// Which factor an `Expecting` answer asks for, and the header that carries it.
@@ -106,7 +108,9 @@ impl EtnaFlow {
             }
             sensitive_value(pin.expose_secret(), "the security PIN")?;
         }
+        let origin = Origin::new(&ep.url, [ep.login.as_str()]);
         Ok(Self {
+            origin,
             token_url: ep.join("token")?,
             logout_url: ep.join("logout")?,
             reset_url: ep.join("v1.0/users/passwords/reset/")?,
@@ -179,6 +183,7 @@ impl EtnaFlow {
             .with_expires_at(Some(now + self.token_lifetime))
             .with_header("Et-App-Key", Secret::new(self.app_key.expose_secret()))
             .with_subject("username", self.username.clone())
+            .with_origin(self.origin.clone())
     }
 }
 
@@ -256,6 +261,10 @@ impl TwoFactorFlow for EtnaFlow {
         PROVIDER
     }
 
+    fn origin(&self) -> Option<&Origin> {
+        Some(&self.origin)
+    }
+
     /// Every call is an [`Http`] request, which ends at the deadline.
     fn waits_are_clamped(&self) -> bool {
         true
@@ -278,7 +287,7 @@ impl TwoFactorFlow for EtnaFlow {
 
     /// Logging out twice is harmless, so transport errors and 5xx are retried (see [`Backoff`]).
     async fn logout(&self, session: &Session) -> Result<(), Error> {
-        session.ensure_provider(PROVIDER)?;
+        session.ensure_issued_by(PROVIDER, &self.origin)?;
         Backoff::default()
             .retry(|| async {
                 let request = self.http.request(Method::POST, self.logout_url.clone()).header(CONTENT_LENGTH, 0);

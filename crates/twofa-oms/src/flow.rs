@@ -10,8 +10,8 @@ use reqwest::{
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use twofa_core::{
-    AccessToken, Challenge, Clock, Error, LiveChallenge, LoginPassword, OneTimeCode, RenewalToken, Secret, Session,
-    Step, TokenPlacement, TransportKind, TwoFactorFlow,
+    AccessToken, Challenge, Clock, Error, LiveChallenge, LoginPassword, OneTimeCode, Origin, RenewalToken, Secret,
+    Session, Step, TokenPlacement, TransportKind, TwoFactorFlow,
     http::{Answer, Http, HttpOptions, sensitive_value},
     provider::{Spec, basic_auth},
     retry::Backoff,
@@ -46,6 +46,9 @@ pub struct OmsFlow {
     connect_timeout: Duration,
     timeout: Duration,
     clock: Arc<dyn Clock>,
+    /// The endpoint and the account (`username`, or an API key's `user_id`): stamped on every
+    /// session, required of every session sent.
+    origin: Origin,
 }
 
 /// How the flow logs in: one of the two, never both (checked in `build()`).
@@ -72,6 +75,7 @@ struct SessionShape {
     idle_timeout: Duration,
     oms_id: Option<u32>,
     clock: Arc<dyn Clock>,
+    origin: Origin,
 }
 
 impl SessionShape {
@@ -84,7 +88,8 @@ impl SessionShape {
         let mut session = Session::new(PROVIDER, AccessToken::new(token.expose_secret()), placement, self.clock.now())
             .with_idle_timeout(self.idle_timeout)
             .with_renewal_token(RenewalToken::new(token.expose_secret()))
-            .with_extra("transport", json!(transport));
+            .with_extra("transport", json!(transport))
+            .with_origin(self.origin.clone());
         if let Some(id) = user_id {
             session = session.with_subject("UserId", id);
         }
@@ -171,7 +176,12 @@ impl OmsFlow {
                 (network, Credentials::Password { username, password })
             }
         };
+        let origin = match &credentials {
+            Credentials::Password { username, .. } => Origin::new(&network.url, ["username", username.as_str()]),
+            Credentials::ApiKey(key) => Origin::new(&network.url, ["user_id".to_owned(), key.user_id.to_string()]),
+        };
         Ok(Self {
+            origin,
             transport,
             oms_id: b.oms_id,
             idle_timeout: b.idle_timeout,
@@ -199,6 +209,7 @@ impl OmsFlow {
             idle_timeout: self.idle_timeout,
             oms_id: self.oms_id,
             clock: Arc::clone(&self.clock),
+            origin: self.origin.clone(),
         }
     }
 
@@ -278,6 +289,10 @@ impl OmsFlow {
 impl TwoFactorFlow for OmsFlow {
     fn provider(&self) -> &'static str {
         PROVIDER
+    }
+
+    fn origin(&self) -> Option<&Origin> {
+        Some(&self.origin)
     }
 
     /// Over HTTP every call is an [`Http`](twofa_core::http::Http) request, which ends at the
@@ -373,7 +388,7 @@ impl TwoFactorFlow for OmsFlow {
     /// [`Error::Unsupported`], and an [`Authenticator`](twofa_core::Authenticator) logs in afresh
     /// (no code for an API key).
     async fn resume(&self, session: &Session) -> Result<Session, Error> {
-        session.ensure_provider(PROVIDER)?;
+        session.ensure_issued_by(PROVIDER, &self.origin)?;
         match self.transport {
             Transport::WebSocket => Backoff::default().retry(|| self.resume_once(session)).await,
             Transport::Http => Err(Error::Unsupported { operation: "resume" }),
@@ -381,7 +396,7 @@ impl TwoFactorFlow for OmsFlow {
     }
 
     async fn logout(&self, session: &Session) -> Result<(), Error> {
-        session.ensure_provider(PROVIDER)?;
+        session.ensure_issued_by(PROVIDER, &self.origin)?;
         Backoff::default().retry(|| self.logout_once(session)).await
     }
 }

@@ -8,7 +8,7 @@ use reqwest::{
     header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue},
 };
 use twofa_core::{
-    AccessToken, AuthenticatorSetup, Challenge, Clock, Error, LoginPassword, Method as Delivery, OneTimeCode,
+    AccessToken, AuthenticatorSetup, Challenge, Clock, Error, LoginPassword, Method as Delivery, OneTimeCode, Origin,
     RenewalToken, Secret, Session, Step, TokenPlacement, TwoFactorFlow,
     http::{Answer, Http, HttpOptions, sensitive_value},
     json::from_slice_ci,
@@ -69,6 +69,9 @@ pub struct OnlineOrderingFlow {
     placement: CustomerTokenPlacement,
     http: Http,
     clock: Arc<dyn Clock>,
+    /// The base URL and the account (company code, `customer` or `guest`, email): stamped on every
+    /// session, required of every session sent.
+    origin: Origin,
 }
 
 /// Which call an answer belongs to: the same status means different things on each.
@@ -120,7 +123,10 @@ impl OnlineOrderingFlow {
             reqwest::header::HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| Error::Config(format!("`{name}` is not a valid header name")))?;
         }
+        let kind = if guest { "guest" } else { "customer" };
+        let origin = Origin::new(&ep.url, [company_code.as_str(), kind, ep.login.as_str()]);
         Ok(Self {
+            origin,
             login_url: ep.join("v1/Authenticate/2FA")?,
             guest_url: ep.join("v1/Authenticate/Guest")?,
             refresh_url: ep.join("v1/Authenticate/2FA/Refresh")?,
@@ -174,7 +180,8 @@ impl OnlineOrderingFlow {
             }
         }
         .with_header("X-Api-CompanyCode", Secret::new(&*self.company_code))
-        .with_expires_at(expires_at);
+        .with_expires_at(expires_at)
+        .with_origin(self.origin.clone());
         if let Some(refresh) = result.refresh_token.filter(|t| !t.is_empty()) {
             session = session.with_renewal_token(RenewalToken::new(&*refresh));
         }
@@ -297,6 +304,10 @@ impl TwoFactorFlow for OnlineOrderingFlow {
         PROVIDER
     }
 
+    fn origin(&self) -> Option<&Origin> {
+        Some(&self.origin)
+    }
+
     /// Every call is an [`Http`] request, which ends at the deadline.
     fn waits_are_clamped(&self) -> bool {
         true
@@ -339,7 +350,7 @@ impl TwoFactorFlow for OnlineOrderingFlow {
     }
 
     async fn resume(&self, session: &Session) -> Result<Session, Error> {
-        session.ensure_provider(PROVIDER)?;
+        session.ensure_issued_by(PROVIDER, &self.origin)?;
         let refresh =
             session.renewal_token().ok_or(Error::Unsupported { operation: "resume without a refresh token" })?;
         let body = RefreshBody { refresh_token: refresh.expose_secret() };

@@ -1,0 +1,184 @@
+//! A session is used only with the endpoint that issued it (issue 22, item 1). The attack: a
+//! second login under an existing profile name, pointed at another endpoint and left waiting
+//! (`--no-wait`), used to save the new profile at once and keep the old session, so the next
+//! `logout` or `token` sent the old account's live token (or refresh token) to the new endpoint,
+//! which no longer needed that account's second factor.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use twofa_sandbox::{Sandbox, etna, oms, onlineordering};
+
+mod common;
+use common::{Env, env, json, text};
+
+impl Env {
+    fn profile_file(&self, name: &str) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(self.home.path().join("profiles").join(format!("{name}.json"))).unwrap())
+            .unwrap()
+    }
+
+    /// Marks the stored session of `name` as expired an hour ago (as time passing would).
+    fn expire_session(&self, name: &str) {
+        let path = self.home.path().join("sessions").join(format!("{name}.json"));
+        let mut file: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let past = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+        file["session"]["expires_at"] = past.format(&time::format_description::well_known::Rfc3339).unwrap().into();
+        std::fs::write(&path, serde_json::to_vec(&file).unwrap()).unwrap();
+    }
+}
+
+fn etna_args(base: &str, user: &str, extra: &[&str]) -> Vec<String> {
+    let mut args = [
+        "login",
+        "etna",
+        "--base-url",
+        base,
+        "--app-key-env",
+        "ET_APP_KEY",
+        "--username",
+        user,
+        "--password-env",
+        "TWOFA_PASSWORD",
+        "--profile",
+        "desk",
+        "--format",
+        "json",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    args
+}
+
+fn oo_args(base: &str, email: &str, extra: &[&str]) -> Vec<String> {
+    let mut args = [
+        "login",
+        "onlineordering",
+        "--base-url",
+        base,
+        "--company-code",
+        onlineordering::COMPANY_CODE,
+        "--api-credentials-env",
+        "NCR_API",
+        "--email",
+        email,
+        "--password-env",
+        "TWOFA_PASSWORD",
+        "--profile",
+        "desk",
+        "--format",
+        "json",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    args
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etna_logout_after_a_waiting_login_elsewhere_never_sends_the_old_token_there() {
+    let e = env().await;
+    let other = Sandbox::start().await.unwrap();
+    json(&e.run(&strs(&etna_args(&e.sandbox.etna_base_url(), etna::USER_NO_2FA, &[]))).await);
+    // The second login at another endpoint sends its password and waits for a code.
+    let started = e.run(&strs(&etna_args(&other.etna_base_url(), etna::USER_2FA, &["--no-wait", "--replace"]))).await;
+    assert!(json(&started)["waiting_for"].is_string(), "{}", text(&started.stdout));
+    assert_eq!(other.stats().requests("etna.token"), 1);
+    // The stored profile is still the first one until the waiting login completes.
+    assert_eq!(e.profile_file("desk")["base_url"], e.sandbox.etna_base_url());
+    let out = e.run(&["logout", "--profile", "desk"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        other.stats().requests("etna.logout"),
+        0,
+        "the old bearer token and Et-App-Key went to the new endpoint"
+    );
+    assert_eq!(e.sandbox.stats().requests("etna.logout"), 1, "the first endpoint ends its own session");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onlineordering_token_after_a_waiting_login_elsewhere_never_sends_the_refresh_token_there() {
+    let e = env().await;
+    let other = Sandbox::start().await.unwrap();
+    json(&e.run(&strs(&oo_args(&e.sandbox.base_url(), onlineordering::CUSTOMER_NO_2FA, &[]))).await);
+    let started = e
+        .run(&strs(&oo_args(&other.base_url(), onlineordering::CUSTOMER_EMAIL_2FA, &["--no-wait", "--replace"])))
+        .await;
+    assert!(json(&started)["waiting_for"].is_string(), "{}", text(&started.stdout));
+    // The first session's access token has expired: `token` renews it with its refresh token.
+    e.expire_session("desk");
+    let out = e.run(&["token", "--profile", "desk"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(e.sandbox.stats().requests("onlineordering.refresh"), 1, "renewed where it was issued");
+    assert_eq!(other.stats().requests("onlineordering.refresh"), 0, "the old refresh token went to the new endpoint");
+    assert_eq!(other.stats().requests("onlineordering.login"), 1, "only the waiting login's start reached it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oms_logout_after_a_waiting_login_elsewhere_never_sends_the_old_session_token_there() {
+    let e = env().await;
+    let other = Sandbox::start().await.unwrap();
+    let login = |url: String, user: &'static str, extra: &'static [&'static str]| {
+        let mut args = ["login", "oms", "--url", &url, "--username", user, "--password-env", "TWOFA_PASSWORD"]
+            .map(String::from)
+            .to_vec();
+        args.extend(["--profile", "desk", "--format", "json"].map(String::from));
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        args
+    };
+    json(&e.run(&strs(&login(e.sandbox.oms_http_url(), oms::USER_NO_2FA, &[]))).await);
+    let started = e.run(&strs(&login(other.oms_http_url(), oms::USER_TOTP, &["--no-wait", "--replace"]))).await;
+    assert!(json(&started)["waiting_for"].is_string(), "{}", text(&started.stdout));
+    let out = e.run(&["logout", "--profile", "desk"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(other.stats().requests("oms.http.logout"), 0, "the old SessionToken went to the new endpoint");
+    assert_eq!(e.sandbox.stats().requests("oms.http.logout"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_login_replaces_the_profile_only_when_verified() {
+    let e = env().await;
+    let other = Sandbox::start().await.unwrap();
+    json(&e.run(&strs(&oo_args(&e.sandbox.base_url(), onlineordering::CUSTOMER_NO_2FA, &[]))).await);
+    let started = e
+        .run(&strs(&oo_args(&other.base_url(), onlineordering::CUSTOMER_EMAIL_2FA, &["--no-wait", "--replace"])))
+        .await;
+    assert!(json(&started)["waiting_for"].is_string(), "{}", text(&started.stdout));
+    assert_eq!(e.profile_file("desk")["email"], onlineordering::CUSTOMER_NO_2FA);
+    let code = common::wait_for_code(&other.outbox(), onlineordering::CUSTOMER_EMAIL_2FA);
+    let done = e.run(&["verify", "--profile", "desk", "--code", &code, "--format", "json"]).await;
+    assert_eq!(json(&done)["provider"], "onlineordering");
+    assert_eq!(e.profile_file("desk")["email"], onlineordering::CUSTOMER_EMAIL_2FA);
+    assert_eq!(e.profile_file("desk")["base_url"], other.base_url());
+    // The new session serves from the store: no request to the first endpoint.
+    let before = e.sandbox.stats().requests("onlineordering.refresh");
+    let token = e.run(&["token", "--profile", "desk"]).await;
+    assert!(token.status.success(), "{}", text(&token.stderr));
+    assert_eq!(e.sandbox.stats().requests("onlineordering.refresh"), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_login_under_a_taken_name_at_another_endpoint_needs_replace() {
+    let e = env().await;
+    let other = Sandbox::start().await.unwrap();
+    json(&e.run(&strs(&etna_args(&e.sandbox.etna_base_url(), etna::USER_NO_2FA, &[]))).await);
+    for args in [
+        etna_args(&other.etna_base_url(), etna::USER_NO_2FA, &[]),
+        etna_args(&e.sandbox.etna_base_url(), etna::USER_2FA, &["--no-wait"]),
+    ] {
+        let out = e.run(&strs(&args)).await;
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("--replace") && stderr.contains("profile `desk` already logs in to"), "{stderr}");
+    }
+    assert_eq!(other.stats().requests("etna.token"), 0, "nothing was sent before the refusal");
+    assert_eq!(e.sandbox.stats().requests("etna.token"), 1);
+    // The same endpoint and account logs in again without asking.
+    json(&e.run(&strs(&etna_args(&e.sandbox.etna_base_url(), etna::USER_NO_2FA, &[]))).await);
+    // With --replace, the other endpoint's login completes and takes the name.
+    json(&e.run(&strs(&etna_args(&other.etna_base_url(), etna::USER_NO_2FA, &["--replace"]))).await);
+    assert_eq!(e.profile_file("desk")["base_url"], other.etna_base_url());
+}
