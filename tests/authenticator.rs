@@ -409,3 +409,32 @@ async fn etna_1_4_a_failed_second_step_never_replaces_the_stored_good_session() 
         renewed.access_token().expose_secret()
     );
 }
+
+#[tokio::test]
+async fn a_stored_session_from_another_endpoint_is_treated_as_absent() {
+    let (issuer, other) = (Sandbox::start().await.unwrap(), Sandbox::start().await.unwrap());
+    let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+    let first = Authenticator::builder(etna_flow(&issuer, etna::USER_NO_2FA, etna::PASSWORD))
+        .store(Arc::clone(&store))
+        .profile("desk")
+        .build();
+    let issued = first.session().await.unwrap();
+    // The same profile, pointed at another endpoint: the stored session is not its to use.
+    let second = Authenticator::builder(etna_flow(&other, etna::USER_NO_2FA, etna::PASSWORD))
+        .store(Arc::clone(&store))
+        .profile("desk")
+        .build();
+    let fresh = second.session().await.unwrap();
+    assert_ne!(fresh.access_token().expose_secret(), issued.access_token().expose_secret());
+    assert_eq!(other.stats().requests("etna.token"), 1, "a login of its own");
+    // A logout with the foreign session stored sends it nowhere.
+    store.save("desk", &issued).await.unwrap();
+    let third = Authenticator::builder(etna_flow(&other, etna::USER_NO_2FA, etna::PASSWORD))
+        .store(Arc::clone(&store))
+        .profile("desk")
+        .build();
+    third.logout().await.unwrap();
+    assert_eq!(other.stats().requests("etna.logout"), 0, "the other endpoint never saw the session");
+    assert_eq!(issuer.stats().requests("etna.logout"), 0);
+    assert!(store.load("desk").await.unwrap().is_none(), "the profile's stored session is forgotten");
+}

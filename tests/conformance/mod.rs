@@ -200,6 +200,23 @@ pub async fn logout(h: impl Harness) {
     assert_eq!(h.call_api(&session).await, 401, "the token must be dead after logout");
 }
 
+/// A session is refused by a flow for another account (issue 22, item 1): its `resume` and
+/// `logout` send nothing of it (the token still works afterwards) and say why with a typed error.
+pub async fn foreign_session(h: impl Harness) {
+    let flow = h.flow(Account::NoTwoFactor).unwrap();
+    let Step::Authenticated(session) = flow.start().await.unwrap() else { panic!() };
+    assert_eq!(session.origin(), flow.origin(), "the flow stamps its origin on its sessions");
+    let other = h.flow(Account::TwoFactor).unwrap();
+    assert_ne!(other.origin(), flow.origin(), "another account is another origin");
+    // A provider without a resume call (ETNA) sends nothing either way.
+    let resumed = other.resume(&session).await.unwrap_err();
+    assert!(resumed.is_foreign_session() || matches!(resumed, Error::Unsupported { .. }), "{resumed:?}");
+    if h.has_logout() {
+        assert!(other.logout(&session).await.unwrap_err().is_foreign_session());
+    }
+    assert_eq!(h.call_api(&session).await, 200, "nothing reached the server: the session lives");
+}
+
 /// Runs every path and searches every `Debug`/`Display` for the secrets involved.
 pub async fn no_secret_in_any_output(h: impl Harness) {
     let mut secrets = h.secrets();
@@ -241,7 +258,7 @@ macro_rules! conformance_suite {
     ($make:expr) => {
         $crate::conformance_suite!(@tests $make;
             happy_path, no_second_factor, wrong_code_then_right_code, login_driver_retries_a_wrong_code,
-            expired_challenge, bad_password, bad_app_key, rate_limit, logout, no_secret_in_any_output,
+            expired_challenge, bad_password, bad_app_key, rate_limit, logout, foreign_session, no_secret_in_any_output,
             two_step_login, two_step_login_driver_asks_for_each_factor);
     };
     (@tests $make:expr; $($scenario:ident),*) => {
