@@ -176,8 +176,15 @@ impl TwoFactorFlow for ProfileFlow {
         self.flow()?.verify(challenge, code).await
     }
 
+    /// Without the profile's variables (a cron job's bare environment) the flow cannot be built:
+    /// that is "no resume here", so the [`Authenticator`] hands out a stored session that is still
+    /// fresh, and only a real login (`start`) reports the missing variable.
     async fn resume(&self, session: &Session) -> Result<Session, Error> {
-        self.flow()?.resume(session).await
+        match self.flow() {
+            Ok(flow) => flow.resume(session).await,
+            Err(Error::Config(_)) => Err(Error::Unsupported { operation: "resume" }),
+            Err(e) => Err(e),
+        }
     }
 
     async fn logout(&self, session: &Session) -> Result<(), Error> {

@@ -104,3 +104,28 @@ async fn oms_2_3_cli_api_key_flags_are_an_alternative_to_a_username() {
     let neither = e.run(&["login", "oms", "--url", &url]).await;
     assert_eq!(neither.status.code(), Some(2), "{}", text(&neither.stderr));
 }
+
+/// Issue 22 item 11: a fresh session needs none of the profile's variables, so a cron job or a
+/// systemd unit without `OMS_API_KEY` gets its token; only a real re-login asks for the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_with_a_fresh_session_needs_no_api_key_variable() {
+    let e = env().await;
+    for (url, profile) in [(e.sandbox.oms_http_url(), "bot-http"), (e.sandbox.oms_ws_url(), "bot-ws")] {
+        let out = e.login(&url, profile, "OMS_API_SECRET").await;
+        assert!(out.status.success(), "{profile}: {}", text(&out.stderr));
+        let login: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let run_bare = |args: Vec<String>| {
+            let mut cmd = e.command(&args.iter().map(String::as_str).collect::<Vec<_>>());
+            cmd.env_remove("OMS_API_KEY").env_remove("OMS_API_SECRET");
+            cmd.output().unwrap()
+        };
+        let token = run_bare(vec!["token".into(), "--profile".into(), profile.into()]);
+        assert!(token.status.success(), "{profile}: {}", text(&token.stderr));
+        assert_eq!(text(&token.stdout).trim(), login["access_token"], "{profile}");
+        // No session left: a real login needs the key, and says which variable is missing.
+        std::fs::remove_file(e.home.path().join("sessions").join(format!("{profile}.json"))).unwrap();
+        let relogin = run_bare(vec!["token".into(), "--profile".into(), profile.into()]);
+        assert_eq!(relogin.status.code(), Some(2), "{profile}: {}", text(&relogin.stderr));
+        assert!(text(&relogin.stderr).contains("OMS_API_KEY"), "{profile}: {}", text(&relogin.stderr));
+    }
+}
