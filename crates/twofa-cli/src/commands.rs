@@ -239,8 +239,8 @@ fn wait_for_verify(
         )));
     }
     // The stored profile and session stay as they are until `verify` completes the login.
-    pending::save(&ctx.settings.store_dir, name, profile, challenge)?;
-    output::waiting(ctx.format, name, challenge);
+    let expires_at = pending::save(&ctx.settings.store_dir, name, profile, challenge)?;
+    output::waiting(ctx.format, name, challenge, expires_at);
     Ok(())
 }
 
@@ -251,6 +251,11 @@ pub async fn verify(ctx: &Context, name: &str, code: Option<String>) -> Result<(
             "no login waits for a code under profile `{name}`; start one with `twofa login … --no-wait --profile {name}`"
         ))
     })?;
+    if pending.expires_at <= time::OffsetDateTime::now_utc() {
+        // The provider would refuse it: say so without sending the code (or the interim state).
+        pending::delete(&ctx.settings.store_dir, name)?;
+        return Err(Error::ChallengeExpired.into());
+    }
     let challenge = pending.challenge;
     // The login's own profile, saved with its session only when the login completes.
     let profile = match pending.profile {

@@ -138,8 +138,9 @@ fn subject(session: &Session) -> String {
 }
 
 /// Prints a login left waiting for its code (`login --no-wait`): what to run next. JSON names the
-/// profile, the method and the expiry; never the challenge's secret state.
-pub fn waiting(format: Format, profile: &str, challenge: &twofa_core::Challenge) {
+/// profile, the method and when the login stops waiting (`expires_at`: the challenge's expiry, or
+/// the pending file's default); never the challenge's secret state.
+pub fn waiting(format: Format, profile: &str, challenge: &twofa_core::Challenge, expires_at: OffsetDateTime) {
     let next = format!("twofa verify --profile {profile} --code CODE");
     match format {
         Format::Json => {
@@ -147,7 +148,7 @@ pub fn waiting(format: Format, profile: &str, challenge: &twofa_core::Challenge)
                 "provider": challenge.provider(),
                 "profile": profile,
                 "waiting_for": challenge.method().name(),
-                "expires_at": challenge.expires_at().map(rfc3339),
+                "expires_at": rfc3339(expires_at),
                 "next": next,
             });
             println!("{out}");
@@ -156,7 +157,7 @@ pub fn waiting(format: Format, profile: &str, challenge: &twofa_core::Challenge)
             let method = challenge.method();
             let answer = method.answer_name().to_lowercase();
             println!("{} is waiting for the {answer} ({}).", escape(challenge.provider()), escape(&method.to_string()));
-            println!("Finish it with `{next}` (or `--code-stdin`).");
+            println!("Finish it with `{next}` (or `--code-stdin`) within {}.", until(expires_at));
         }
     }
 }

@@ -189,3 +189,25 @@ async fn a_corrupt_pending_login_is_refused_without_quoting_it() {
     }
     assert_eq!(e.sandbox.stats().requests("etna.token"), logins, "nothing was sent");
 }
+
+/// Issue 22 item 10: a pending login expires locally (at its challenge's expiry, or ten minutes
+/// after it started), and `verify` on an expired one says so without contacting the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_on_an_expired_pending_login_sends_nothing_and_drops_it() {
+    let e = env().await;
+    let started = e.run(&strs(&e.emailed_login(&["--no-wait", "--format", "json"]))).await;
+    let waiting = json(&started);
+    let pending: Value = serde_json::from_slice(&std::fs::read(e.pending("onlineordering")).unwrap()).unwrap();
+    assert_eq!(pending["expires_at"], waiting["expires_at"], "the file keeps the expiry it printed");
+    let code = wait_for_code(&e.sandbox.outbox(), onlineordering::CUSTOMER_EMAIL_2FA);
+    // Time passes beyond the expiry: the file says so, as the clock would.
+    let mut aged = pending.clone();
+    aged["expires_at"] = "2020-01-01T00:00:00Z".into();
+    std::fs::write(e.pending("onlineordering"), serde_json::to_vec(&aged).unwrap()).unwrap();
+    let out = e.run(&["verify", "--profile", "onlineordering", "--code", &code, "--format", "json"]).await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["error"]["kind"], "challenge_expired", "{err}");
+    assert_eq!(e.sandbox.stats().requests("onlineordering.verify"), 0, "nothing was sent");
+    assert!(!e.pending("onlineordering").exists(), "the expired login is dropped");
+}
