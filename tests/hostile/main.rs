@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 mod child;
+mod hints;
 mod local_files;
 mod lockout;
 mod oms_api_key;

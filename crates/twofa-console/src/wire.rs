@@ -15,7 +15,8 @@ pub const MAX_POLL_SECS: u64 = 25;
 
 /// The longest [`Register::hint`] and [`Setup::manual_key`] the console takes, in characters (a
 /// provider's hint is a masked address or a sentence; a base32 seed is under 110).
-pub const MAX_HINT_CHARS: usize = 256;
+/// The same limit [`Challenge::with_hint`](twofa_core::Challenge::with_hint) clips every hint to.
+pub const MAX_HINT_CHARS: usize = twofa_core::Challenge::MAX_HINT_CHARS;
 
 /// The longest [`Register::provider`] and [`Register::method`], in characters.
 pub const MAX_NAME_CHARS: usize = 64;

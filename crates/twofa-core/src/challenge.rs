@@ -146,9 +146,16 @@ impl Challenge {
         Self { provider: provider.into(), method, hint: None, issued_at, expires_at: None, state }
     }
 
-    /// Adds a hint for humans (e.g. "Expecting confirmation code").
+    /// The longest hint kept, in characters: a provider's hint is a masked address or a sentence,
+    /// and the console (which shows it) takes no more.
+    pub const MAX_HINT_CHARS: usize = 256;
+
+    /// Adds a hint for humans (e.g. "Expecting confirmation code"), clipped to
+    /// [`Challenge::MAX_HINT_CHARS`] (the last kept character then `…`): a server's 900 KB
+    /// "reason" is cut once, here, not printed at every prompt, kept in a pending file, or refused
+    /// by the console.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        self.hint = Some(clip_hint(hint.into()));
         self
     }
 
@@ -318,11 +325,19 @@ impl<'de> Deserialize<'de> for Challenge {
         Ok(Self {
             provider: r.provider,
             method: r.method,
-            hint: r.hint,
+            hint: r.hint.map(clip_hint),
             issued_at: r.issued_at,
             expires_at: r.expires_at,
             state: State::Portable(r.state),
         })
+    }
+}
+
+/// `hint` cut to [`Challenge::MAX_HINT_CHARS`] characters, the last one `…` when cut.
+fn clip_hint(hint: String) -> String {
+    match hint.char_indices().nth(Challenge::MAX_HINT_CHARS - 1) {
+        Some((end, _)) if hint[end..].chars().nth(1).is_some() => format!("{}…", &hint[..end]),
+        _ => hint,
     }
 }
 
@@ -339,6 +354,23 @@ mod tests {
                 Some(Secret::new("qr-payload")),
             )),
         }
+    }
+
+    #[test]
+    fn hints_are_clipped_once_at_receipt() {
+        let now = time::OffsetDateTime::UNIX_EPOCH;
+        let at = |hint: String| Challenge::portable("etna", Method::Email, now, Secret::new("s")).with_hint(hint);
+        let exact = "é".repeat(Challenge::MAX_HINT_CHARS);
+        assert_eq!(at(exact.clone()).hint(), Some(exact.as_str()), "a hint at the limit is kept whole");
+        let huge = at("x".repeat(900_000));
+        let clipped = huge.hint().unwrap();
+        assert_eq!(clipped.chars().count(), Challenge::MAX_HINT_CHARS);
+        assert!(clipped.ends_with('…') && clipped.starts_with("xxx"));
+        // A stored challenge (a pending file) is clipped on load as well.
+        let mut json = serde_json::to_value(huge.expose_secrets()).unwrap();
+        json["hint"] = "y".repeat(10_000).into();
+        let back: Challenge = serde_json::from_value(json).unwrap();
+        assert_eq!(back.hint().unwrap().chars().count(), Challenge::MAX_HINT_CHARS);
     }
 
     #[test]
