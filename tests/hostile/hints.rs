@@ -11,7 +11,8 @@ use super::*;
 async fn a_huge_etna_reason_is_clipped_where_the_answer_is_read() {
     let mut server = Server::new_async().await;
     let reason = format!("\u{1b}]0;title\u{7}{}", "R".repeat(900_000));
-    let body = serde_json::json!({"State": "Expecting", "Step": "VerificationCode", "Token": "interim-1", "Reason": reason});
+    let body =
+        serde_json::json!({"State": "Expecting", "Step": "VerificationCode", "Token": "interim-1", "Reason": reason});
     let token = server.mock("POST", "/api/token").with_status(202).with_body(body.to_string()).create_async().await;
     let flow = EtnaFlow::builder()
         .base_url(format!("{}/api", server.url()))

@@ -101,7 +101,13 @@ impl From<Error> for Failure {
             _ => (exit::USAGE, None),
         };
         // Provider messages, hints and reasons are server text: escaped before the terminal sees them.
-        Self { code, kind: e.kind(), retryable: e.is_retryable(), message: escape(&e.to_string()), hint }
+        Self {
+            code,
+            kind: e.kind(),
+            retryable: e.is_retryable(),
+            message: twofa_core::untrusted::display(&e.to_string()),
+            hint,
+        }
     }
 }
 

@@ -92,3 +92,28 @@ fn a_url_with_userinfo_is_refused_and_no_profile_is_saved() {
     // The same server without userinfo logs in: the refusal was the userinfo's.
     assert!(login(&base, home.path()).status.success());
 }
+
+/// Issue 22 item 5: with `-v` the telemetry logs the failed login's error at INFO; the server's
+/// message in it is escaped and clipped like everywhere else.
+#[test]
+fn a_hostile_error_message_is_escaped_in_verbose_logs() {
+    let home = tempfile::tempdir().unwrap();
+    let body = serde_json::json!({ "error": format!("{HOSTILE}{}", "L".repeat(100_000)) });
+    let url = server("401 Unauthorized", body.to_string());
+    let out = Command::new(BIN)
+        .args(["-v", "login", "etna", "--base-url", &url, "--app-key-env", "KEY", "--username", "u"])
+        .args(["--password-env", "PASSWORD"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TWOFA_HOME", home.path())
+        .env("KEY", "k")
+        .env("PASSWORD", "p")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("outcome") && stderr.contains("\\u{202e}txt"), "no escaped log line: {stderr}");
+    assert_no_terminal_controls(&out.stderr);
+    assert!(out.stderr.len() < 8_000, "{} bytes of server text reached the terminal", out.stderr.len());
+}

@@ -75,16 +75,16 @@ pub enum Error {
         operation: &'static str,
     },
     /// The configuration is incomplete or invalid.
-    #[error("invalid configuration: {0}")]
+    #[error("invalid configuration: {}", shown(.0))]
     Config(String),
     /// Input given by the caller or the user is invalid (an empty code, a header-unsafe password…).
-    #[error("invalid input: {0}")]
+    #[error("invalid input: {}", shown(.0))]
     InvalidInput(String),
     /// The code source could not supply a verification code.
-    #[error("no verification code available: {0}")]
+    #[error("no verification code available: {}", shown(.0))]
     CodeSource(String),
     /// The request did not complete: connection, TLS, timeout or a broken body.
-    #[error("transport error ({kind}): {message}")]
+    #[error("transport error ({kind}): {}", shown(message))]
     Transport {
         /// What kind of failure it was.
         kind: TransportKind,
@@ -95,7 +95,7 @@ pub enum Error {
         source: Option<Arc<dyn std::error::Error + Send + Sync>>,
     },
     /// The provider answered something twofa does not understand.
-    #[error("unexpected response{}: {detail}", Status(*status))]
+    #[error("unexpected response{}: {}", Status(*status), shown(detail))]
     UnexpectedResponse {
         /// The HTTP status, when there was one.
         status: Option<u16>,
@@ -112,7 +112,7 @@ pub enum Error {
         field: &'static str,
     },
     /// A session store could not load, save or delete a session.
-    #[error("session store error{}: {detail}", At(path.as_deref()))]
+    #[error("session store error{}: {}", At(path.as_deref()), shown(detail))]
     Store {
         /// The file concerned, for file-backed stores.
         path: Option<std::path::PathBuf>,
@@ -120,13 +120,20 @@ pub enum Error {
         detail: String,
     },
     /// The provider refused the request with its own error code and message.
-    #[error("the provider refused the request: {message} (code {code})")]
+    #[error("the provider refused the request: {} (code {code})", shown(message))]
     Provider {
         /// The provider's numeric error code.
         code: i64,
         /// The provider's message.
         message: String,
     },
+}
+
+/// An error's text as it may be shown: much of it is the server's (a provider's message, a
+/// reason), so every message passes [`untrusted::display`](crate::untrusted::display) — escaped
+/// and clipped — before it reaches a log, a terminal or a page.
+fn shown(text: &str) -> String {
+    crate::untrusted::display(text)
 }
 
 /// The tokens a provider hands out with "PIN not set", for its set-PIN call (ETNA:

@@ -48,6 +48,28 @@ pub fn optional_credential(field: &'static str, value: Option<Secret>) -> Result
     value.map(|v| credential(field, v)).transpose()
 }
 
+/// The most characters of untrusted text [`display`] keeps: enough for any sentence a server
+/// means, far below the megabytes a hostile one sends.
+pub const MAX_SHOWN_CHARS: usize = 512;
+
+/// `text` made safe to log, print or show: [`escape`]d, and clipped to [`MAX_SHOWN_CHARS`]
+/// characters (then `…`). The one function for server, bot and file text on its way to a person:
+/// error messages, telemetry fields, console log lines.
+///
+/// ```
+/// let shown = twofa_core::untrusted::display(&format!("\u{1b}]0;owned\u{7}{}", "x".repeat(10_000)));
+/// assert!(shown.starts_with("\\u{1b}]0;owned") && !shown.contains('\u{1b}'));
+/// assert!(shown.chars().count() <= twofa_core::untrusted::MAX_SHOWN_CHARS + 1 && shown.ends_with('…'));
+/// ```
+pub fn display(text: &str) -> String {
+    let mut out = escape(text);
+    if let Some((end, _)) = out.char_indices().nth(MAX_SHOWN_CHARS) {
+        out.truncate(end);
+        out.push('…');
+    }
+    out
+}
+
 /// `text` made safe to print on a terminal: control characters (C0, DEL, C1, so ESC and CSI),
 /// bidi controls and line/paragraph separators become visible `\u{..}` escapes; all else is kept.
 ///

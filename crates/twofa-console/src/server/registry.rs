@@ -12,7 +12,7 @@ use std::{
 
 use async_trait::async_trait;
 use tokio::sync::watch;
-use twofa_core::{CodeRequest, CodeSource, Error, Method, OneTimeCode, Secret, time::OffsetDateTime};
+use twofa_core::{CodeRequest, CodeSource, Error, Method, OneTimeCode, Secret, time::OffsetDateTime, untrusted};
 
 use crate::wire::{MAX_MESSAGE_CHARS, Outcome, Register};
 
@@ -208,7 +208,7 @@ impl Registry {
         let mut entries = lock(&self.entries);
         prune(&mut entries, OffsetDateTime::now_utc());
         if entries.len() >= MAX_PENDING && !entries.contains_key(&r.profile) {
-            tracing::warn!(profile = %r.profile, "a registration was refused: {MAX_PENDING} logins wait already");
+            tracing::warn!(profile = %untrusted::display(&r.profile), "a registration was refused: {MAX_PENDING} logins wait already");
             return None;
         }
         Some(self.insert(&mut entries, r, origin))
@@ -248,7 +248,7 @@ impl Registry {
             code: Mutex::new(None),
         });
         entries.insert(r.profile, Arc::clone(&entry));
-        tracing::info!(profile = %entry.profile, provider = %entry.provider, attempt = entry.attempt, "a login waits for a code");
+        tracing::info!(profile = %untrusted::display(&entry.profile), provider = %untrusted::display(&entry.provider), attempt = entry.attempt, "a login waits for a code");
         entry
     }
 
