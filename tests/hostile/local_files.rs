@@ -145,3 +145,41 @@ async fn temporary_files_a_crash_left_are_never_read_and_are_removed() {
     assert!(other.exists(), "another profile's file is left to that profile's writer");
     assert_eq!(store.load("p").await.unwrap().unwrap().access_token().expose_secret(), "new");
 }
+
+/// Issue 22 item 7: a store directory whose parent another account may write is refused, as
+/// OpenSSH's StrictModes refuses it: whoever can write the parent can swap the directory itself.
+#[tokio::test]
+async fn a_store_directory_under_a_group_or_world_writable_parent_is_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let sessions = home.path().join("sessions");
+    let store = FileStore::new(&sessions);
+    store.save("p", &session("mine")).await.unwrap();
+    for mode in [0o777, 0o770] {
+        fs::set_permissions(home.path(), fs::Permissions::from_mode(mode)).unwrap();
+        let err = store.save("p", &session("new")).await.unwrap_err();
+        assert_refused(&err, home.path(), "writable by group or others");
+        let err = store.load("p").await.unwrap_err();
+        assert_refused(&err, home.path(), "writable by group or others");
+    }
+    fs::set_permissions(home.path(), fs::Permissions::from_mode(0o700)).unwrap();
+    assert_eq!(store.load("p").await.unwrap().unwrap().access_token().expose_secret(), "mine", "nothing replaced");
+}
+
+/// Issue 22 item 7: a `sessions` directory that is a symbolic link (planted by whoever could write
+/// the store directory) is never followed: nothing is written where it points.
+#[tokio::test]
+async fn a_symlinked_store_subdirectory_is_never_followed() {
+    let home = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let sessions = home.path().join("sessions");
+    symlink(elsewhere.path(), &sessions).unwrap();
+    let store = FileStore::new(&sessions);
+    let err = store.save("p", &session("secret-token")).await.unwrap_err();
+    assert_refused(&err, &sessions, "symbolic link");
+    assert_eq!(fs::read_dir(elsewhere.path()).unwrap().count(), 0, "a secret was written where the link points");
+    // A session planted where the link points is not read either.
+    fs::write(elsewhere.path().join("p.json"), b"{}").unwrap();
+    fs::set_permissions(elsewhere.path().join("p.json"), fs::Permissions::from_mode(0o600)).unwrap();
+    let err = store.load("p").await.unwrap_err();
+    assert_refused(&err, &sessions, "symbolic link");
+}

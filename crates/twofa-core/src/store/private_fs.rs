@@ -98,13 +98,47 @@ fn check_owner_and_mode(_: &Path, _: &fs::Metadata) -> Result<(), Error> {
     Ok(())
 }
 
-/// Checks that `dir` is a directory that only its owner (this user or root) can write.
+/// Checks that `dir` is a directory, not a symbolic link, that only its owner (this user or root)
+/// can write, under parents only their owners (this user or root) can write — as OpenSSH's
+/// StrictModes checks `~/.ssh`. Whoever may write a parent can swap the directory for a link to
+/// wherever the secrets should go; a world-writable parent with the sticky bit (`/tmp`) is
+/// accepted, since no one else may rename or remove what is in it.
 pub fn check_dir(dir: &Path) -> Result<(), Error> {
-    let meta = fs::metadata(dir).map_err(|e| io_error(dir, "cannot inspect the directory", &e))?;
+    let meta = fs::symlink_metadata(dir).map_err(|e| io_error(dir, "cannot inspect the directory", &e))?;
+    if meta.file_type().is_symlink() {
+        return Err(store_error(
+            dir,
+            "a symbolic link, which twofa never follows to a directory of secrets (fix: remove the link, \
+             or name the directory it points to)",
+        ));
+    }
     if !meta.is_dir() {
         return Err(store_error(dir, "not a directory"));
     }
-    check_owner_and_mode(dir, &meta)
+    check_owner_and_mode(dir, &meta)?;
+    check_parents(dir)
+}
+
+/// Refuses `dir` when a parent of its real path is another user's or writable by group or others
+/// (without the sticky bit).
+#[cfg(unix)]
+fn check_parents(dir: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::MetadataExt as _;
+    let real = fs::canonicalize(dir).map_err(|e| io_error(dir, "cannot resolve the directory", &e))?;
+    for parent in real.ancestors().skip(1) {
+        let meta = fs::metadata(parent).map_err(|e| io_error(parent, "cannot inspect a parent directory", &e))?;
+        let sticky = meta.mode() & 0o1000 != 0;
+        if sticky && meta.uid() == 0 {
+            continue;
+        }
+        check_owner_and_mode(parent, &meta)?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_parents(_: &Path) -> Result<(), Error> {
+    Ok(())
 }
 
 /// Creates `dir` (and its parents) with mode 0700 if missing, then checks it as [`check_dir`] does.
