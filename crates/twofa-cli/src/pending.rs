@@ -51,7 +51,7 @@ enum Loaded {
     WithProfile {
         #[serde(with = "time::serde::rfc3339::option", default)]
         expires_at: Option<OffsetDateTime>,
-        profile: Profile,
+        profile: Box<Profile>,
         challenge: Challenge,
     },
     Bare(Challenge),
@@ -85,7 +85,7 @@ pub fn load(store_dir: &Path, name: &str) -> Result<Option<Pending>, Error> {
             profile.check().map_err(|_| corrupt("its profile's URL holds credentials".into()))?;
             // The earlier of the two: a file cannot keep a login alive past its challenge.
             let expires_at = expires_at.map_or(expiry(&challenge), |at| at.min(expiry(&challenge)));
-            Pending { expires_at, profile: Some(profile), challenge }
+            Pending { expires_at, profile: Some(*profile), challenge }
         }
         Loaded::Bare(challenge) => Pending { expires_at: expiry(&challenge), profile: None, challenge },
     }))
