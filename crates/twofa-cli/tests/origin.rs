@@ -8,7 +8,7 @@
 use twofa_sandbox::{Sandbox, etna, oms, onlineordering};
 
 mod common;
-use common::{Env, env, json, text};
+use common::{Env, env, etna_login_at, json, onlineordering_login_at, text};
 
 impl Env {
     fn profile_file(&self, name: &str) -> serde_json::Value {
@@ -26,52 +26,30 @@ impl Env {
     }
 }
 
-fn etna_args(base: &str, user: &str, extra: &[&str]) -> Vec<String> {
-    let mut args = [
-        "login",
-        "etna",
-        "--base-url",
-        base,
-        "--app-key-env",
-        "ET_APP_KEY",
-        "--username",
-        user,
-        "--password-env",
-        "TWOFA_PASSWORD",
-        "--profile",
-        "desk",
-        "--format",
-        "json",
-    ]
-    .map(String::from)
-    .to_vec();
-    args.extend(extra.iter().map(|a| (*a).to_owned()));
+/// `login` as profile `desk`, in JSON, with `extra`.
+fn as_desk(mut args: Vec<String>, extra: &[&str]) -> Vec<String> {
+    args.extend(["--profile", "desk", "--format", "json"].iter().chain(extra).map(|a| (*a).to_owned()));
     args
 }
 
+fn etna_args(base: &str, user: &str, extra: &[&str]) -> Vec<String> {
+    as_desk(etna_login_at(base, user), extra)
+}
+
 fn oo_args(base: &str, email: &str, extra: &[&str]) -> Vec<String> {
-    let mut args = [
-        "login",
-        "onlineordering",
-        "--base-url",
-        base,
-        "--company-code",
-        onlineordering::COMPANY_CODE,
-        "--api-credentials-env",
-        "NCR_API",
-        "--email",
-        email,
-        "--password-env",
-        "TWOFA_PASSWORD",
-        "--profile",
-        "desk",
-        "--format",
-        "json",
-    ]
-    .map(String::from)
-    .to_vec();
-    args.extend(extra.iter().map(|a| (*a).to_owned()));
-    args
+    as_desk(onlineordering_login_at(base, email), extra)
+}
+
+/// An Online Ordering profile `desk` logged in at the first sandbox, then a login under the same name
+/// at a second one, waiting for its code.
+async fn oo_waiting_elsewhere() -> (Env, Sandbox) {
+    let e = env().await;
+    let other = Sandbox::start().await.unwrap();
+    json(&e.run(&strs(&oo_args(&e.sandbox.base_url(), onlineordering::CUSTOMER_NO_2FA, &[]))).await);
+    let extra = ["--no-wait", "--replace"];
+    let started = e.run(&strs(&oo_args(&other.base_url(), onlineordering::CUSTOMER_EMAIL_2FA, &extra))).await;
+    assert!(json(&started)["waiting_for"].is_string(), "{}", text(&started.stdout));
+    (e, other)
 }
 
 fn strs(args: &[String]) -> Vec<&str> {
@@ -101,13 +79,7 @@ async fn etna_logout_after_a_waiting_login_elsewhere_never_sends_the_old_token_t
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn onlineordering_token_after_a_waiting_login_elsewhere_never_sends_the_refresh_token_there() {
-    let e = env().await;
-    let other = Sandbox::start().await.unwrap();
-    json(&e.run(&strs(&oo_args(&e.sandbox.base_url(), onlineordering::CUSTOMER_NO_2FA, &[]))).await);
-    let started = e
-        .run(&strs(&oo_args(&other.base_url(), onlineordering::CUSTOMER_EMAIL_2FA, &["--no-wait", "--replace"])))
-        .await;
-    assert!(json(&started)["waiting_for"].is_string(), "{}", text(&started.stdout));
+    let (e, other) = oo_waiting_elsewhere().await;
     // The first session's access token has expired: `token` renews it with its refresh token.
     e.expire_session("desk");
     let out = e.run(&["token", "--profile", "desk"]).await;
@@ -121,13 +93,9 @@ async fn onlineordering_token_after_a_waiting_login_elsewhere_never_sends_the_re
 async fn oms_logout_after_a_waiting_login_elsewhere_never_sends_the_old_session_token_there() {
     let e = env().await;
     let other = Sandbox::start().await.unwrap();
-    let login = |url: String, user: &'static str, extra: &'static [&'static str]| {
-        let mut args = ["login", "oms", "--url", &url, "--username", user, "--password-env", "TWOFA_PASSWORD"]
-            .map(String::from)
-            .to_vec();
-        args.extend(["--profile", "desk", "--format", "json"].map(String::from));
-        args.extend(extra.iter().map(|a| (*a).to_owned()));
-        args
+    let login = |url: String, user: &str, extra: &[&str]| {
+        let args = ["login", "oms", "--url", &url, "--username", user, "--password-env", "TWOFA_PASSWORD"];
+        as_desk(args.map(String::from).to_vec(), extra)
     };
     json(&e.run(&strs(&login(e.sandbox.oms_http_url(), oms::USER_NO_2FA, &[]))).await);
     let started = e.run(&strs(&login(other.oms_http_url(), oms::USER_TOTP, &["--no-wait", "--replace"]))).await;
@@ -140,13 +108,7 @@ async fn oms_logout_after_a_waiting_login_elsewhere_never_sends_the_old_session_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiting_login_replaces_the_profile_only_when_verified() {
-    let e = env().await;
-    let other = Sandbox::start().await.unwrap();
-    json(&e.run(&strs(&oo_args(&e.sandbox.base_url(), onlineordering::CUSTOMER_NO_2FA, &[]))).await);
-    let started = e
-        .run(&strs(&oo_args(&other.base_url(), onlineordering::CUSTOMER_EMAIL_2FA, &["--no-wait", "--replace"])))
-        .await;
-    assert!(json(&started)["waiting_for"].is_string(), "{}", text(&started.stdout));
+    let (e, other) = oo_waiting_elsewhere().await;
     assert_eq!(e.profile_file("desk")["email"], onlineordering::CUSTOMER_NO_2FA);
     let code = common::wait_for_code(&other.outbox(), onlineordering::CUSTOMER_EMAIL_2FA);
     let done = e.run(&["verify", "--profile", "desk", "--code", &code, "--format", "json"]).await;

@@ -68,21 +68,7 @@ impl Env {
     }
 
     pub fn etna_login(&self, user: &str) -> Vec<String> {
-        let base = self.sandbox.etna_base_url();
-        [
-            "login",
-            "etna",
-            "--base-url",
-            &base,
-            "--app-key-env",
-            "ET_APP_KEY",
-            "--username",
-            user,
-            "--password-env",
-            "TWOFA_PASSWORD",
-        ]
-        .map(String::from)
-        .to_vec()
+        etna_login_at(&self.sandbox.etna_base_url(), user)
     }
 
     /// Runs `args`, answering each code prompt on standard input with `answer(code)` once the
@@ -143,4 +129,22 @@ pub fn text(bytes: &[u8]) -> String {
 pub fn json(output: &Output) -> Value {
     assert!(output.status.success(), "stderr: {}", text(&output.stderr));
     serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// `twofa login etna` at `base` for `user`, the password from `TWOFA_PASSWORD`.
+pub fn etna_login_at(base: &str, user: &str) -> Vec<String> {
+    ["login", "etna", "--base-url", base, "--app-key-env", "ET_APP_KEY", "--username", user]
+        .into_iter()
+        .chain(["--password-env", "TWOFA_PASSWORD"])
+        .map(String::from)
+        .collect()
+}
+
+/// `twofa login onlineordering` at `base` for the customer `email`, the password from `TWOFA_PASSWORD`.
+pub fn onlineordering_login_at(base: &str, email: &str) -> Vec<String> {
+    ["login", "onlineordering", "--base-url", base, "--company-code", onlineordering::COMPANY_CODE]
+        .into_iter()
+        .chain(["--api-credentials-env", "NCR_API", "--email", email, "--password-env", "TWOFA_PASSWORD"])
+        .map(String::from)
+        .collect()
 }
