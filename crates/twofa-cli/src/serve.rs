@@ -34,6 +34,15 @@ pub struct ServeArgs {
     #[cfg(feature = "sandbox")]
     #[arg(long)]
     pub sandbox: bool,
+    /// Print the link a bot of this profile takes (`export TWOFA_CONSOLE=…`): it registers and
+    /// answers that profile's logins only and holds no access token. Repeat for several bots
+    #[arg(long = "bot", value_name = "PROFILE")]
+    pub bots: Vec<String>,
+    /// Write the console's access link to this new file (0600; refused if it exists or is a
+    /// symbolic link) instead of printing it, so it stays out of terminal scrollback and logs.
+    /// The file is removed when the console stops
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
 }
 
 pub async fn run(ctx: &Context, args: ServeArgs) -> Result<(), Failure> {
@@ -43,8 +52,12 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<(), Failure> {
     }
     let accounts = Arc::new(profiles::ProfileAccounts::new(ctx));
     let console = start(&args, accounts).await?;
-    announce(&console);
+    let written = announce(&console, &args)?;
     wait_for_ctrl_c().await;
+    if let Some(path) = written {
+        // The token dies with the console: leave no live-looking link behind.
+        let _ = std::fs::remove_file(path);
+    }
     Ok(())
 }
 
@@ -61,13 +74,49 @@ async fn start(args: &ServeArgs, accounts: Arc<dyn Accounts>) -> Result<Console,
     Ok(builder.start().await?)
 }
 
-/// Prints the one link that opens the console, and how bots find it.
-fn announce(console: &Console) {
+/// Prints (or writes to `--token-file`) the one link that opens the console, and each `--bot`
+/// profile's link; returns the token file written, to remove at exit.
+fn announce(console: &Console, args: &ServeArgs) -> Result<Option<PathBuf>, Failure> {
     let url = console.access_url();
-    println!("twofa console: {}", url.expose_secret());
+    let written = match &args.token_file {
+        Some(path) => {
+            write_token_file(path, url.expose_secret())?;
+            println!("twofa console: {} (the access link is in {}, mode 0600)", console.base_url(), path.display());
+            Some(path.clone())
+        }
+        None => {
+            println!("twofa console: {}", url.expose_secret());
+            None
+        }
+    };
     println!("  Open it in a browser; it holds the console's access token, so share it with nobody.");
-    println!("  Bots: export {}='{}' (see docs/console.md)", twofa_console::CONSOLE_ENV, url.expose_secret());
+    for profile in &args.bots {
+        let link = console.bot_url(profile)?;
+        println!("  Bot {profile}: export {}='{}'", twofa_console::CONSOLE_ENV, link.expose_secret());
+    }
+    if args.bots.is_empty() {
+        println!("  Bots: `twofa serve --bot PROFILE` prints a link that serves one profile (see docs/console.md)");
+    }
     println!("  Ctrl-C stops the console.");
+    Ok(written)
+}
+
+/// Creates `path` 0600 with `link` in it: never over an existing file, never through a symbolic
+/// link (`O_CREAT|O_EXCL` refuses both), so no other account's file or link receives the token.
+fn write_token_file(path: &std::path::Path, link: &str) -> Result<(), Failure> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let refused = |e: std::io::Error| {
+        Failure::usage(format!(
+            "cannot create the token file {}: {e} (it must not exist yet; a symbolic link is never followed)",
+            path.display()
+        ))
+    };
+    let mut file = options.open(path).map_err(refused)?;
+    writeln!(file, "{link}").and_then(|()| file.sync_all()).map_err(refused)
 }
 
 async fn wait_for_ctrl_c() {

@@ -119,3 +119,48 @@ async fn the_console_lists_the_cli_profiles_and_logs_them_out() {
     assert!(home.path().join("sessions/typed.json").exists(), "logged in with the typed password");
     drop(serve);
 }
+
+/// Issue 22 item 2: `--token-file` keeps the access token off stdout, in a new 0600 file that is
+/// never an existing file or a planted symbolic link; `--bot P` prints a link that serves P only
+/// and holds no access token.
+#[test]
+fn the_access_token_goes_to_a_new_private_file_and_a_bot_gets_a_scoped_link() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("console-link");
+    let path = file.to_str().unwrap();
+    let mut serve = twofa(home.path(), &["serve", "--bot", "desk", "--token-file", path])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
+    let _serve = Killed(serve);
+    let printed: Vec<String> = (0..4).map(|_| lines.next().unwrap().unwrap()).collect();
+    let link = std::fs::read_to_string(&file).unwrap();
+    let token = link.trim().split("token=").nth(1).unwrap().to_owned();
+    assert!(token.len() >= 32, "{link}");
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(printed[0].starts_with("twofa console: http://127.0.0.1:") && printed[0].contains(path), "{printed:?}");
+    assert!(printed.iter().all(|line| !line.contains(&token)), "the access token reached stdout: {printed:?}");
+    let bot = printed.iter().find(|l| l.starts_with("  Bot desk: export TWOFA_CONSOLE='")).expect("a bot line");
+    assert!(bot.contains("?profile=desk&key="), "{bot}");
+    // The bot's link takes a bot of desk, and no other profile.
+    let bot_link = bot.split('\'').nth(1).unwrap();
+    assert!(twofa_console::ConsoleCodeSource::new(bot_link, "desk").is_ok());
+    let other = twofa_console::ConsoleCodeSource::new(bot_link, "other").unwrap_err();
+    assert!(other.to_string().contains("twofa serve --bot other"), "{other}");
+
+    // An existing file or a planted symbolic link is refused, and left as it was.
+    let target = home.path().join("victim");
+    std::fs::write(&target, b"keep").unwrap();
+    let link_path = home.path().join("planted");
+    std::os::unix::fs::symlink(&target, &link_path).unwrap();
+    for taken in [&link_path, &target] {
+        let out = twofa(home.path(), &["serve", "--token-file", taken.to_str().unwrap()]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot create the token file"));
+        assert!(out.stdout.is_empty() || !String::from_utf8_lossy(&out.stdout).contains("token="));
+    }
+    assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+}

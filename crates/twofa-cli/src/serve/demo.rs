@@ -126,15 +126,18 @@ pub async fn run(args: &ServeArgs) -> Result<(), Failure> {
         oms::ENROLLING_SEED,
         oms::ENROLLING_SEED
     );
-    super::announce(&console);
+    let written = super::announce(&console, args)?;
     println!("\nThe demo bot `{BOT_PROFILE}` wants a token: its challenge waits on the Pending codes page.");
     println!("Codes sent by e-mail or SMS appear here:");
     let bot = accounts
         .authenticator(BOT_PROFILE)?
-        .code_source(Arc::new(ConsoleCodeSource::new(console.access_url().expose_secret(), BOT_PROFILE)?))
+        .code_source(Arc::new(ConsoleCodeSource::new(console.bot_url(BOT_PROFILE)?.expose_secret(), BOT_PROFILE)?))
         .build();
     tokio::spawn(demo_bot(bot, format!("{}/v1.0/users/me", sandbox.etna_base_url())));
     crate::sandbox::print_codes_until_stopped(&sandbox).await;
+    if let Some(path) = written {
+        let _ = std::fs::remove_file(path);
+    }
     Ok(())
 }
 
