@@ -609,3 +609,137 @@ async fn a_request_head_over_the_cap_is_refused() {
     small.read_to_end(&mut answer).await.unwrap();
     assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 401"), "{}", String::from_utf8_lossy(&answer));
 }
+
+/// Issue 22 item 2: a bot's key is scoped to its profile. Alice's key registers and answers
+/// alice's logins only: a registration for bob is refused, bob's challenge is gone to her, and a
+/// hello for bob signed with her key gets a proof she cannot match.
+#[tokio::test]
+async fn a_bot_key_serves_its_own_profile_only() {
+    let console = Console::builder().start().await.unwrap();
+    let bot = Bot::new(&console);
+    let alice = bot.channel("alice").await;
+    let (status, body) = alice.call("api/challenges", &serde_json::to_vec(&register("bob")).unwrap()).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = bot.register(&register("bob")).await;
+    assert_eq!(status, 201, "{body}");
+    let id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"].as_str().unwrap().to_owned();
+    let (status, _) = alice.call(&format!("api/challenges/{id}/code?wait=0"), b"").await;
+    assert_eq!(status, 410, "bob's challenge is not alice's to answer");
+    // Alice's key (all her bot holds) cannot speak for bob: the console's proof is made with bob's.
+    let alice_key = console.bot_key("alice").unwrap();
+    let nonce = twofa_console::channel::new_nonce();
+    let hello = serde_json::json!({"profile": "bob", "nonce": nonce});
+    let answer = bot.http.post(format!("{}api/hello", bot.base)).body(hello.to_string());
+    let answer = answer.header("content-type", "application/json").send().await.unwrap();
+    let answer: twofa_console::channel::HelloAnswer = serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap();
+    let keys = twofa_console::channel::SessionKey::derive(&alice_key, "bob", &nonce, &answer.nonce);
+    assert!(!keys.proof_matches(&answer.proof));
+    let sealed = keys.seal_request(&answer.session, 1, "POST", "api/challenges", b"{}");
+    let forged = bot
+        .http
+        .post(format!("{}api/challenges", bot.base))
+        .header(twofa_console::channel::SESSION_HEADER, &answer.session)
+        .header(twofa_console::channel::SEQ_HEADER, "1")
+        .body(sealed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401, "a call sealed with another profile's key is not opened");
+}
+
+/// A sealed call replayed, or sent with an old sequence number or to another path, is not opened
+/// (401, plain: nothing is sealed for it), and the session goes on.
+#[tokio::test]
+async fn a_replayed_or_moved_sealed_call_is_refused() {
+    let console = Console::builder().start().await.unwrap();
+    let bot = Bot::new(&console);
+    let alice = bot.channel("alice").await;
+    let body = serde_json::to_vec(&register("alice")).unwrap();
+    let (status, _) = alice.call("api/challenges", &body).await;
+    assert_eq!(status, 201);
+    let (session, next) = alice.session();
+    let send = |seq: u64, path: &'static str, sealed: Vec<u8>| {
+        let (http, base, session) = (bot.http.clone(), bot.base.clone(), session.to_owned());
+        async move {
+            http.post(format!("{base}{path}"))
+                .header(twofa_console::channel::SESSION_HEADER, session)
+                .header(twofa_console::channel::SEQ_HEADER, seq.to_string())
+                .body(sealed)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let replay = alice.keys().seal_request(session, next - 1, "POST", "api/challenges", &body);
+    let answer = send(next - 1, "api/challenges", replay).await;
+    assert_eq!(answer.status(), 401, "a replay of call {} was opened", next - 1);
+    let moved = alice.keys().seal_request(session, next, "POST", "api/challenges", &body);
+    let answer = send(next, "api/challenges/x/code", moved).await;
+    assert_eq!(answer.status(), 401, "a call sealed for one path was opened at another");
+    let (status, _) = alice.call("api/challenges", &body).await;
+    assert_eq!(status, 201, "the session still serves the next genuine call");
+}
+
+/// Anyone may say hello, so the sessions of bots that never proved their key are capped apart
+/// and never push out a proven bot's session.
+#[tokio::test]
+async fn unproven_hellos_are_capped_and_never_push_out_a_proven_bot() {
+    let console = Console::builder().start().await.unwrap();
+    let bot = Bot::new(&console);
+    let alice = bot.channel("alice").await;
+    let (status, _) = alice.call("api/challenges", &serde_json::to_vec(&register("alice")).unwrap()).await;
+    assert_eq!(status, 201);
+    for _ in 0..(twofa_console::server::MAX_UNPROVEN * 2) {
+        let hello = serde_json::json!({"profile": "mallory", "nonce": twofa_console::channel::new_nonce()});
+        let answer = bot.http.post(format!("{}api/hello", bot.base)).body(hello.to_string());
+        let answer = answer.header("content-type", "application/json").send().await.unwrap();
+        assert_eq!(answer.status(), 200);
+    }
+    assert_eq!(console.bot_sessions(), twofa_console::server::MAX_UNPROVEN + 1, "the unproven are capped");
+    let (status, _) = alice.call("api/challenges", &serde_json::to_vec(&register("alice")).unwrap()).await;
+    assert_eq!(status, 201, "the proven bot's session survived the flood");
+}
+
+/// A console that proves itself (it holds the token) but answers a challenge id that would name
+/// another path: the bot refuses it before building any URL from it.
+#[tokio::test]
+async fn a_hostile_challenge_id_is_refused_before_it_reaches_a_url() {
+    use axum::{body::Bytes, http::StatusCode, response::IntoResponse};
+    use twofa_console::channel::{HelloAnswer, SessionKey, new_nonce};
+    for hostile in ["../../api/other", "a%2Fb", "x".repeat(65).as_str(), "é", ""] {
+        let token = Secret::new("t".repeat(43));
+        let paths = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let keys: Arc<std::sync::Mutex<Option<(String, SessionKey)>>> = Arc::default();
+        let (seen, held, id, key_token) = (Arc::clone(&paths), Arc::clone(&keys), hostile.to_owned(), token.clone());
+        let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+            let (seen, held, id, token) = (Arc::clone(&seen), Arc::clone(&held), id.clone(), key_token.clone());
+            async move {
+                let (parts, body) = request.into_parts();
+                let body: Bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+                seen.lock().unwrap().push(parts.uri.to_string());
+                if parts.uri.path() == "/api/hello" {
+                    let hello: twofa_console::channel::Hello = serde_json::from_slice(&body).unwrap();
+                    let nonce = new_nonce();
+                    let key = twofa_console::channel::bot_key(&token, &hello.profile);
+                    let derived = SessionKey::derive(&key, &hello.profile, &hello.nonce, &nonce);
+                    let answer = HelloAnswer { session: "s".repeat(43), nonce, proof: derived.proof() };
+                    *held.lock().unwrap() = Some(("s".repeat(43), derived));
+                    return axum::Json(answer).into_response();
+                }
+                let seq: u64 = parts.headers[twofa_console::channel::SEQ_HEADER].to_str().unwrap().parse().unwrap();
+                let guard = held.lock().unwrap();
+                let (session, keys) = guard.as_ref().unwrap();
+                let registered = serde_json::json!({ "id": id }).to_string();
+                (StatusCode::OK, keys.seal_answer(session, seq, 201, registered.as_bytes())).into_response()
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let codes = ConsoleCodeSource::with_token(&format!("http://{addr}/"), token, "alice").unwrap();
+        let err = codes.code(&enrolment_request()).await.unwrap_err();
+        assert!(err.to_string().contains("challenge id"), "{hostile:?}: {err}");
+        let seen = paths.lock().unwrap().clone();
+        assert_eq!(seen, ["/api/hello", "/api/challenges"], "{hostile:?}: a URL was built from the id");
+    }
+}
