@@ -1,16 +1,19 @@
 //! The bot protocol: JSON bodies a [`ConsoleCodeSource`](crate::ConsoleCodeSource) and the console
-//! exchange under `/api/` (Bearer token). One module for both ends, so they cannot drift apart.
+//! exchange under `/api/`, each sealed by the [channel](crate::channel) after the bot's hello (no
+//! Bearer token: the bot proves its profile's key, the console proves it holds it too). One module
+//! for both ends, so they cannot drift apart. Every call is a sealed `POST`:
 //!
-//! 1. `POST /api/challenges` with a [`Register`] → `201` with a [`Registered`] id; a registration for
-//!    a profile replaces the one waiting before (one pending entry per profile).
-//! 2. `GET /api/challenges/{id}/code?wait=SECONDS` → `200` with a [`CodeAnswer`] once the person has
+//! 1. `api/challenges` with a [`Register`] → `201` with a [`Registered`] id (checked with
+//!    [`is_challenge_id`] before it goes into a URL); a registration for a profile replaces the one
+//!    waiting before (one pending entry per profile); `403` for another profile than the key's.
+//! 2. `api/challenges/{id}/code?wait=SECONDS` → `200` with a [`CodeAnswer`] once the person has
 //!    typed it; `204` when `wait` ran out first (ask again); `410` when the challenge is gone
-//!    (expired, replaced or cancelled).
-//! 3. `POST /api/challenges/{id}/outcome` with an [`Outcome`] → `204`: whether the provider took the code.
+//!    (expired, replaced, cancelled, or another profile's).
+//! 3. `api/challenges/{id}/outcome` with an [`Outcome`] → `204`: whether the provider took the code.
 
 use serde::{Deserialize, Serialize};
 
-/// The longest wait one `GET …/code` may ask for, in seconds: below common proxy idle timeouts.
+/// The longest wait one `…/code` call may ask for, in seconds: below common proxy idle timeouts.
 pub const MAX_POLL_SECS: u64 = 25;
 
 /// The longest [`Register::hint`] and [`Setup::manual_key`] the console takes, in characters (a
