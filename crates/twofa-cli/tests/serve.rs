@@ -164,3 +164,52 @@ fn the_access_token_goes_to_a_new_private_file_and_a_bot_gets_a_scoped_link() {
     }
     assert_eq!(std::fs::read(&target).unwrap(), b"keep");
 }
+
+/// Runs `twofa -v serve`, hands `challenge` to a bot of profile `bot` that waits 2 s for a code
+/// nobody types, and gives the bot's error and the console's log (standard error).
+async fn bot_waits_in_a_verbose_console(challenge: twofa_core::Challenge) -> (twofa_core::Error, String) {
+    use twofa_core::{CodeRequest, CodeSource as _};
+    let home = tempfile::tempdir().unwrap();
+    let mut serve = twofa(home.path(), &["-v", "serve"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    // Kept open: the console prints more after its link.
+    let mut stdout = BufReader::new(serve.stdout.take().unwrap()).lines();
+    let link = stdout.next().unwrap().unwrap();
+    let link = link.strip_prefix("twofa console: ").unwrap().to_owned();
+    let stderr = serve.stderr.take().unwrap();
+    let serve = Killed(serve);
+    let bot =
+        twofa_console::ConsoleCodeSource::new(&link, "bot").unwrap().wait_limit(std::time::Duration::from_secs(2));
+    let err = bot.code(&CodeRequest::new(&challenge, 1, 3)).await.unwrap_err();
+    drop(serve);
+    drop(stdout);
+    let mut log = Vec::new();
+    std::io::Read::read_to_end(&mut { stderr }, &mut log).unwrap();
+    (err, String::from_utf8_lossy(&log).into_owned())
+}
+
+/// A bot's provider name with a window-title OSC, a screen clear, a C1 CSI and a right-to-left
+/// override reaches the console's log (`twofa -v serve`) escaped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bots_hostile_provider_name_is_escaped_in_the_console_log() {
+    use twofa_core::{Challenge, Method, Secret, time::OffsetDateTime};
+    const HOSTILE: &str = "x\u{1b}]0;owned\u{7}\u{1b}[2J\u{9b}31m\u{202e}txt";
+    let challenge = Challenge::portable(HOSTILE, Method::Email, OffsetDateTime::now_utc(), Secret::new("state"));
+    let (_, log) = bot_waits_in_a_verbose_console(challenge).await;
+    let line = log.lines().find(|l| l.contains("a login waits for a code")).unwrap_or_else(|| panic!("{log}"));
+    assert!(line.contains("x\\u{1b}]0;owned\\u{7}"), "{line}");
+    for c in ['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}'] {
+        assert!(!log.contains(c), "{c:?} reached the console's log: {log:?}");
+    }
+}
+
+/// A provider's hint over the console's limit no longer makes the registration fail with 422: the
+/// challenge clipped it at receipt, so the login waits in the console.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_hint_still_reaches_the_console() {
+    use twofa_core::{Challenge, Method, Secret, time::OffsetDateTime};
+    let challenge = Challenge::portable("etna", Method::Email, OffsetDateTime::now_utc(), Secret::new("state"))
+        .with_hint("a sentence ".repeat(100));
+    let (err, log) = bot_waits_in_a_verbose_console(challenge).await;
+    assert!(!err.to_string().contains("422") && !err.to_string().contains("too long"), "{err}");
+    assert!(log.contains("a login waits for a code"), "never registered: {err}\n{log}");
+}
