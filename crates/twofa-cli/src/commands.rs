@@ -23,7 +23,7 @@ use crate::{
     pending,
     profile::{Backend, OmsApiKey, Profile, secret_env},
     progress::{PauseForCode, Progress},
-    stores,
+    secret_command, stores,
 };
 
 /// Where things live, the limits of one command, and how it prints.
@@ -80,6 +80,8 @@ fn profile_of(provider: Provider) -> (Profile, crate::cli::Common) {
         password_env: common.password_env.clone(),
         code_env: common.code_env.clone(),
         totp_secret_env: common.totp_secret_env.clone(),
+        password_command: None,
+        code_command: None,
         allow_insecure_http: common.allow_insecure_http,
         store: common.store,
         password_keyring: common.password_keyring,
@@ -144,7 +146,9 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
         true => Some(stores::password_keyring().await?),
         false => None,
     };
+    secret_command::record(&mut profile, &common)?;
     let password_input = match (&common.password_env, common.password_stdin) {
+        _ if profile.password_command.is_some() => secret_command::password(&profile).unwrap_or(PasswordInput::Prompt),
         (Some(var), _) => PasswordInput::Env(var.clone()),
         (None, true) => PasswordInput::Stdin,
         (None, false) => PasswordInput::Prompt,
@@ -153,8 +157,9 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
         input::check_totp(var)?;
     }
     let prompt = input::login_prompt(common.password_stdin, common.code_stdin);
-    let (codes, attempts) =
-        input::codes(common.code.as_deref(), common.code_env.clone(), common.totp_secret_env.clone(), prompt.clone());
+    let (codes, attempts) = secret_command::codes(&profile).unwrap_or_else(|| {
+        input::codes(common.code.as_deref(), common.code_env.clone(), common.totp_secret_env.clone(), prompt.clone())
+    });
     let codes = ShowSetup {
         inner: Arc::new(AskPin::new(codes, prompt)),
         enabled: ctx.format == Format::Text && std::io::stdout().is_terminal(),

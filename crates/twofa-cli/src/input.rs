@@ -23,6 +23,8 @@ const MAX_PASSWORD_LINE: u64 = 4096;
 pub enum PasswordInput {
     /// The variable of this name.
     Env(String),
+    /// The first line this program prints (`--password-command`).
+    Command(twofa_core::command::CommandSource),
     /// The first line of standard input.
     Stdin,
     /// A prompt on the terminal.
@@ -53,8 +55,9 @@ pub fn stdin_line(what: &str) -> Result<zeroize::Zeroizing<String>, Error> {
 }
 
 /// Reads the password for `who`.
-pub fn password(input: &PasswordInput, who: &str) -> Result<Password, Error> {
+pub async fn password(input: &PasswordInput, who: &str) -> Result<Password, Error> {
     match input {
+        PasswordInput::Command(command) => twofa_core::PasswordSource::password(command).await,
         PasswordInput::Env(var) => Ok(Password::new(secret_env(var, "the password")?.as_str())),
         // Exactly one line: a code follows only with --code-stdin.
         PasswordInput::Stdin => Ok(Password::new(stdin_line("password")?.as_str())),
