@@ -85,7 +85,10 @@ impl Inputs {
         });
         Self {
             password: Arc::new(ProfilePassword::new(name, profile, password, profile.password_keyring)),
-            codes: Arc::new(AskPin::new(codes, Prompt::new())),
+            codes: Arc::new(AskPin::new(
+                codes,
+                secret_command::pin(profile).unwrap_or_else(|| Arc::new(Prompt::new())),
+            )),
             attempts,
         }
     }

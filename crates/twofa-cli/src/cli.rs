@@ -170,6 +170,10 @@ pub enum Provider {
         /// [default: prompt when asked] (kept in the profile by name, so `token` can log in again)
         #[arg(long, value_name = "VAR")]
         pin_env: Option<String>,
+        /// Run this command (an argv, no shell: `pass show etna-pin`) for the security PIN when the
+        /// server asks for it; its first line is the PIN. Kept in the profile, like --pin-env
+        #[arg(long, value_name = "COMMAND", conflicts_with = "pin_env")]
+        pin_command: Option<String>,
         #[command(flatten)]
         common: Common,
     },

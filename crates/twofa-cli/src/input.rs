@@ -153,13 +153,14 @@ pub fn totp(value: &str) -> Result<Totp, Error> {
 #[derive(Debug)]
 pub struct AskPin {
     codes: Arc<dyn CodeSource>,
-    pin: Prompt,
+    pin: Arc<dyn CodeSource>,
 }
 
 impl AskPin {
     /// `pin` asks for the PIN: the same prompt the code would use, so a consumed standard input
     /// (`--password-stdin`) is never read for it.
-    pub fn new(codes: Arc<dyn CodeSource>, pin: Prompt) -> Self {
+    /// (`--password-stdin`) is never read for it; or `--pin-command`'s program.
+    pub fn new(codes: Arc<dyn CodeSource>, pin: Arc<dyn CodeSource>) -> Self {
         Self { codes, pin }
     }
 }

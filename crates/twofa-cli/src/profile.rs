@@ -85,6 +85,9 @@ pub struct Profile {
     /// `--code-command`: the argv to run for each code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_command: Option<Vec<String>>,
+    /// `login etna --pin-command`: the argv to run for the security PIN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_command: Option<Vec<String>>,
     #[serde(default)]
     pub allow_insecure_http: bool,
     /// Where the session is kept (profiles from before the keyring store: files).

@@ -20,7 +20,10 @@ fn split(flag: &str, command: &str) -> Result<Vec<String>, Failure> {
 }
 
 /// Records the login's `--password-command` and `--code-command` in `profile`.
-pub fn record(profile: &mut Profile, common: &Common) -> Result<(), Failure> {
+pub fn record(profile: &mut Profile, common: &Common, pin_command: Option<&str>) -> Result<(), Failure> {
+    if let Some(command) = pin_command {
+        profile.pin_command = Some(split("--pin-command", command)?);
+    }
     if let Some(command) = &common.password_command {
         profile.password_command = Some(split("--password-command", command)?);
     }
@@ -38,6 +41,11 @@ fn source(argv: &[String]) -> Option<CommandSource> {
 /// The password input of a profile with a `--password-command`.
 pub fn password(profile: &Profile) -> Option<PasswordInput> {
     profile.password_command.as_deref().and_then(source).map(PasswordInput::Command)
+}
+
+/// The security-PIN source of a profile with a `--pin-command`.
+pub fn pin(profile: &Profile) -> Option<Arc<dyn CodeSource>> {
+    profile.pin_command.as_deref().and_then(source).map(|command| Arc::new(command) as Arc<dyn CodeSource>)
 }
 
 /// The code source of a profile with a `--code-command`, and how many codes to try: one, as with

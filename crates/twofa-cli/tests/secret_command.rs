@@ -85,3 +85,19 @@ async fn unbalanced_quotes_are_a_usage_error() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("--password-command"), "{}", text(&out.stderr));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_etna_security_pin_comes_from_pin_command_and_is_never_stored() {
+    let e = env().await;
+    let pin = script(&e, "pin", &format!("echo {}", twofa_sandbox::etna::PIN));
+    let mut args = e.etna_login(twofa_sandbox::etna::USER_CODE_THEN_PIN);
+    args.extend(["--pin-command".to_owned(), pin.display().to_string()]);
+    let user = twofa_sandbox::etna::USER_CODE_THEN_PIN;
+    let out = e.run_with_mail(args, None, user, |code| vec![code.to_owned()]).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // The command answered the PIN step: no PIN prompt.
+    assert!(stderr.contains("Verification code for etna") && !stderr.contains("Security PIN"), "{stderr}");
+    let profile = std::fs::read_to_string(e.home.path().join("profiles/etna.json")).unwrap();
+    assert!(profile.contains("pin_command") && !profile.contains(twofa_sandbox::etna::PIN), "{profile}");
+}
