@@ -24,7 +24,7 @@ use crate::{
     input::{self, AskPin, PasswordInput},
     profile::Profile,
     progress::Progress,
-    stores,
+    secret_command, stores,
 };
 
 /// Where a profile's files live and the limits of one command.
@@ -78,12 +78,17 @@ impl Inputs {
     /// What a command without login flags uses (`token`, `serve`): the profile's variables, the
     /// keyring-remembered password, else prompts.
     pub fn from_profile(name: &str, profile: &Profile) -> Self {
-        let password = profile.password_env.clone().map_or(PasswordInput::Prompt, PasswordInput::Env);
-        let (codes, attempts) =
-            input::codes(None, profile.code_env.clone(), profile.totp_secret_env.clone(), Prompt::new());
+        let password = secret_command::password(profile)
+            .unwrap_or_else(|| profile.password_env.clone().map_or(PasswordInput::Prompt, PasswordInput::Env));
+        let (codes, attempts) = secret_command::codes(profile).unwrap_or_else(|| {
+            input::codes(None, profile.code_env.clone(), profile.totp_secret_env.clone(), Prompt::new())
+        });
         Self {
             password: Arc::new(ProfilePassword::new(name, profile, password, profile.password_keyring)),
-            codes: Arc::new(AskPin::new(codes, Prompt::new())),
+            codes: Arc::new(AskPin::new(
+                codes,
+                secret_command::pin(profile).unwrap_or_else(|| Arc::new(Prompt::new())),
+            )),
             attempts,
         }
     }
@@ -246,7 +251,7 @@ impl PasswordSource for ProfilePassword {
         if let Some(progress) = &progress {
             progress.clear();
         }
-        let password = input::password(&self.input, &self.who);
+        let password = input::password(&self.input, &self.who).await;
         if let Some(progress) = &progress {
             progress.show("logging in");
         }

@@ -170,6 +170,10 @@ pub enum Provider {
         /// [default: prompt when asked] (kept in the profile by name, so `token` can log in again)
         #[arg(long, value_name = "VAR")]
         pin_env: Option<String>,
+        /// Run this command (an argv, no shell: `pass show etna-pin`) for the security PIN when the
+        /// server asks for it; its first line is the PIN. Kept in the profile, like --pin-env
+        #[arg(long, value_name = "COMMAND", conflicts_with = "pin_env")]
+        pin_command: Option<String>,
         #[command(flatten)]
         common: Common,
     },
@@ -266,6 +270,11 @@ pub struct Common {
     /// Read the password from this variable (kept in the profile, so `token` can log in again)
     #[arg(long, value_name = "VAR", conflicts_with = "password_stdin")]
     pub password_env: Option<String>,
+    /// Run this command (an argv, no shell: `op read op://vault/item/password`, `pass show etna`)
+    /// and take the first line it prints as the password; the profile keeps the command, never
+    /// its output, so `token` runs it again when it must log in again
+    #[arg(long, value_name = "COMMAND", conflicts_with_all = ["password_env", "password_stdin", "password_keyring"])]
+    pub password_command: Option<String>,
     /// Read the password from the first line of standard input (and nothing more: see --code-stdin)
     #[arg(long)]
     pub password_stdin: bool,
@@ -279,6 +288,10 @@ pub struct Common {
     /// Read the verification code from this variable
     #[arg(long, value_name = "VAR", group = "code_source")]
     pub code_env: Option<String>,
+    /// Run this command (an argv, no shell: `op item get etna --otp`) for each code; its first line
+    /// is the code. Kept in the profile, like --code-env
+    #[arg(long, value_name = "COMMAND", group = "code_source")]
+    pub code_command: Option<String>,
     /// Compute the code from the TOTP seed (base32 or otpauth:// URI) in this variable
     #[arg(long, value_name = "VAR", group = "code_source")]
     pub totp_secret_env: Option<String>,

@@ -23,7 +23,7 @@ use crate::{
     pending,
     profile::{Backend, OmsApiKey, Profile, secret_env},
     progress::{PauseForCode, Progress},
-    stores,
+    secret_command, stores,
 };
 
 /// Where things live, the limits of one command, and how it prints.
@@ -42,9 +42,11 @@ impl Context {
 }
 
 /// The profile `login`'s flags describe.
-fn profile_of(provider: Provider) -> (Profile, crate::cli::Common) {
+fn profile_of(provider: Provider) -> (Profile, crate::cli::Common, Option<String>) {
+    let mut pin_command_flag = None;
     let (backend, common) = match provider {
-        Provider::Etna { base_url, app_key_env, username, pin_env, common } => {
+        Provider::Etna { base_url, app_key_env, username, pin_env, pin_command, common } => {
+            pin_command_flag = pin_command;
             (Backend::Etna { base_url, app_key_env, username, pin_env }, common)
         }
         Provider::Oms { url, transport, username, api_key_env, api_secret_env, user_id, common } => {
@@ -80,11 +82,14 @@ fn profile_of(provider: Provider) -> (Profile, crate::cli::Common) {
         password_env: common.password_env.clone(),
         code_env: common.code_env.clone(),
         totp_secret_env: common.totp_secret_env.clone(),
+        password_command: None,
+        code_command: None,
+        pin_command: None,
         allow_insecure_http: common.allow_insecure_http,
         store: common.store,
         password_keyring: common.password_keyring,
     };
-    (profile, common)
+    (profile, common, pin_command_flag)
 }
 
 /// Saves the profile just before the session, so a refused profile file leaves the stored session
@@ -134,7 +139,7 @@ impl SessionStore for ProfileFirst {
 
 /// `twofa login`: always a fresh login, through the profile's [`Authenticator`](twofa_core::Authenticator).
 pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
-    let (mut profile, common) = profile_of(provider);
+    let (mut profile, common, pin_command) = profile_of(provider);
     let name = common.profile.clone().unwrap_or_else(|| profile.provider().to_owned());
     check_profile(&name)?;
     profile.check()?;
@@ -145,7 +150,9 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
         true => Some(stores::password_keyring().await?),
         false => None,
     };
+    secret_command::record(&mut profile, &common, pin_command.as_deref())?;
     let password_input = match (&common.password_env, common.password_stdin) {
+        _ if profile.password_command.is_some() => secret_command::password(&profile).unwrap_or(PasswordInput::Prompt),
         (Some(var), _) => PasswordInput::Env(var.clone()),
         (None, true) => PasswordInput::Stdin,
         (None, false) => PasswordInput::Prompt,
@@ -154,10 +161,11 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
         input::check_totp(var)?;
     }
     let prompt = input::login_prompt(common.password_stdin, common.code_stdin);
-    let (codes, attempts) =
-        input::codes(common.code.as_deref(), common.code_env.clone(), common.totp_secret_env.clone(), prompt.clone());
+    let (codes, attempts) = secret_command::codes(&profile).unwrap_or_else(|| {
+        input::codes(common.code.as_deref(), common.code_env.clone(), common.totp_secret_env.clone(), prompt.clone())
+    });
     let codes = ShowSetup {
-        inner: Arc::new(AskPin::new(codes, prompt)),
+        inner: Arc::new(AskPin::new(codes, secret_command::pin(&profile).unwrap_or_else(|| Arc::new(prompt)))),
         enabled: ctx.format == Format::Text && std::io::stdout().is_terminal(),
     };
     let progress = Progress::start(ctx.progress, &format!("logging in to {}", profile.provider()));
@@ -268,7 +276,10 @@ pub async fn verify(ctx: &Context, name: &str, code: Option<String>) -> Result<(
     };
     let mut inputs = Inputs::from_profile(name, &profile);
     // The code given answers the code challenge; a PIN step still asks at the terminal.
-    inputs.codes = Arc::new(AskPin::new(input::fixed_code(code), Prompt::new().require_tty()));
+    inputs.codes = Arc::new(AskPin::new(
+        input::fixed_code(code),
+        secret_command::pin(&profile).unwrap_or_else(|| Arc::new(Prompt::new().require_tty())),
+    ));
     inputs.attempts = 1;
     let chosen = stores::open(profile.store, ctx.settings.sessions()).await;
     let store = ProfileFirst { inner: chosen.store(), profile: profile.clone(), dir: ctx.settings.profiles() };

@@ -23,6 +23,8 @@ const MAX_PASSWORD_LINE: u64 = 4096;
 pub enum PasswordInput {
     /// The variable of this name.
     Env(String),
+    /// The first line this program prints (`--password-command`).
+    Command(twofa_core::command::CommandSource),
     /// The first line of standard input.
     Stdin,
     /// A prompt on the terminal.
@@ -68,8 +70,9 @@ pub fn confirm(question: &str) -> bool {
 }
 
 /// Reads the password for `who`.
-pub fn password(input: &PasswordInput, who: &str) -> Result<Password, Error> {
+pub async fn password(input: &PasswordInput, who: &str) -> Result<Password, Error> {
     match input {
+        PasswordInput::Command(command) => twofa_core::PasswordSource::password(command).await,
         PasswordInput::Env(var) => Ok(Password::new(secret_env(var, "the password")?.as_str())),
         // Exactly one line: a code follows only with --code-stdin.
         PasswordInput::Stdin => Ok(Password::new(stdin_line("password")?.as_str())),
@@ -165,13 +168,14 @@ pub fn totp(value: &str) -> Result<Totp, Error> {
 #[derive(Debug)]
 pub struct AskPin {
     codes: Arc<dyn CodeSource>,
-    pin: Prompt,
+    pin: Arc<dyn CodeSource>,
 }
 
 impl AskPin {
     /// `pin` asks for the PIN: the same prompt the code would use, so a consumed standard input
     /// (`--password-stdin`) is never read for it.
-    pub fn new(codes: Arc<dyn CodeSource>, pin: Prompt) -> Self {
+    /// (`--password-stdin`) is never read for it; or `--pin-command`'s program.
+    pub fn new(codes: Arc<dyn CodeSource>, pin: Arc<dyn CodeSource>) -> Self {
         Self { codes, pin }
     }
 }

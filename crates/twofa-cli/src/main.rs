@@ -14,6 +14,7 @@ mod profile;
 mod progress;
 #[cfg(feature = "sandbox")]
 mod sandbox;
+mod secret_command;
 mod serve;
 mod stores;
 mod token_format;

@@ -79,6 +79,15 @@ pub struct Profile {
     pub password_env: Option<String>,
     pub code_env: Option<String>,
     pub totp_secret_env: Option<String>,
+    /// `--password-command`: the argv to run for the password (never its output).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_command: Option<Vec<String>>,
+    /// `--code-command`: the argv to run for each code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_command: Option<Vec<String>>,
+    /// `login etna --pin-command`: the argv to run for the security PIN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_command: Option<Vec<String>>,
     #[serde(default)]
     pub allow_insecure_http: bool,
     /// Where the session is kept (profiles from before the keyring store: files).

@@ -37,6 +37,8 @@ mod authenticator;
 mod challenge;
 mod clock;
 pub mod code_source;
+#[cfg(feature = "command")]
+pub mod command;
 mod cooldown;
 pub mod deadline;
 mod error;
