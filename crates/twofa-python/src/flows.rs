@@ -23,16 +23,20 @@ pub(crate) struct PyFlow {
 impl PyFlow {
     /// Logs in once (no store, no renewal), asking `codes` for the second factor; returns the
     /// `Session`. `max_code_attempts` codes are tried before `InvalidCode` is raised.
-    #[pyo3(signature = (*, codes = None, max_code_attempts = None, deadline = None))]
+    ///
+    /// With `restart_on_expired=False` an expired challenge raises `ChallengeExpired` instead of
+    /// starting the login over once.
+    #[pyo3(signature = (*, codes = None, max_code_attempts = None, deadline = None, restart_on_expired = true))]
     fn login(
         &self,
         py: Python<'_>,
         codes: Option<&Bound<'_, PyAny>>,
         max_code_attempts: Option<u32>,
         deadline: Option<f64>,
+        restart_on_expired: bool,
     ) -> PyResult<PySession> {
         let codes = code_source_arg(codes)?;
-        let options = login_options(max_code_attempts, deadline);
+        let options = login_options(max_code_attempts, deadline).restart_on_expired(restart_on_expired);
         let flow = Arc::clone(&self.inner);
         let session = wait(py, async move { twofa::login(flow.as_ref(), codes.as_ref(), &options).await })?;
         Ok(PySession { inner: Arc::new(session) })

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use pyo3::{prelude::*, types::PyDict};
-use twofa_sandbox::{etna, oms, onlineordering};
+use twofa_sandbox::{etna, oms, oms_api_key, onlineordering};
 
 use crate::bridge::{runtime, wait};
 
@@ -100,9 +100,12 @@ impl PySandbox {
             ("user_no_2fa", oms::USER_NO_2FA),
             ("user_locked", oms::USER_LOCKED),
             ("totp_seed", oms::TOTP_SEED),
+            ("api_key", oms_api_key::API_KEY),
+            ("api_secret", oms_api_key::API_SECRET),
         ] {
             oms_users.set_item(k, v)?;
         }
+        oms_users.set_item("api_user_id", oms_api_key::API_USER_ID.to_string())?;
         let oo_users = PyDict::new(py);
         for (k, v) in [
             ("company_code", onlineordering::COMPANY_CODE),
