@@ -139,7 +139,8 @@ pub(crate) fn headers_dict<'py>(py: Python<'py>, session: &twofa::Session) -> Py
     Ok(dict)
 }
 
-fn utc_datetime(py: Python<'_>, t: twofa::time::OffsetDateTime) -> PyResult<Bound<'_, PyAny>> {
+/// `t` as an aware UTC `datetime.datetime`.
+pub(crate) fn utc_datetime(py: Python<'_>, t: twofa::time::OffsetDateTime) -> PyResult<Bound<'_, PyAny>> {
     let datetime = py.import("datetime")?;
     let utc = datetime.getattr("timezone")?.getattr("utc")?;
     let secs = t.unix_timestamp_nanos() as f64 / 1e9;

@@ -8,7 +8,7 @@ use twofa::{CodeRequest, CodeSource, OneTimeCode, Password, PasswordSource, asyn
 use crate::{
     bridge::{call_python, runtime},
     errors::to_py_err,
-    secret::secret_arg,
+    secret::{secret_arg, utc_datetime},
 };
 
 /// A built-in code source: `prompt()`, `totp(seed)`, `env(var)`, `console(url, profile)`.
@@ -80,7 +80,7 @@ pub(crate) struct PyChallenge {
     /// How many codes will be tried in all.
     #[pyo3(get)]
     max_attempts: u32,
-    expires_unix: Option<f64>,
+    expires: Option<twofa::time::OffsetDateTime>,
 }
 
 #[pymethods]
@@ -88,10 +88,7 @@ impl PyChallenge {
     /// When the challenge stops accepting codes (aware UTC `datetime`), if known.
     #[getter]
     fn expires_at<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let Some(secs) = self.expires_unix else { return Ok(None) };
-        let datetime = py.import("datetime")?;
-        let utc = datetime.getattr("timezone")?.getattr("utc")?;
-        datetime.getattr("datetime")?.call_method1("fromtimestamp", (secs, utc)).map(Some)
+        self.expires.map(|t| utc_datetime(py, t)).transpose()
     }
 
     /// Whether the answer wanted is the security PIN rather than a one-time code.
@@ -127,7 +124,7 @@ impl CodeSource for CallableCodes {
             hint: request.hint.clone(),
             attempt: request.attempt,
             max_attempts: request.max_attempts,
-            expires_unix: request.expires_at.map(|t| t.unix_timestamp_nanos() as f64 / 1e9),
+            expires: request.expires_at,
         };
         let callable = Python::attach(|py| self.0.clone_ref(py));
         let answer: CodeAnswer = call_python("code callable", callable, Some(challenge)).await?;
