@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -107,5 +110,38 @@ def test_code_source_error_names_the_exception_not_its_message(sandbox: Sandbox)
 
 
 def test_invalid_input_for_an_empty_code(sandbox: Sandbox) -> None:
-    with pytest.raises((twofa.InvalidInput, twofa.CodeSourceError)):
+    with pytest.raises(twofa.InvalidInput):
         etna_flow(sandbox).login(codes=lambda ch: "")
+
+
+def test_store_error_when_the_store_directory_is_a_file(sandbox: Sandbox, tmp_path: "os.PathLike[str]") -> None:
+    not_a_dir = os.path.join(os.fspath(tmp_path), "file")
+    with open(not_a_dir, "w") as f:
+        f.write("x")
+    auth = twofa.Authenticator(etna_flow(sandbox, user="bob"), store=twofa.FileStore(not_a_dir))
+    with pytest.raises(twofa.StoreError) as e:
+        auth.token()
+    assert e.value.kind == "store"
+
+
+def test_unexpected_response_from_a_server_that_answers_nonsense() -> None:
+    class Nonsense(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = b"<html>maintenance</html>"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Nonsense)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        flow = twofa.EtnaFlow(base_url=f"http://127.0.0.1:{server.server_address[1]}/api", app_key="k", username="u", password="p")
+        with pytest.raises(twofa.UnexpectedResponse) as e:
+            flow.login()
+        assert e.value.kind == "unexpected_response" and e.value.is_retryable is False
+    finally:
+        server.shutdown()
