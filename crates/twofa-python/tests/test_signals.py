@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 PROMPT_SCRIPT = r"""
 import sys, time, twofa
 from twofa.sandbox import Sandbox
@@ -23,9 +25,13 @@ with Sandbox() as sb:
 """
 
 
-def test_ctrl_c_during_a_prompt_stops_the_login_within_200_ms() -> None:
+INPUT_SCRIPT = PROMPT_SCRIPT.replace("codes=twofa.Prompt()", "codes=lambda ch: input()")
+
+
+@pytest.mark.parametrize("script", [PROMPT_SCRIPT, INPUT_SCRIPT], ids=["twofa.Prompt", "python-input-callable"])
+def test_ctrl_c_during_a_prompt_stops_the_login_within_200_ms(script: str) -> None:
     child = subprocess.Popen(
-        [sys.executable, "-c", PROMPT_SCRIPT],
+        [sys.executable, "-c", script],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
