@@ -6,13 +6,12 @@ use std::{
     sync::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicBool, Ordering},
-        mpsc::{self, RecvTimeoutError},
     },
     task::{Context, Poll, Waker},
     time::Duration,
 };
 
-use pyo3::{exceptions::PyRuntimeError, prelude::*};
+use pyo3::prelude::*;
 
 use crate::errors::to_py_err;
 
@@ -39,75 +38,53 @@ pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
     pyo3_async_runtimes::tokio::get_runtime()
 }
 
-/// Work a Rust task hands to the Python thread that waits for it (a code or password callback);
-/// it returns the `KeyboardInterrupt` (or other `BaseException`) to raise in that thread, if any.
-type Job = Box<dyn FnOnce(Python<'_>) -> Option<PyErr> + Send>;
-
 tokio::task_local! {
-    /// The waiting Python thread of a synchronous call: callbacks run there, with the GIL it
-    /// already holds, instead of on a fresh thread.
-    static CALLER: mpsc::Sender<Job>;
+    /// Set while a synchronous call drives its future on the calling Python thread: callbacks
+    /// then run right there, and a `KeyboardInterrupt` they raise is kept here for the caller.
+    static ON_CALLER: Arc<Mutex<Option<PyErr>>>;
 }
 
-/// Runs `fut` to completion for a synchronous Python caller.
+/// Runs `fut` to completion for a synchronous Python caller, on the calling thread.
 ///
-/// A future that is ready at once (a fresh session in memory) is answered inline, without a task
-/// or a thread switch. Otherwise it runs on the runtime while this thread waits with the GIL
-/// released, runs the Python callbacks the task hands back (so `input()` and Ctrl-C behave as in
-/// any Python code), and wakes every [`SIGNAL_POLL`] to run Python's signal handlers: a
-/// `KeyboardInterrupt` aborts the task (dropping the Rust future) and is raised at once.
+/// A future that is ready at once (a fresh session in memory) is answered inline. Otherwise this
+/// thread drives it (`block_on`; the runtime's workers do the I/O) with the GIL released, so
+/// Python callbacks run right here with no thread hop (`input()` and Ctrl-C behave as in any
+/// Python code), and it stops every [`SIGNAL_POLL`] to run Python's signal handlers: a
+/// `KeyboardInterrupt` drops the Rust future and is raised at once.
 pub(crate) fn wait<T, F>(py: Python<'_>, fut: F) -> PyResult<T>
 where
     T: Send + 'static,
     F: Future<Output = Result<T, twofa::Error>> + Send + 'static,
 {
-    let mut fut = Box::pin(fut);
+    let interrupt = Arc::new(Mutex::new(None));
+    let mut fut = Box::pin(ON_CALLER.scope(Arc::clone(&interrupt), fut));
     {
         let _entered = runtime().enter();
         if let Poll::Ready(result) = fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-            return result.map_err(to_py_err);
+            return finish(&interrupt, result);
         }
     }
-    let (tx, rx) = mpsc::channel::<Job>();
-    let slot: Arc<Mutex<Option<Result<T, twofa::Error>>>> = Arc::new(Mutex::new(None));
-    let (done, answer) = (tx.clone(), Arc::clone(&slot));
-    let task = runtime().spawn(CALLER.scope(tx, async move {
-        let result = fut.await;
-        *answer.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
-        let _ = done.send(Box::new(|_| None));
-    }));
-    let mut rx = rx;
     loop {
-        // The receiver moves into the detached closure and back: it is `Send`, not `Sync`.
-        let (message, back) = py.detach(move || (rx.recv_timeout(SIGNAL_POLL), rx));
-        rx = back;
-        match message {
-            Ok(job) => {
-                if let Some(interrupted) = job(py) {
-                    task.abort();
-                    return Err(interrupted);
-                }
-                if let Some(result) = slot.lock().unwrap_or_else(PoisonError::into_inner).take() {
-                    return result.map_err(to_py_err);
-                }
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                if let Err(interrupted) = py.check_signals() {
-                    task.abort();
-                    return Err(interrupted);
-                }
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                return Err(PyRuntimeError::new_err("the twofa task ended without an answer"));
-            }
+        let polled = py.detach(|| runtime().block_on(async { tokio::time::timeout(SIGNAL_POLL, fut.as_mut()).await }));
+        match polled {
+            Ok(result) => return finish(&interrupt, result),
+            Err(_elapsed) => py.check_signals()?,
         }
     }
 }
 
+/// The caller's answer: a `KeyboardInterrupt` a callback raised comes first.
+fn finish<T>(interrupt: &Mutex<Option<PyErr>>, result: Result<T, twofa::Error>) -> PyResult<T> {
+    if let Some(interrupted) = interrupt.lock().unwrap_or_else(PoisonError::into_inner).take() {
+        return Err(interrupted);
+    }
+    result.map_err(to_py_err)
+}
+
 /// Calls a Python callable and gives its answer, from a Rust task.
 ///
-/// - From a synchronous call ([`wait`]), the waiting Python thread runs it; an `async def`
-///   result runs there in a private loop (`asyncio.run`).
+/// - From a synchronous call ([`wait`]), it runs on the caller's thread; an `async def` result
+///   runs there in a private loop (`asyncio.run`).
 /// - From asyncio (the task-local event loop of [`pyo3_async_runtimes::tokio::scope`]), it runs
 ///   in a blocking thread and an `async def` result is awaited on the caller's event loop.
 /// - Otherwise (a renewal task spawned by the Authenticator), it runs in a blocking thread.
@@ -125,26 +102,17 @@ where
     if shutting_down() {
         return Err(gone());
     }
-    if let Ok(caller) = CALLER.try_with(mpsc::Sender::clone) {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |py| {
-            let (answer, interrupt) = match call_now::<T, A>(py, what, &callable, arg, false) {
-                Ok(Ok(value)) => (Ok(value), None),
-                Ok(Err(_awaitable)) => (Err(bad_type(what)), None),
-                Err(Failure::Interrupted(e)) => {
-                    (Err(twofa::Error::CodeSource(format!("the Python {what} was interrupted"))), Some(e))
-                }
-                Err(Failure::Error(e)) => (Err(e), None),
-            };
-            let _ = tx.send(answer);
-            interrupt
+    if let Ok(interrupt) = ON_CALLER.try_with(Arc::clone) {
+        // On the caller's own thread, detached: attach again and call.
+        return Python::attach(|py| match call_now::<T, A>(py, what, &callable, arg, false) {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(_awaitable)) => Err(bad_type(what)),
+            Err(Failure::Interrupted(e)) => {
+                *interrupt.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
+                Err(twofa::Error::CodeSource(format!("the Python {what} was interrupted")))
+            }
+            Err(Failure::Error(e)) => Err(e),
         });
-        if caller.send(job).is_ok() {
-            return rx
-                .await
-                .unwrap_or_else(|_| Err(twofa::Error::CodeSource(format!("the Python {what} did not answer"))));
-        }
-        return Err(twofa::Error::CodeSource(format!("the Python {what} has no thread to run on")));
     }
     let locals = Python::attach(|py| pyo3_async_runtimes::tokio::get_current_locals(py).ok());
     let on_loop = locals.is_some();
