@@ -56,14 +56,17 @@ where
     T: Send + 'static,
     F: Future<Output = Result<T, twofa::Error>> + Send + 'static,
 {
-    let interrupt = Arc::new(Mutex::new(None));
-    let mut fut = Box::pin(ON_CALLER.scope(Arc::clone(&interrupt), fut));
+    let mut fut = Box::pin(fut);
     {
         let _entered = runtime().enter();
         if let Poll::Ready(result) = fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-            return finish(&interrupt, result);
+            // Ready at once (a fresh session). A callback asked during this poll, before the scope
+            // below exists, runs on a blocking thread instead (`call_python`).
+            return result.map_err(to_py_err);
         }
     }
+    let interrupt = Arc::new(Mutex::new(None));
+    let mut fut = Box::pin(ON_CALLER.scope(Arc::clone(&interrupt), fut));
     loop {
         let polled = py.detach(|| runtime().block_on(async { tokio::time::timeout(SIGNAL_POLL, fut.as_mut()).await }));
         match polled {
