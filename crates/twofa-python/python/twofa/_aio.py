@@ -1,0 +1,10 @@
+"""Small asyncio helpers for the extension."""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Dict
+
+
+async def headers_of(session: Awaitable[Any]) -> Dict[str, str]:
+    """The headers of the session ``session`` resolves to."""
+    return dict((await session).headers)
