@@ -300,7 +300,8 @@ struct At<'a>(Option<&'a std::path::Path>);
 impl fmt::Display for At<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            Some(path) => write!(f, " at {}", path.display()),
+            // A directory's name is chosen by whoever created it: escaped like server text.
+            Some(path) => write!(f, " at {}", crate::untrusted::display(&path.display().to_string())),
             None => Ok(()),
         }
     }
