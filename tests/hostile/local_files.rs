@@ -183,3 +183,21 @@ async fn a_symlinked_store_subdirectory_is_never_followed() {
     let err = store.load("p").await.unwrap_err();
     assert_refused(&err, &sessions, "symbolic link");
 }
+
+/// Red team of issue 22 item 7: deleting a session (`logout`) through a `sessions` directory that is
+/// a symbolic link removed the file of the same name where the link points — a file of this user's
+/// that whoever planted the link could not delete themselves. The delete is refused like a read.
+#[tokio::test]
+async fn a_delete_never_follows_a_symlinked_store_subdirectory() {
+    let home = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let precious = elsewhere.path().join("p.json");
+    fs::write(&precious, b"precious").unwrap();
+    let sessions = home.path().join("sessions");
+    symlink(elsewhere.path(), &sessions).unwrap();
+    let err = FileStore::new(&sessions).delete("p").await.unwrap_err();
+    assert_refused(&err, &sessions, "symbolic link");
+    assert_eq!(fs::read(&precious).unwrap(), b"precious", "the delete followed the link");
+    // A store directory that does not exist has nothing to delete.
+    FileStore::new(home.path().join("absent")).delete("p").await.unwrap();
+}

@@ -655,6 +655,27 @@ async fn profiles_are_0600_and_never_read_or_written_through_a_symlink() {
     assert_eq!(stored["session"]["subject"]["username"], etna::USER_2FA, "the refused login kept the stored session");
 }
 
+/// Red team of issue 22 item 7: `logout` deleted `pending/<name>.json` and `profiles/<name>.json`
+/// through a planted `pending` (or `profiles`) symbolic link, removing a file of the user's where
+/// the link points. The delete is refused, and the file stays.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_never_deletes_through_a_symlinked_store_subdirectory() {
+    let e = env().await;
+    let out = e.run(&e.etna_login(etna::USER_NO_2FA).iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let victim = tempfile::tempdir().unwrap();
+    let precious = victim.path().join("etna.json");
+    std::fs::write(&precious, b"precious").unwrap();
+    let pending = e.home.path().join("pending");
+    let _ = std::fs::remove_dir_all(&pending);
+    std::os::unix::fs::symlink(victim.path(), &pending).unwrap();
+    let out = e.run(&["logout", "--profile", "etna"]).await;
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("symbolic link"), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read(&precious).unwrap(), b"precious", "logout deleted a file where the link points");
+}
+
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fifo_in_place_of_a_profile_fails_instead_of_hanging() {

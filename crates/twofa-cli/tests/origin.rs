@@ -144,3 +144,47 @@ async fn a_second_login_under_a_taken_name_at_another_endpoint_needs_replace() {
     json(&e.run(&strs(&etna_args(&other.etna_base_url(), etna::USER_NO_2FA, &["--replace"]))).await);
     assert_eq!(e.profile_file("desk")["base_url"], other.etna_base_url());
 }
+
+/// Red team of issue 22 item 1: Online Ordering's remembered device id (which lets a login skip
+/// the emailed code) is taken from the stored session. A login under the same name at another
+/// endpoint must not send it there: that endpoint already gets the password, and with the device
+/// id it could log in at the first endpoint without the account's second factor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onlineordering_never_sends_the_remembered_device_id_to_another_endpoint() {
+    use std::io::{Read as _, Write as _};
+    let e = env().await;
+    let args = oo_args(&e.sandbox.base_url(), onlineordering::CUSTOMER_EMAIL_2FA, &["--remember-device", "ci box"]);
+    let out = e.run_with_mail(args, None, onlineordering::CUSTOMER_EMAIL_2FA, |code| vec![code.to_owned()]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(e.home.path().join("sessions").join("desk.json")).unwrap()).unwrap();
+    let device = stored["session"]["extras"]["DeviceId"].as_str().expect("a remembered device id").to_owned();
+    // The other endpoint: records what it is sent, then refuses.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/", listener.local_addr().unwrap());
+    let seen = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        listener.set_nonblocking(false).unwrap();
+        if let Ok((mut conn, _)) = listener.accept() {
+            conn.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
+            let mut buf = [0u8; 65536];
+            while let Ok(n) = conn.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.extend_from_slice(&buf[..n]);
+                if String::from_utf8_lossy(&seen).contains("Email") {
+                    break;
+                }
+            }
+            let _ =
+                conn.write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+        String::from_utf8_lossy(&seen).into_owned()
+    });
+    let args = oo_args(&base, onlineordering::CUSTOMER_EMAIL_2FA, &["--no-wait", "--replace"]);
+    let _ = e.run(&strs(&args)).await;
+    let seen = seen.join().unwrap();
+    assert!(seen.contains("Email"), "the other endpoint got the login: {seen}");
+    assert!(!seen.contains(&device), "the first endpoint's device id went to the other endpoint");
+}

@@ -300,7 +300,8 @@ struct At<'a>(Option<&'a std::path::Path>);
 impl fmt::Display for At<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            Some(path) => write!(f, " at {}", path.display()),
+            // A directory's name is chosen by whoever created it: escaped like server text.
+            Some(path) => write!(f, " at {}", crate::untrusted::display(&path.display().to_string())),
             None => Ok(()),
         }
     }
@@ -320,6 +321,20 @@ impl fmt::Display for Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Red team of issue 22 item 5: a store error printed its path raw. A directory on the path is
+    /// named by whoever could create it (the parent `check_dir` refuses is often one another
+    /// account writes), so its name could carry an OSC title change or a bidi override.
+    #[test]
+    fn a_store_error_escapes_its_path() {
+        let path = std::path::PathBuf::from("/tmp/a\u{1b}]0;pwned\u{7}/\u{202e}sessions");
+        let err = Error::Store { path: Some(path), detail: "writable by group or others".into() };
+        let shown = err.to_string();
+        assert_eq!(
+            shown,
+            "session store error at /tmp/a\\u{1b}]0;pwned\\u{7}/\\u{202e}sessions: writable by group or others"
+        );
+    }
 
     #[test]
     fn retryable_errors_are_transient_ones() {

@@ -160,6 +160,45 @@ mod tests {
         assert!(!a.serves(&url("https://host.example.evil.example/api/")));
     }
 
+    /// Red team of issue 22 item 1: URL tricks that make two endpoints look alike. Each either
+    /// names one host in two spellings (equal) or two hosts (never equal, never served).
+    #[test]
+    fn lookalike_urls_never_pass_for_the_origin() {
+        let a = Origin::new(&url("https://host.example/api"), ["alice"]);
+        // One host, spelled differently: the URL parser's normal form makes them one.
+        assert_eq!(a, Origin::new(&url("HTTPS://HOST.EXAMPLE:443/api/"), ["alice"]));
+        let idn = Origin::new(&url("https://b\u{fc}cher.example/api"), ["alice"]);
+        assert_eq!(idn, Origin::new(&url("https://xn--bcher-kva.example/api"), ["alice"]));
+        assert!(Origin::new(&url("http://h.example/api"), ["a"]).serves(&url("ws://h.example:80/ws")));
+        // Another host or port, however written: refused.
+        for other in [
+            "https://host.example@evil.example/api",
+            "https://evil.example#@host.example/api",
+            "https://evil.example\\@host.example/api",
+            "https://host.example.evil.example/api",
+            "http://host.example:443/api",
+            "ws://host.example:443/api",
+            "https://host.example:8443/api",
+        ] {
+            assert!(!a.serves(&url(other)), "{other}");
+            assert_ne!(a, Origin::new(&url(other), ["alice"]), "{other}");
+        }
+        // Spellings the parser keeps apart are refused too (a refusal, never a leak).
+        for distinct in ["https://host.example./api", "https://host.example/%61pi", "https://host.example/API"] {
+            assert_ne!(a, Origin::new(&url(distinct), ["alice"]), "{distinct}");
+        }
+        let v4 = Origin::new(&url("http://127.0.0.1:8080/"), ["a"]);
+        for v6 in ["http://[::ffff:127.0.0.1]:8080/", "http://[::1]:8080/", "http://0x7f.1:8080/"] {
+            let same_host = v6 == "http://0x7f.1:8080/";
+            assert_eq!(v4.serves(&url(v6)), same_host, "{v6}");
+        }
+        // The account is compared part by part: no join can make two accounts one.
+        assert_ne!(
+            Origin::new(&url("https://h.example"), ["acme", "customer", "a@x"]),
+            Origin::new(&url("https://h.example"), ["acme/customer", "a@x"])
+        );
+    }
+
     #[test]
     fn ensure_refuses_another_or_no_origin() {
         let a = Origin::new(&url("https://host.example/api/"), ["alice"]);

@@ -307,3 +307,28 @@ impl SessionStore for RedisStore {
             .map_err(redis_error)
     }
 }
+
+#[cfg(test)]
+mod origin_tests {
+    #![allow(clippy::unwrap_used)]
+    use twofa_core::{AccessToken, Origin, Session, TokenPlacement, reqwest::Url, time::OffsetDateTime};
+
+    use super::{decode, seal::Seal};
+
+    /// Red team of issue 22 item 1: a session's origin survives a Redis round trip, sealed or
+    /// not, so a Redis-backed `Authenticator` does not take its own session for a foreign one.
+    #[test]
+    fn the_origin_survives_a_round_trip() {
+        let origin = Origin::new(&Url::parse("https://trader.example/api/").unwrap(), ["alice"]);
+        let session = Session::new("etna", AccessToken::new("t"), TokenPlacement::Bearer, OffsetDateTime::UNIX_EPOCH)
+            .with_origin(origin.clone());
+        let json = serde_json::to_vec(&session.expose_secrets()).unwrap();
+        let seal = Seal::from_key(&[7; 32]);
+        let key = "twofa:session:desk";
+        let sealed = seal.seal(key, 1, &json).unwrap();
+        for (seal, stored) in [(Some(&seal), sealed.as_str()), (None, std::str::from_utf8(&json).unwrap())] {
+            let (back, _) = decode(seal, key, stored).unwrap();
+            assert_eq!(back.origin(), Some(&origin));
+        }
+    }
+}

@@ -268,8 +268,17 @@ fn rand_suffix() -> u64 {
     (crate::retry::jitter() * u64::MAX as f64) as u64
 }
 
-/// Removes `path` (a link itself, never its target); a missing file is not an error.
+/// Removes `path` (a link itself, never its target); a missing file or directory is not an error.
+///
+/// Its directory is checked as [`check_dir`] does first: a delete through a planted symbolic link
+/// (`sessions/` pointing elsewhere) would remove a file of this user's that whoever planted the
+/// link could not remove themselves.
 pub fn remove(path: &Path) -> Result<(), Error> {
+    let dir = parent(path);
+    match fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        _ => check_dir(dir)?,
+    }
     match fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_error(path, "cannot delete the file", &e)),
         _ => Ok(()),
