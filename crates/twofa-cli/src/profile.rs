@@ -1,13 +1,9 @@
 //! What a login remembers besides its session, so that `token` and `logout` can work without
 //! the original flags: endpoints, user names and the *names* of variables holding secrets —
 //! never a secret itself.
-//!
-//! `fuzz/fuzz_targets/cli_profile.rs` compiles this file as a module of the fuzz crate (the CLI has
-//! no library): it may use other crates, not `crate::` items of the CLI.
 
 use std::{path::Path, sync::Arc};
 
-use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 use twofa_core::{
     ApiKey, ApiSecret, Error, Origin, PasswordSource, Pin, Session, TwoFactorFlow,
@@ -52,7 +48,7 @@ pub enum Backend {
 }
 
 /// Where a profile keeps its session.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StoreKind {
     /// A 0600 file under the store directory
@@ -263,10 +259,10 @@ impl Profile {
     }
 }
 
-/// The `cli_profile` fuzz target's body. The CLI has no library, so the target in `fuzz/` compiles
-/// this file as a module of its own (cargo-fuzz builds with `--cfg fuzzing`); the test below replays
-/// the committed corpus through it. A profile file that loads must also save and load the same.
-#[cfg(any(test, fuzzing))]
+/// The `cli_profile` fuzz target's body (feature `fuzzing`, as in every crate); the test below
+/// replays the committed corpus through it. A profile file that loads must also save and load the
+/// same.
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn fuzz_profile_file(bytes: &[u8]) {
     let path = Path::new("fuzz.json");
     let Ok(profile) = Profile::parse(path, bytes) else { return };

@@ -5,22 +5,26 @@
 
 use std::sync::Arc;
 
-use twofa_core::{CodeSource, command::CommandSource};
+use twofa_core::{CodeSource, Error, command::CommandSource};
 
-use crate::{cli::Common, input::PasswordInput, output::Failure, profile::Profile};
+use crate::{args::Common, input::PasswordInput, profile::Profile};
 
 /// Splits a flag's command the way a POSIX shell splits words (quotes, backslashes), without
 /// running a shell: `op read "op://Private/My Item/password"` is three words.
-fn split(flag: &str, command: &str) -> Result<Vec<String>, Failure> {
+fn split(flag: &str, command: &str) -> Result<Vec<String>, Error> {
     // shell-words' error names only the kind of quoting problem, never the text.
-    let argv = shell_words::split(command).map_err(|e| Failure::usage(format!("{flag}: {e}")))?;
+    let argv = shell_words::split(command).map_err(|e| Error::Config(format!("{flag}: {e}")))?;
     // Refuses an empty program now rather than at the first login.
-    CommandSource::new(argv.clone()).map_err(|e| Failure::usage(format!("{flag}: {e}")))?;
+    CommandSource::new(argv.clone()).map_err(|e| Error::Config(format!("{flag}: {e}")))?;
     Ok(argv)
 }
 
 /// Records the login's `--password-command` and `--code-command` in `profile`.
-pub fn record(profile: &mut Profile, common: &Common, pin_command: Option<&str>) -> Result<(), Failure> {
+///
+/// # Errors
+///
+/// [`Error::Config`] naming the flag whose command does not split into an argv.
+pub fn record(profile: &mut Profile, common: &Common, pin_command: Option<&str>) -> Result<(), Error> {
     if let Some(command) = pin_command {
         profile.pin_command = Some(split("--pin-command", command)?);
     }

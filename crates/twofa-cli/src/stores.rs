@@ -4,10 +4,8 @@
 
 use std::path::Path;
 
-use twofa_core::{Password, store::FileStore};
+use twofa_core::{Error, Password, store::FileStore};
 use twofa_keyring::{Chosen, KeyringStore, keyring_or_file};
-
-use crate::output::Failure;
 
 /// The service name of twofa's keyring items (`twofa/session:{profile}`, `twofa/password:{profile}`).
 const SERVICE: &str = "twofa";
@@ -50,17 +48,21 @@ pub fn location(chosen: &Chosen, files: &Path, profile: &str) -> String {
 }
 
 /// The keyring for `--password-keyring`: a password never falls back to a file.
-pub async fn password_keyring() -> Result<KeyringStore, Failure> {
+///
+/// # Errors
+///
+/// [`Error::Config`] when no keyring answers.
+pub async fn password_keyring() -> Result<KeyringStore, Error> {
     let keyring = keyring();
     keyring.probe().await.map_err(|e| {
-        Failure::usage(format!("--password-keyring needs an OS keyring, and none answers ({e}); use --password-env"))
+        Error::Config(format!("--password-keyring needs an OS keyring, and none answers ({e}); use --password-env"))
     })?;
     Ok(keyring)
 }
 
 /// Keeps the password typed at login, once the login succeeded.
-pub async fn remember_password(keyring: &KeyringStore, profile: &str, password: &Password) -> Result<(), Failure> {
-    Ok(keyring.save_password(profile, password).await?)
+pub async fn remember_password(keyring: &KeyringStore, profile: &str, password: &Password) -> Result<(), Error> {
+    keyring.save_password(profile, password).await
 }
 
 /// The password remembered for `profile`; `None` (warned) when the keyring has none or fails.

@@ -7,18 +7,15 @@
 use std::io::Write as _;
 
 use serde_json::json;
-use twofa_core::{Secret, Session};
+use twofa_core::{Error, Secret, Session};
 
-use crate::{
-    cli::Format,
-    output::{self, Failure},
-};
+use crate::args::Format;
 
 /// The version of the JSON contract (`"version"`): bumped only when a field changes meaning or goes.
-pub const VERSION: u32 = 1;
+pub(super) const VERSION: u32 = 1;
 
 /// The variables `--format env` assigns, in the order printed (documented in `docs/cli.md`).
-pub const ENV_NAMES: [&str; 8] = [
+pub(super) const ENV_NAMES: [&str; 8] = [
     "TWOFA_PROVIDER",
     "TWOFA_PROFILE",
     "TWOFA_ACCESS_TOKEN",
@@ -34,27 +31,24 @@ pub const ENV_NAMES: [&str; 8] = [
 ///
 /// # Errors
 ///
-/// A usage error for `--header` with another format than text, the session's own error for a
-/// header that cannot be sent, and a usage error when standard output is closed.
-pub fn print(format: Format, profile: &str, session: &Session, header: bool) -> Result<(), Failure> {
+/// [`Error::Config`] for `--header` with another format than text and when standard output is
+/// closed; the session's own error for a header that cannot be sent.
+pub(super) fn print(format: Format, profile: &str, session: &Session, header: bool) -> Result<(), Error> {
     if header && format != Format::Text {
-        return Err(Failure::usage("--header is for the text format: json, curl and env already carry every header"));
+        return Err(Error::Config(
+            "--header is for the text format: json, curl and env already carry every header".into(),
+        ));
     }
     let text = render(format, profile, session, header)?;
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
-        .map_err(|e| Failure::usage(format!("cannot write the token to standard output: {e}")))
+        .map_err(|e| Error::Config(format!("cannot write the token to standard output: {e}")))
 }
 
 /// The text `print` writes, in a buffer that is wiped when dropped.
-fn render(
-    format: Format,
-    profile: &str,
-    session: &Session,
-    header: bool,
-) -> Result<zeroize::Zeroizing<String>, Failure> {
+fn render(format: Format, profile: &str, session: &Session, header: bool) -> Result<zeroize::Zeroizing<String>, Error> {
     let headers = session.header_list()?;
     let mut out = zeroize::Zeroizing::new(String::new());
     match format {
@@ -110,9 +104,9 @@ fn contract(profile: &str, session: &Session, headers: &[(String, Secret)]) -> s
         "profile": profile,
         "access_token": session.access_token().expose_secret(),
         "headers": headers,
-        "expires_at": session.expires_at().map(output::rfc3339),
+        "expires_at": session.expires_at().map(super::rfc3339),
         "idle_timeout_seconds": session.idle_timeout().map(|d| d.as_secs()),
-        "subject": output::escaped_subject(session),
+        "subject": super::escaped_subject(session),
     })
 }
 
@@ -221,8 +215,8 @@ mod tests {
         let bad = hostile().with_header("X-Split", Secret::new("a\nheader = \"Injected: 1\""));
         for format in [Format::Text, Format::Json, Format::Curl, Format::Env] {
             let Err(e) = render(format, "p", &bad, true) else { panic!("a newline in a header was printed") };
-            assert_eq!(e.kind, "invalid_input");
-            assert!(!e.message.contains("Injected"), "{}", e.message);
+            assert_eq!(e.kind(), "invalid_input");
+            assert!(!e.to_string().contains("Injected"), "{e}");
         }
     }
 

@@ -1,6 +1,6 @@
 //! The CLI's profiles as the console's accounts: listed from the profile directory and the
 //! session stores, logged in and out on the one login path of every command
-//! ([`authenticate::authenticator`]), with the console as the code source.
+//! ([`session::authenticator`]), with the console as the code source.
 
 use std::sync::Arc;
 
@@ -9,10 +9,10 @@ use twofa_console::Account;
 use twofa_core::{CodeRequest, CodeSource, Error, OneTimeCode, Password, code_source::Prompt, store::SessionStore};
 
 use crate::{
-    authenticate::{self, Inputs, ProfilePassword, Settings},
-    commands::Context,
     input::{self, PasswordInput},
     profile::Profile,
+    session::{self, Inputs, ProfilePassword},
+    settings::Settings,
 };
 
 /// How many codes a person may type for one challenge.
@@ -25,8 +25,9 @@ pub struct ProfileAccounts {
 }
 
 impl ProfileAccounts {
-    pub fn new(ctx: &Context) -> Self {
-        Self { settings: ctx.settings.clone() }
+    /// The profiles of `settings`' store directory.
+    pub fn new(settings: Settings) -> Self {
+        Self { settings }
     }
 
     fn profile(&self, name: &str) -> Result<Profile, Error> {
@@ -80,8 +81,8 @@ impl twofa_console::Accounts for ProfileAccounts {
     async fn login(&self, name: &str, typed: Option<Password>, console: Arc<dyn CodeSource>) -> Result<(), Error> {
         let profile = self.profile(name)?;
         let inputs = Self::inputs(name, &profile, typed, console);
-        let auth = authenticate::authenticator(&self.settings, name, &profile, inputs, None).await?;
-        auth.authenticator.session().await.map(drop)
+        let auth = session::authenticator(&self.settings, name, &profile, inputs, None).await?;
+        auth.session().await.map(drop)
     }
 
     async fn logout(&self, name: &str) -> Result<(), Error> {
@@ -90,8 +91,8 @@ impl twofa_console::Accounts for ProfileAccounts {
             return self.settings.sessions().delete(name).await;
         };
         let inputs = Self::inputs(name, &profile, None, Arc::new(NoCodes));
-        let auth = authenticate::authenticator(&self.settings, name, &profile, inputs, None).await?;
-        auth.authenticator.logout().await
+        let auth = session::authenticator(&self.settings, name, &profile, inputs, None).await?;
+        auth.logout().await
     }
 }
 

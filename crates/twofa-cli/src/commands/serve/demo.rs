@@ -14,8 +14,11 @@ use twofa_oms::{OmsFlow, Transport};
 use twofa_onlineordering::OnlineOrderingFlow;
 use twofa_sandbox::{Sandbox, etna, oms, onlineordering};
 
-use super::ServeArgs;
-use crate::output::Failure;
+use crate::{
+    args::ServeArgs,
+    commands::sandbox,
+    output::{Failure, Printer},
+};
 
 /// The demo bot's profile.
 pub const BOT_PROFILE: &str = "etna-bot";
@@ -104,8 +107,9 @@ impl twofa_console::Accounts for DemoAccounts {
     }
 }
 
-pub async fn run(args: &ServeArgs) -> Result<(), Failure> {
-    let sandbox = crate::sandbox::start(Sandbox::builder()).await?;
+/// `twofa serve --sandbox`.
+pub async fn run(printer: Printer, args: &ServeArgs) -> Result<(), Failure> {
+    let sandbox = sandbox::start(Sandbox::builder()).await?;
     let dir = tempfile::Builder::new()
         .prefix("twofa-serve-sandbox-")
         .tempdir()
@@ -117,24 +121,30 @@ pub async fn run(args: &ServeArgs) -> Result<(), Failure> {
         sessions: FileStore::new(dir.path().join("sessions")),
     });
     let console = super::start(args, accounts.clone()).await?;
-    println!("twofa sandbox: {} (demo backends; every password is `{}`)", sandbox.base_url(), etna::PASSWORD);
-    println!("  demo profiles: {}", DEMOS.map(|d| d.profile).join(", "));
-    println!("  sessions in {} (removed at exit)", dir.path().display());
-    println!(
+    printer.line(format_args!(
+        "twofa sandbox: {} (demo backends; every password is `{}`)",
+        sandbox.base_url(),
+        etna::PASSWORD
+    ));
+    printer.line(format_args!("  demo profiles: {}", DEMOS.map(|d| d.profile).join(", ")));
+    printer.line(format_args!("  sessions in {} (removed at exit)", dir.path().display()));
+    printer.line(format_args!(
         "  the authenticator seed offered to {} is {} (`TOTP_SEED={} twofa totp --secret-env TOTP_SEED` prints its code)",
         oms::USER_ENROLLING,
         oms::ENROLLING_SEED,
         oms::ENROLLING_SEED
-    );
-    let written = super::announce(&console, args)?;
-    println!("\nThe demo bot `{BOT_PROFILE}` wants a token: its challenge waits on the Pending codes page.");
-    println!("Codes sent by e-mail or SMS appear here:");
+    ));
+    let written = super::announce(printer, &console, args)?;
+    printer.line(format_args!(
+        "\nThe demo bot `{BOT_PROFILE}` wants a token: its challenge waits on the Pending codes page."
+    ));
+    printer.line(format_args!("Codes sent by e-mail or SMS appear here:"));
     let bot = accounts
         .authenticator(BOT_PROFILE)?
         .code_source(Arc::new(ConsoleCodeSource::new(console.bot_url(BOT_PROFILE)?.expose_secret(), BOT_PROFILE)?))
         .build();
-    tokio::spawn(demo_bot(bot, format!("{}/v1.0/users/me", sandbox.etna_base_url())));
-    crate::sandbox::print_codes_until_stopped(&sandbox).await;
+    tokio::spawn(demo_bot(printer, bot, format!("{}/v1.0/users/me", sandbox.etna_base_url())));
+    sandbox::print_codes_until_stopped(printer, &sandbox).await;
     if let Some(path) = written {
         let _ = std::fs::remove_file(path);
     }
@@ -144,7 +154,7 @@ pub async fn run(args: &ServeArgs) -> Result<(), Failure> {
 /// Calls the sandbox's ETNA API every few seconds through `auth`: the first call waits for the
 /// code typed in the console; after a log-out on the Sessions page the API answers 401 and the
 /// bot asks for a code again.
-async fn demo_bot(auth: Authenticator, url: String) {
+async fn demo_bot(printer: Printer, auth: Authenticator, url: String) {
     let client = twofa_core::reqwest::Client::new();
     let mut last_ok = None;
     loop {
@@ -156,8 +166,10 @@ async fn demo_bot(auth: Authenticator, url: String) {
         };
         if last_ok.as_ref() != Some(&ok) {
             match &ok {
-                Ok(()) => println!("  demo bot `{BOT_PROFILE}`: logged in, calling the API"),
-                Err(e) => println!("  demo bot `{BOT_PROFILE}`: {}", twofa_core::untrusted::escape(e)),
+                Ok(()) => printer.line(format_args!("  demo bot `{BOT_PROFILE}`: logged in, calling the API")),
+                Err(e) => {
+                    printer.line(format_args!("  demo bot `{BOT_PROFILE}`: {}", twofa_core::untrusted::escape(e)))
+                }
             }
             last_ok = Some(ok);
         }

@@ -57,7 +57,9 @@ impl Drop for Progress {
 /// A code source that clears the spinner while the code is asked for, and shows it again after.
 #[derive(Debug)]
 pub struct PauseForCode {
+    /// Where the codes come from.
     pub inner: Arc<dyn CodeSource>,
+    /// The spinner to clear.
     pub progress: Arc<Progress>,
 }
 

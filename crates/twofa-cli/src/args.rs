@@ -1,6 +1,7 @@
-//! The command line, as clap reads it.
+//! The command line as clap reads it, and nothing else: every type here is a clap type, and no
+//! module of the CLI is imported from here (settings, commands and output import this).
 
-use std::path::PathBuf;
+use std::{net::SocketAddr, path::PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -36,15 +37,18 @@ pub struct Cli {
     /// typing a code does not count)
     #[arg(long, global = true, default_value_t = 60, value_name = "SECONDS")]
     pub deadline: u64,
+    /// The command to run.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Log in and store the session under a profile
     #[command(after_help = EXIT_CODES)]
     Login {
+        /// The backend to log in to.
         #[command(subcommand)]
         provider: Box<Provider>,
     },
@@ -120,7 +124,7 @@ pub enum Command {
   twofa serve                          # http://127.0.0.1:PORT/?token=… on loopback
   twofa serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem")
     )]
-    Serve(Box<crate::serve::ServeArgs>),
+    Serve(Box<ServeArgs>),
     /// Print a shell completion script
     #[command(after_help = "Examples:
   source <(twofa completions bash)
@@ -145,6 +149,7 @@ pub enum Command {
     },
 }
 
+/// The backends `login` knows.
 #[derive(Debug, Subcommand)]
 pub enum Provider {
     /// ETNA Trader / AutoShares
@@ -174,6 +179,7 @@ pub enum Provider {
         /// server asks for it; its first line is the PIN. Kept in the profile, like --pin-env
         #[arg(long, value_name = "COMMAND", conflicts_with = "pin_env")]
         pin_command: Option<String>,
+        /// The flags every login takes.
         #[command(flatten)]
         common: Common,
     },
@@ -209,6 +215,7 @@ pub enum Provider {
         /// The user id the API key belongs to
         #[arg(long, value_name = "N", requires = "api_key_env")]
         user_id: Option<u64>,
+        /// The flags every login takes.
         #[command(flatten)]
         common: Common,
     },
@@ -238,11 +245,13 @@ pub enum Provider {
         /// Ask the server to remember this device under a nickname (later logins skip the code)
         #[arg(long, value_name = "NICKNAME")]
         remember_device: Option<String>,
+        /// The flags every login takes.
         #[command(flatten)]
         common: Common,
     },
 }
 
+/// The OMS gateway to use (`--transport`).
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum TransportArg {
     /// The WebSocket gateway
@@ -251,6 +260,7 @@ pub enum TransportArg {
     Http,
 }
 
+/// How a command prints (`--format`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// A summary for people, without the token
@@ -303,7 +313,7 @@ pub struct Common {
     pub allow_insecure_http: bool,
     /// Where to keep the session: a 0600 file, or the OS keyring (a file when no keyring answers)
     #[arg(long, value_enum, default_value_t)]
-    pub store: crate::stores::StoreKind,
+    pub store: StoreArg,
     /// Keep the password typed at the prompt in the OS keyring, so `token` can log in again
     #[arg(long, conflicts_with = "password_env")]
     pub password_keyring: bool,
@@ -316,4 +326,47 @@ pub struct Common {
     /// terminal otherwise; refused without one). The old session is never sent to the new endpoint
     #[arg(long)]
     pub replace: bool,
+}
+
+/// The flags of `twofa serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on; a port of 0 takes any free one. An address other than loopback
+    /// needs --tls-cert/--tls-key or --allow-remote-plaintext
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on an address other than loopback: the access token, codes and typed
+    /// passwords then cross the network in clear (a trusted network, or a TLS proxy in front)
+    #[arg(long, conflicts_with = "tls_cert")]
+    pub allow_remote_plaintext: bool,
+    /// Start the sandbox too, with demo profiles and a demo bot waiting for a code: the whole flow
+    /// in one command (sessions live in a temporary directory, removed at exit)
+    #[cfg(feature = "sandbox")]
+    #[arg(long)]
+    pub sandbox: bool,
+    /// Print the link a bot of this profile takes (`export TWOFA_CONSOLE=…`): it registers and
+    /// answers that profile's logins only and holds no access token. Repeat for several bots
+    #[arg(long = "bot", value_name = "PROFILE")]
+    pub bots: Vec<String>,
+    /// Write the console's access link to this new file (0600; refused if it exists or is a
+    /// symbolic link) instead of printing it, so it stays out of terminal scrollback and logs.
+    /// The file is removed when the console stops
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+}
+
+/// Where `login` keeps the session (`--store`); the profile records what was actually chosen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum StoreArg {
+    /// A 0600 file under the store directory
+    #[default]
+    File,
+    /// The OS keyring (Keychain, Credential Manager, Secret Service); files when none answers
+    Keyring,
 }

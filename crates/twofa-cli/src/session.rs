@@ -6,7 +6,6 @@
 //! session and saving the new one are the [`Authenticator`]'s; the commands only print.
 
 use std::{
-    collections::BTreeSet,
     path::PathBuf,
     sync::{Arc, Mutex, OnceLock, PoisonError},
     time::Duration,
@@ -17,52 +16,17 @@ use twofa_core::{
     Authenticator, Challenge, CodeSource, Error, LoginOptions, OneTimeCode, Password, PasswordSource, Session, Step,
     TwoFactorFlow,
     code_source::Prompt,
-    store::{FileStore, SessionStore},
+    store::{RenewalLease, SessionStore},
 };
 
 use crate::{
     input::{self, AskPin, PasswordInput},
+    output::progress::Progress,
     profile::Profile,
-    progress::Progress,
-    secret_command, stores,
+    secret_command,
+    settings::Settings,
+    stores,
 };
-
-/// Where a profile's files live and the limits of one command.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// The store directory (`sessions/`, `profiles/`, `pending/` below it).
-    pub store_dir: PathBuf,
-    /// The time limit of each request.
-    pub timeout: Duration,
-    /// The time limit of one login, renewal or logout (time typing a code excluded).
-    pub deadline: Duration,
-}
-
-impl Settings {
-    /// The files store of sessions (`sessions/`); a keyring profile falls back to it.
-    pub fn sessions(&self) -> FileStore {
-        FileStore::new(self.store_dir.join("sessions"))
-    }
-
-    /// The directory of profiles.
-    pub fn profiles(&self) -> PathBuf {
-        self.store_dir.join("profiles")
-    }
-
-    /// Every profile with a configuration or a session in the files store.
-    pub async fn names(&self) -> Result<BTreeSet<String>, Error> {
-        let mut names: BTreeSet<String> = self.sessions().profiles().await?.into_iter().collect();
-        names.extend(Profile::names(&self.profiles())?);
-        Ok(names)
-    }
-
-    /// A profile's configuration and its session, each when readable (for listings).
-    pub async fn profile_and_session(&self, name: &str) -> (Option<Profile>, Option<Session>) {
-        let profile = Profile::load(&self.profiles(), name).ok().flatten();
-        let store = stores::open(profile.as_ref().map(|p| p.store).unwrap_or_default(), self.sessions()).await.store();
-        (profile, store.load(name).await.ok().flatten())
-    }
-}
 
 /// How a login of this command gets its secrets.
 pub struct Inputs {
@@ -94,14 +58,6 @@ impl Inputs {
     }
 }
 
-/// A profile's authenticator, and what the command needs besides.
-pub struct ProfileAuth {
-    /// Hands out the profile's session.
-    pub authenticator: Authenticator,
-    /// The store it saves to: where a keyring profile fell back to files, the files.
-    pub chosen: twofa_keyring::Chosen,
-}
-
 /// The authenticator of profile `name`, whose session lives in `store` (or the store the profile
 /// names). Nothing is read, asked or sent until the authenticator is used; the flow is built from
 /// the profile on first use, so `token` with a fresh stored session needs none of its variables.
@@ -115,7 +71,7 @@ pub async fn authenticator(
     profile: &Profile,
     inputs: Inputs,
     store: Option<Arc<dyn SessionStore>>,
-) -> Result<ProfileAuth, Error> {
+) -> Result<Authenticator, Error> {
     let chosen = stores::open(profile.store, settings.sessions()).await;
     let store = store.unwrap_or_else(|| chosen.store());
     // Online Ordering remembers a device id in the session; the flow sends it with a new login.
@@ -137,7 +93,7 @@ pub async fn authenticator(
         // `token` hands the token on: a stored idle session is renewed so its user gets a whole window.
         .resume_stored_idle_sessions(true)
         .try_build()?;
-    Ok(ProfileAuth { authenticator, chosen })
+    Ok(authenticator)
 }
 
 /// A profile's flow, built when first used.
@@ -258,5 +214,49 @@ impl PasswordSource for ProfilePassword {
         let password = password?;
         *self.typed.lock().unwrap_or_else(PoisonError::into_inner) = Some(password.clone());
         Ok(password)
+    }
+}
+
+/// Saves the profile just before the session, so a refused profile file leaves the stored session
+/// as it was and a failed login leaves both.
+#[derive(Debug)]
+pub struct ProfileFirst {
+    /// The store the session goes to.
+    pub inner: Arc<dyn SessionStore>,
+    /// The profile saved first.
+    pub profile: Profile,
+    /// The directory of profiles.
+    pub dir: PathBuf,
+}
+
+#[async_trait]
+impl SessionStore for ProfileFirst {
+    async fn load(&self, name: &str) -> Result<Option<Session>, Error> {
+        self.inner.load(name).await
+    }
+
+    async fn save(&self, name: &str, session: &Session) -> Result<(), Error> {
+        self.profile.save(&self.dir, name)?;
+        self.inner.save(name, session).await
+    }
+
+    async fn delete(&self, name: &str) -> Result<(), Error> {
+        self.inner.delete(name).await
+    }
+
+    async fn profiles(&self) -> Result<Vec<String>, Error> {
+        self.inner.profiles().await
+    }
+
+    fn is_shared(&self) -> bool {
+        self.inner.is_shared()
+    }
+
+    async fn try_lock_renewal(&self, name: &str, lease: Duration) -> Result<Option<RenewalLease>, Error> {
+        self.inner.try_lock_renewal(name, lease).await
+    }
+
+    async fn unlock_renewal(&self, name: &str, lease: RenewalLease) -> Result<(), Error> {
+        self.inner.unlock_renewal(name, lease).await
     }
 }

@@ -1,0 +1,83 @@
+//! One file per command. Each resolves what it needs through the layers below (settings, session,
+//! profile, input), prints through its [`Printer`], and is the only place a [`Failure`] is built:
+//! everything below returns [`twofa_core::Error`].
+//!
+//! A new command goes here as `commands/<name>.rs`, its flags in [`crate::args::Command`], and one
+//! arm in [`run`].
+
+mod login;
+mod logout;
+#[cfg(feature = "sandbox")]
+mod sandbox;
+mod serve;
+mod status;
+mod token;
+mod totp;
+mod verify;
+
+use clap::CommandFactory as _;
+
+use crate::{
+    args::{Cli, Command, Format},
+    output::{Failure, Printer},
+    profile::Profile,
+    settings::Settings,
+};
+
+/// What every command gets: the run's settings and its printer.
+pub struct Context {
+    /// Where things live and the limits of each request and login.
+    pub settings: Settings,
+    /// How the command prints.
+    pub printer: Printer,
+}
+
+impl Context {
+    /// The stored profile `name`, or a usage error that says how to make one.
+    fn profile(&self, name: &str) -> Result<Profile, Failure> {
+        Profile::load(&self.settings.profiles(), name)?
+            .ok_or_else(|| Failure::usage(format!("there is no profile `{name}`; log in first with `twofa login`")))
+    }
+}
+
+/// Runs the command `cli` describes.
+///
+/// # Errors
+///
+/// The command's [`Failure`]: its exit code, kind, sentence and hint.
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    let printer = Printer::new(cli.format, !cli.quiet);
+    match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "twofa", &mut std::io::stdout());
+            return Ok(());
+        }
+        Command::Manpage => {
+            return clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .map_err(|e| Failure::usage(format!("cannot write the manual page: {e}")));
+        }
+        _ => {}
+    }
+    if matches!(cli.format, Format::Curl | Format::Env) && !matches!(cli.command, Command::Token { .. }) {
+        return Err(Failure::usage("--format curl and --format env are for `twofa token`; use text or json"));
+    }
+    let ctx = Context { settings: Settings::from_args(&cli).map_err(Failure::usage_error)?, printer };
+    match cli.command {
+        Command::Login { provider } => login::login(&ctx, *provider).await,
+        Command::Verify { profile, code, code_stdin: _ } => verify::verify(&ctx, &profile, code).await,
+        Command::Token { profile, header } => token::token(&ctx, &profile, header).await,
+        Command::Status => status::status(&ctx).await,
+        Command::Logout { profile, all } => logout::logout(&ctx, profile, all).await,
+        #[cfg(feature = "sandbox")]
+        Command::Sandbox { port } => sandbox::run(printer, port).await,
+        Command::Serve(args) => serve::run(&ctx, *args).await,
+        Command::Totp { secret_env } => totp::totp(&ctx, &secret_env),
+        Command::Completions { .. } | Command::Manpage => Ok(()),
+    }
+}
+
+/// A command line clap refused, as a usage [`Failure`] for `--format json`.
+pub fn usage_failure(e: &clap::Error) -> Failure {
+    Failure::usage(e.kind().as_str().unwrap_or("invalid usage"))
+}

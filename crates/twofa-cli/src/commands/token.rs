@@ -1,0 +1,17 @@
+//! `twofa token`: the token contract every language reads (see `docs/cli.md`).
+
+use super::Context;
+use crate::{
+    output::Failure,
+    session::{self, Inputs},
+};
+
+/// `twofa token`: the profile's session from its [`Authenticator`](twofa_core::Authenticator) —
+/// stored, resumed or logged in afresh, as it decides.
+pub async fn token(ctx: &Context, name: &str, header: bool) -> Result<(), Failure> {
+    let profile = ctx.profile(name)?;
+    let inputs = Inputs::from_profile(name, &profile);
+    let authenticator = session::authenticator(&ctx.settings, name, &profile, inputs, None).await?;
+    let session = authenticator.session().await?;
+    ctx.printer.token(name, &session, header).map_err(Failure::usage_error)
+}
