@@ -10,8 +10,7 @@ use std::{
 use serde_json::Value;
 use twofa_sandbox::{etna, oms, onlineordering};
 
-mod common;
-use common::{Env, WRONG_PIN, env, json, text, wait_for_code};
+use crate::common::{Env, WRONG_PIN, env, json, text, wait_for_code};
 
 fn right(code: &str) -> Vec<String> {
     vec![code.to_owned()]

@@ -8,8 +8,7 @@ use std::{os::unix::fs::PermissionsExt, path::PathBuf};
 
 use twofa_sandbox::oms;
 
-mod common;
-use common::{BIN, Env, env, text};
+use crate::common::{BIN, Env, env, text};
 
 /// A script in the test's home, so nothing depends on what the machine has installed.
 fn script(e: &Env, name: &str, body: &str) -> PathBuf {

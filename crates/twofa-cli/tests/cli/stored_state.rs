@@ -6,8 +6,7 @@
 use serde_json::Value;
 use twofa_sandbox::etna;
 
-mod common;
-use common::{Env, env, json, text};
+use crate::common::{Env, env, json, text};
 
 impl Env {
     fn session_file(&self, profile: &str) -> std::path::PathBuf {

@@ -8,8 +8,7 @@ use std::process::Output;
 use serde_json::Value;
 use twofa_sandbox::oms_api_key::{API_KEY, API_SECRET, API_USER_ID};
 
-mod common;
-use common::{Env, WRONG_API_SECRET as WRONG_SECRET, env, text};
+use crate::common::{Env, WRONG_API_SECRET as WRONG_SECRET, env, text};
 
 impl Env {
     /// `twofa login oms` with the API-key flags, the secret read from `secret_env`.

@@ -7,8 +7,8 @@
 
 use twofa_sandbox::{Sandbox, etna, oms, onlineordering};
 
-mod common;
-use common::{Env, env, etna_login_at, json, onlineordering_login_at, text};
+use crate::common;
+use crate::common::{Env, env, etna_login_at, json, onlineordering_login_at, text};
 
 impl Env {
     fn profile_file(&self, name: &str) -> serde_json::Value {

@@ -10,8 +10,7 @@ use std::{
 use serde_json::Value;
 use twofa_sandbox::{etna, oms, onlineordering};
 
-mod common;
-use common::{Env, env, json, text, wait_for_code};
+use crate::common::{Env, env, json, text, wait_for_code};
 
 impl Env {
     /// Runs `args` without the variables named in `unset`.

@@ -12,8 +12,7 @@ use serde_json::Value;
 use twofa_core::time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use twofa_sandbox::{etna, onlineordering};
 
-mod common;
-use common::{Env, env, json, text};
+use crate::common::{Env, env, json, text};
 
 fn right(code: &str) -> Vec<String> {
     vec![code.to_owned()]
