@@ -1,5 +1,4 @@
 //! `FileStore` under faults: a crash before the rename, two writer processes, an unwritable place.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::{
     fs,
@@ -49,7 +48,7 @@ async fn two_processes_writing_one_profile_never_tear_it() {
     let dir = tempfile::tempdir().unwrap();
     let spawn = |token: &str| {
         Command::new(std::env::current_exe().unwrap())
-            .args(["--ignored", "--exact", "writer_process", "--test-threads", "1"])
+            .args(["--ignored", "--exact", "store_faults::writer_process", "--test-threads", "1"])
             .env("TWOFA_WRITER_DIR", dir.path())
             .env("TWOFA_WRITER_TOKEN", token)
             .stdout(Stdio::null())

@@ -1,7 +1,6 @@
 //! `CommandSource`: a secret read from another program, bounded in time and output, whose
 //! failures never echo what it printed.
 #![cfg(all(unix, feature = "command"))]
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::{os::unix::fs::PermissionsExt, path::PathBuf, time::Duration};
 

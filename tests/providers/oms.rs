@@ -1,13 +1,10 @@
 //! The exchange OMS against the sandbox, over both gateways: the shared conformance suite, and the
 //! WebSocket guarantees (sequence matching among events, resume on a new socket, idle expiry).
 #![cfg(feature = "oms")]
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
-
-mod conformance;
 
 use std::{sync::Arc, time::Duration};
 
-use conformance::{Account, Harness};
+use crate::conformance::{Account, Harness};
 use twofa::{
     Authenticator, Error, LoginOptions, ManualClock, OneTimeCode, Session, Step, TotpSeed, TwoFactorFlow,
     code_source::Totp,

@@ -1,10 +1,7 @@
 //! ETNA Trader against the sandbox: the shared conformance suite plus ETNA's own guarantees.
 #![cfg(feature = "etna")]
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-mod conformance;
-
-use conformance::{Account, Harness};
+use crate::conformance::{Account, Harness};
 use twofa::{LoginOptions, Session, TwoFactorFlow, code_source, etna::EtnaFlow, login};
 use twofa_sandbox::{Sandbox, etna as demo};
 
@@ -80,7 +77,7 @@ impl Harness for Etna {
     }
 }
 
-conformance_suite!(etna());
+crate::conformance_suite!(etna());
 
 /// The whole suite again with the PIN step spelled `SecurityPin` (the admin-guide copy).
 mod security_pin_spelling {

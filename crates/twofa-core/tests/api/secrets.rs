@@ -1,5 +1,4 @@
 //! Every secret-bearing type, and every error built from a secret, formats without the secret.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::sync::Arc;
 

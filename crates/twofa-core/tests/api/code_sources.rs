@@ -1,5 +1,4 @@
 //! The code sources other than TOTP (tested beside its code): environment, callback, channel.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::time::Duration;
 

@@ -1,10 +1,7 @@
 //! NCR Aloha Online Ordering against the sandbox: the shared conformance suite plus its own guarantees.
 #![cfg(feature = "onlineordering")]
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-mod conformance;
-
-use conformance::{Account, Harness};
+use crate::conformance::{Account, Harness};
 use twofa::{
     Error, Method, OneTimeCode, Session, Step, TotpSeed, TwoFactorFlow,
     code_source::Totp,
@@ -125,13 +122,13 @@ impl Harness for Online {
     }
 }
 
-conformance_suite!(online());
+crate::conformance_suite!(online());
 
 /// The whole suite again with the token in a named header (The three backends: protocol reference, §3.2).
 mod oo_3_2_token_in_a_named_header {
     use super::*;
 
-    conformance_suite!(placed(Placement::Header));
+    crate::conformance_suite!(placed(Placement::Header));
 }
 
 /// The sandbox really distinguishes the placements: a token in the other place is refused.

@@ -1,6 +1,5 @@
 //! What a command-line tool needs of the authenticator: a profile name checked at build time, a
 //! forced login, a login split over two processes, and stored idle sessions resumed before use.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::{
     sync::{

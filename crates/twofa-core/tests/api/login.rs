@@ -1,5 +1,4 @@
 //! The login driver against a scripted flow: every path of start → code → verify.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::{
     collections::VecDeque,

@@ -1,6 +1,5 @@
 //! The authenticator's knobs against a fake flow: the overall deadline (in tokio's paused clock),
 //! the cool-down of failed renewals, and the jitter on the refresh margin.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::{
     sync::{
