@@ -311,7 +311,8 @@ pub struct Common {
     /// Allow plain http:// to hosts other than loopback (credentials travel in clear)
     #[arg(long)]
     pub allow_insecure_http: bool,
-    /// Where to keep the session: a 0600 file, or the OS keyring (a file when no keyring answers)
+    /// Where to keep the session: a 0600 file, the OS keyring (a file when no keyring answers), or
+    /// Redis for a fleet
     #[arg(long, value_enum, default_value_t)]
     pub store: StoreArg,
     /// Keep the password typed at the prompt in the OS keyring, so `token` can log in again
@@ -369,4 +370,7 @@ pub enum StoreArg {
     File,
     /// The OS keyring (Keychain, Credential Manager, Secret Service); files when none answers
     Keyring,
+    /// Redis, shared by a fleet: `TWOFA_REDIS_URL`, and `TWOFA_REDIS_KEY` (32 bytes, base64) to seal
+    /// the sessions; every process with both shares one login and renews it once
+    Redis,
 }

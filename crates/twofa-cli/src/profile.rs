@@ -56,6 +56,9 @@ pub enum StoreKind {
     File,
     /// The OS keyring (Keychain, Credential Manager, Secret Service); files when none answers
     Keyring,
+    /// Redis, sealed, shared by every process and machine given the same `TWOFA_REDIS_URL` and
+    /// `TWOFA_REDIS_KEY`
+    Redis,
 }
 
 /// An OMS API-key login as a profile keeps it: the *names* of the variables holding the key and

@@ -72,8 +72,10 @@ pub async fn authenticator(
     inputs: Inputs,
     store: Option<Arc<dyn SessionStore>>,
 ) -> Result<Authenticator, Error> {
-    let chosen = stores::open(profile.store, settings.sessions()).await;
-    let store = store.unwrap_or_else(|| chosen.store());
+    let store = match store {
+        Some(store) => store,
+        None => stores::open(profile.store, settings.sessions()).await?.store(),
+    };
     // Online Ordering remembers a device id in the session; the flow sends it with a new login.
     let previous = store.load(name).await.ok().flatten();
     let flow = ProfileFlow {

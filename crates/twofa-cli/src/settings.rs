@@ -63,8 +63,11 @@ impl Settings {
     /// A profile's configuration and its session, each when readable (for listings).
     pub async fn profile_and_session(&self, name: &str) -> (Option<Profile>, Option<Session>) {
         let profile = Profile::load(&self.profiles(), name).ok().flatten();
-        let store = stores::open(profile.as_ref().map(|p| p.store).unwrap_or_default(), self.sessions()).await.store();
-        (profile, store.load(name).await.ok().flatten())
+        let session = match stores::open(profile.as_ref().map(|p| p.store).unwrap_or_default(), self.sessions()).await {
+            Ok(opened) => opened.store().load(name).await.ok().flatten(),
+            Err(_) => None,
+        };
+        (profile, session)
     }
 }
 

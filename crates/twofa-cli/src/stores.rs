@@ -1,11 +1,24 @@
-//! Where a profile's session and remembered password live: 0600 files (the default) or the OS
-//! keyring (`login --store keyring`, `--password-keyring`), falling back to files with a warning
-//! where no keyring answers.
+//! Where a profile's session and remembered password live: 0600 files (the default), the OS
+//! keyring (`login --store keyring`, `--password-keyring`; files with a warning where no keyring
+//! answers), or Redis (`--store redis`: every process and machine with the same Redis and key
+//! shares one login and renews it once).
 
-use std::path::Path;
+use std::{path::Path, sync::Arc};
 
-use twofa_core::{Error, Password, store::FileStore};
+use twofa_core::{
+    Error, Password,
+    store::{FileStore, SessionStore},
+};
 use twofa_keyring::{Chosen, KeyringStore, keyring_or_file};
+use twofa_redis::RedisStore;
+
+/// The variable holding the Redis URL of `--store redis` (`redis://[:password@]host:port/`).
+pub const REDIS_URL_ENV: &str = "TWOFA_REDIS_URL";
+/// The variable holding the 32-byte key (base64) that seals sessions in Redis: Redis never holds a
+/// readable token, and a session sealed with another key is refused.
+pub const REDIS_KEY_ENV: &str = "TWOFA_REDIS_KEY";
+/// The variable holding the key prefix in Redis (default `twofa`), to keep fleets apart.
+pub const REDIS_PREFIX_ENV: &str = "TWOFA_REDIS_PREFIX";
 
 /// The service name of twofa's keyring items (`twofa/session:{profile}`, `twofa/password:{profile}`).
 const SERVICE: &str = "twofa";
@@ -20,31 +33,86 @@ fn keyring() -> KeyringStore {
 /// Whether a keyring answered this process's one probe.
 static KEYRING_ANSWERS: tokio::sync::OnceCell<bool> = tokio::sync::OnceCell::const_new();
 
-/// The session store of `kind`; a keyring that does not answer is replaced by `files`, warned.
+/// A profile's session store, as opened.
+#[derive(Debug, Clone)]
+pub enum Opened {
+    /// Files, or the keyring (or files where no keyring answered).
+    Local(Chosen),
+    /// Redis, sealed.
+    Redis(RedisStore),
+}
+
+impl Opened {
+    /// The store, for an [`Authenticator`](twofa_core::Authenticator).
+    pub fn store(&self) -> Arc<dyn SessionStore> {
+        match self {
+            Self::Local(chosen) => chosen.store(),
+            Self::Redis(redis) => Arc::new(redis.clone()),
+        }
+    }
+
+    /// What was actually opened, to record in the profile.
+    pub fn kind(&self) -> StoreKind {
+        match self {
+            Self::Local(chosen) if chosen.keyring().is_some() => StoreKind::Keyring,
+            Self::Local(_) => StoreKind::File,
+            Self::Redis(_) => StoreKind::Redis,
+        }
+    }
+
+    /// Where `profile`'s session went, for people (never the Redis URL, which may hold a password).
+    pub fn location(&self, files: &Path, profile: &str) -> String {
+        match self {
+            Self::Local(chosen) => match chosen.keyring() {
+                Some(keyring) => format!("the OS keyring ({})", keyring.session_entry(profile)),
+                None => files.join(format!("{profile}.json")).display().to_string(),
+            },
+            Self::Redis(_) => format!("Redis (${REDIS_URL_ENV}), sealed with ${REDIS_KEY_ENV}"),
+        }
+    }
+}
+
+/// The session store of `kind`. A keyring that does not answer is replaced by `files`, warned;
+/// Redis is connected to from the variables [`REDIS_URL_ENV`], [`REDIS_KEY_ENV`] and
+/// [`REDIS_PREFIX_ENV`].
 ///
 /// The keyring is probed once per process: `status` and `logout --all` over many keyring profiles
 /// warn once and wait for a silent keyring once.
-pub async fn open(kind: StoreKind, files: FileStore) -> Chosen {
-    if kind == StoreKind::File {
-        return Chosen::File(files);
+///
+/// # Errors
+///
+/// For Redis: [`Error::Config`] when a variable is missing or invalid (the sealing key is
+/// required), [`Error::Store`] when Redis does not answer.
+pub async fn open(kind: StoreKind, files: FileStore) -> Result<Opened, Error> {
+    match kind {
+        StoreKind::File => Ok(Opened::Local(Chosen::File(files))),
+        StoreKind::Keyring => {
+            let answers = *KEYRING_ANSWERS
+                .get_or_init(|| async { keyring_or_file(keyring(), files.clone()).await.keyring().is_some() })
+                .await;
+            Ok(Opened::Local(if answers { Chosen::Keyring(keyring()) } else { Chosen::File(files) }))
+        }
+        StoreKind::Redis => redis().await.map(Opened::Redis),
     }
-    let answers = *KEYRING_ANSWERS
-        .get_or_init(|| async { keyring_or_file(keyring(), files.clone()).await.keyring().is_some() })
-        .await;
-    if answers { Chosen::Keyring(keyring()) } else { Chosen::File(files) }
 }
 
-/// What was actually chosen, to record in the profile.
-pub fn kind(chosen: &Chosen) -> StoreKind {
-    if chosen.keyring().is_some() { StoreKind::Keyring } else { StoreKind::File }
-}
-
-/// Where `profile`'s session went, for people.
-pub fn location(chosen: &Chosen, files: &Path, profile: &str) -> String {
-    match chosen.keyring() {
-        Some(keyring) => format!("the OS keyring ({})", keyring.session_entry(profile)),
-        None => files.join(format!("{profile}.json")).display().to_string(),
+/// The Redis store the variables describe.
+async fn redis() -> Result<RedisStore, Error> {
+    let url = std::env::var(REDIS_URL_ENV)
+        .ok()
+        .filter(|url| !url.is_empty())
+        .ok_or_else(|| Error::Config(format!("--store redis needs ${REDIS_URL_ENV} (redis://host:port/)")))?;
+    if std::env::var_os(REDIS_KEY_ENV).is_none_or(|key| key.is_empty()) {
+        return Err(Error::Config(format!(
+            "--store redis needs ${REDIS_KEY_ENV}, a 32-byte key in base64 (`openssl rand -base64 32`) that seals \
+             the sessions in Redis; give every process of the fleet the same one"
+        )));
     }
+    let mut store = RedisStore::connect(&url).await?.with_encryption_key_from_env(REDIS_KEY_ENV)?;
+    if let Some(prefix) = std::env::var(REDIS_PREFIX_ENV).ok().filter(|p| !p.is_empty()) {
+        store = store.with_prefix(prefix);
+    }
+    Ok(store)
 }
 
 /// The keyring for `--password-keyring`: a password never falls back to a file.

@@ -64,6 +64,7 @@ fn profile_of(provider: Provider) -> (Profile, Common, Option<String>) {
         store: match common.store {
             StoreArg::File => StoreKind::File,
             StoreArg::Keyring => StoreKind::Keyring,
+            StoreArg::Redis => StoreKind::Redis,
         },
         password_keyring: common.password_keyring,
     };
@@ -77,8 +78,8 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
     check_profile(&name)?;
     profile.check()?;
     confirm_replace(ctx, &name, &profile, common.replace)?;
-    let chosen = stores::open(profile.store, ctx.settings.sessions()).await;
-    profile.store = stores::kind(&chosen);
+    let chosen = stores::open(profile.store, ctx.settings.sessions()).await.map_err(Failure::usage_error)?;
+    profile.store = chosen.kind();
     let password_keyring = match common.password_keyring {
         true => Some(stores::password_keyring().await.map_err(Failure::usage_error)?),
         false => None,
@@ -117,11 +118,7 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
         return match started? {
             Step::Authenticated(session) => {
                 pending::delete(&ctx.settings.store_dir, &name)?;
-                ctx.printer.logged_in(
-                    &name,
-                    &session,
-                    &stores::location(&chosen, ctx.settings.sessions().dir(), &name),
-                );
+                ctx.printer.logged_in(&name, &session, &chosen.location(ctx.settings.sessions().dir(), &name));
                 Ok(())
             }
             Step::Challenge(challenge) => wait_for_verify(ctx, &name, &profile, &challenge),
@@ -135,7 +132,7 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
     if let (Some(keyring), Some(password)) = (&password_keyring, password.typed().filter(|_| profile.uses_password())) {
         stores::remember_password(keyring, &name, &password).await?;
     }
-    ctx.printer.logged_in(&name, &session, &stores::location(&chosen, ctx.settings.sessions().dir(), &name));
+    ctx.printer.logged_in(&name, &session, &chosen.location(ctx.settings.sessions().dir(), &name));
     Ok(())
 }
 

@@ -21,8 +21,10 @@ pub async fn logout(ctx: &Context, name: Option<String>, all: bool) -> Result<()
     for name in names {
         check_profile(&name)?;
         let profile = Profile::load(&ctx.settings.profiles(), &name).ok().flatten();
-        let store =
-            stores::open(profile.as_ref().map(|p| p.store).unwrap_or_default(), ctx.settings.sessions()).await.store();
+        let store = stores::open(profile.as_ref().map(|p| p.store).unwrap_or_default(), ctx.settings.sessions())
+            .await
+            .map_err(Failure::usage_error)?
+            .store();
         if !all && profile.is_none() && store.load(&name).await.ok().flatten().is_none() {
             return Err(Failure::usage(format!("there is no profile `{name}`; `twofa status` lists them")));
         }

@@ -42,7 +42,7 @@ pub async fn verify(ctx: &Context, name: &str, code: Option<String>) -> Result<(
         secret_command::pin(&profile).unwrap_or_else(|| Arc::new(Prompt::new().require_tty())),
     ));
     inputs.attempts = 1;
-    let chosen = stores::open(profile.store, ctx.settings.sessions()).await;
+    let chosen = stores::open(profile.store, ctx.settings.sessions()).await.map_err(Failure::usage_error)?;
     let store = ProfileFirst { inner: chosen.store(), profile: profile.clone(), dir: ctx.settings.profiles() };
     let authenticator = session::authenticator(&ctx.settings, name, &profile, inputs, Some(Arc::new(store))).await?;
     let session = match authenticator.finish_login(challenge).await {
@@ -58,6 +58,6 @@ pub async fn verify(ctx: &Context, name: &str, code: Option<String>) -> Result<(
             other?
         }
     };
-    ctx.printer.logged_in(name, &session, &stores::location(&chosen, ctx.settings.sessions().dir(), name));
+    ctx.printer.logged_in(name, &session, &chosen.location(ctx.settings.sessions().dir(), name));
     Ok(())
 }

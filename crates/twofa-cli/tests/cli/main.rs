@@ -9,6 +9,7 @@ mod cli;
 mod login_path;
 mod oms_api_key;
 mod origin;
+mod redis_store;
 mod secret_command;
 mod serve;
 mod server_text;
