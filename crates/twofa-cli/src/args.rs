@@ -82,6 +82,13 @@ pub enum Command {
         #[arg(long)]
         header: bool,
     },
+    /// Run a command with the profiles' tokens and headers in its environment, and exit with its code
+    #[command(after_help = "Examples:
+  twofa exec --profile etna -- python bot.py            # TWOFA_ACCESS_TOKEN, TWOFA_HEADERS (JSON), TWOFA_EXPIRES_AT
+  twofa exec --profile etna --profile oms -- ./sync.sh  # TWOFA_ETNA_ACCESS_TOKEN, TWOFA_OMS_HEADERS, …
+  twofa exec --profile etna --headers-file ~/.twofa-run/etna.json --signal-on-renew hup -- ./daemon
+  twofa exec --profile etna --restart-on-renew -- ./job  # restarted with fresh variables at each renewal")]
+    Exec(Box<ExecArgs>),
     /// List stored profiles: provider, subject, expiry, renewal (never a secret)
     #[command(after_help = "Example:
   twofa status
@@ -373,4 +380,42 @@ pub enum StoreArg {
     /// Redis, shared by a fleet: `TWOFA_REDIS_URL`, and `TWOFA_REDIS_KEY` (32 bytes, base64) to seal
     /// the sessions; every process with both shares one login and renews it once
     Redis,
+}
+
+/// The flags of `twofa exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// A profile whose token the command gets; repeat for several (the variables are then named
+    /// per profile: TWOFA_<PROFILE>_ACCESS_TOKEN, …)
+    #[arg(long = "profile", value_name = "NAME", required = true)]
+    pub profiles: Vec<String>,
+    /// Keep the token contract (JSON, as `token --format json`; an object per profile with several)
+    /// in this file, 0600, rewritten atomically at each renewal; the command gets its path in
+    /// TWOFA_HEADERS_FILE. Its directory must be yours alone. Removed when the command ends
+    #[arg(long, value_name = "PATH", conflicts_with = "restart_on_renew")]
+    pub headers_file: Option<PathBuf>,
+    /// Send this signal to the command after each rewrite of --headers-file
+    #[arg(long, value_enum, value_name = "SIGNAL", requires = "headers_file")]
+    pub signal_on_renew: Option<RenewSignal>,
+    /// Renew each session before it expires and restart the command with fresh variables (SIGTERM,
+    /// then SIGKILL after --stop-timeout)
+    #[arg(long)]
+    pub restart_on_renew: bool,
+    /// How long a command restarted by --restart-on-renew has to exit after SIGTERM, in seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, requires = "restart_on_renew")]
+    pub stop_timeout: u64,
+    /// The command and its arguments (no shell: `-- sh -c '…'` for one)
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+/// The signal `exec --signal-on-renew` sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RenewSignal {
+    /// SIGHUP: "reload your configuration"
+    Hup,
+    /// SIGUSR1
+    Usr1,
+    /// SIGUSR2
+    Usr2,
 }

@@ -4,7 +4,7 @@
 //!
 //! - [`commands`]: one file per command; the only builder of a [`Failure`].
 //! - `settings`, `session`, `accounts`, `stores`, `profile`, `pending`, `input`,
-//!   `secret_command`: resolving flags and files into an
+//!   `secret_command`, `contract` (the token contract): resolving flags and files into an
 //!   [`Authenticator`](twofa_core::Authenticator); they return [`twofa_core::Error`].
 //! - [`output`]: the [`Printer`](output::Printer) every command prints through, errors, the spinner.
 //! - [`args`]: the command line as clap reads it.
@@ -22,6 +22,7 @@ pub mod commands;
 pub mod output;
 
 mod accounts;
+mod contract;
 mod input;
 mod pending;
 mod profile;

@@ -29,7 +29,7 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(twofa_cli::run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(failure) => output::report(format, failure),
     }
 }

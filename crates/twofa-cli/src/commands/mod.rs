@@ -5,6 +5,7 @@
 //! A new command goes here as `commands/<name>.rs`, its flags in [`crate::args::Command`], and one
 //! arm in [`run`].
 
+mod exec;
 mod login;
 mod logout;
 #[cfg(feature = "sandbox")]
@@ -14,6 +15,8 @@ mod status;
 mod token;
 mod totp;
 mod verify;
+
+use std::process::ExitCode;
 
 use clap::CommandFactory as _;
 
@@ -40,21 +43,22 @@ impl Context {
     }
 }
 
-/// Runs the command `cli` describes.
+/// Runs the command `cli` describes; its exit code (success, or the code of `exec`'s command).
 ///
 /// # Errors
 ///
 /// The command's [`Failure`]: its exit code, kind, sentence and hint.
-pub async fn run(cli: Cli) -> Result<(), Failure> {
+pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     let printer = Printer::new(cli.format, !cli.quiet);
     match cli.command {
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "twofa", &mut std::io::stdout());
-            return Ok(());
+            return Ok(ExitCode::SUCCESS);
         }
         Command::Manpage => {
             return clap_mangen::Man::new(Cli::command())
                 .render(&mut std::io::stdout())
+                .map(|()| ExitCode::SUCCESS)
                 .map_err(|e| Failure::usage(format!("cannot write the manual page: {e}")));
         }
         _ => {}
@@ -63,7 +67,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         return Err(Failure::usage("--format curl and --format env are for `twofa token`; use text or json"));
     }
     let ctx = Context { settings: Settings::from_args(&cli).map_err(Failure::usage_error)?, printer };
-    match cli.command {
+    let done = match cli.command {
+        Command::Exec(args) => return exec::exec(&ctx, *args).await,
         Command::Login { provider } => login::login(&ctx, *provider).await,
         Command::Verify { profile, code, code_stdin: _ } => verify::verify(&ctx, &profile, code).await,
         Command::Token { profile, header } => token::token(&ctx, &profile, header).await,
@@ -74,7 +79,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Serve(args) => serve::run(&ctx, *args).await,
         Command::Totp { secret_env } => totp::totp(&ctx, &secret_env),
         Command::Completions { .. } | Command::Manpage => Ok(()),
-    }
+    };
+    done.map(|()| ExitCode::SUCCESS)
 }
 
 /// A command line clap refused, as a usage [`Failure`] for `--format json`.

@@ -13,12 +13,15 @@ use std::{
 };
 
 use serde_json::json;
-use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+use time::OffsetDateTime;
 use twofa_core::{Challenge, Error, Session, untrusted::escape};
 
 pub use self::failure::{Failure, exit, report};
 use self::progress::Progress;
-use crate::args::Format;
+use crate::{
+    args::Format,
+    contract::{escaped_subject, rfc3339},
+};
 
 /// How this run prints: its format, and whether a spinner may show.
 #[derive(Debug, Clone, Copy)]
@@ -160,11 +163,6 @@ impl Printer {
     }
 }
 
-/// `t` as RFC 3339.
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
-}
-
 /// How long until `t`, for people: `23h 59m`, `4m`, or `expired`.
 fn until(t: OffsetDateTime) -> String {
     let left = t - OffsetDateTime::now_utc();
@@ -175,11 +173,6 @@ fn until(t: OffsetDateTime) -> String {
         (0, m) => format!("{m}m"),
         (h, m) => format!("{h}h {m}m"),
     }
-}
-
-/// The session's subject (ids the server chose), escaped for a terminal.
-fn escaped_subject(session: &Session) -> std::collections::BTreeMap<String, String> {
-    session.subject().iter().map(|(k, v)| (escape(k), escape(v))).collect()
 }
 
 /// The subject as `key=value` pairs, escaped.

@@ -1,30 +1,11 @@
-//! What `twofa token` prints: the token contract every language reads (see `docs/cli.md` and
-//! `docs/token.schema.json`).
-//!
-//! Every header comes from [`Session::header_list`], the list [`Session::authorize`] sets: the CLI
-//! knows nothing of a provider's headers. Secrets go to standard output only, and only here.
+//! What `twofa token` prints: the [token contract](crate::contract) as JSON, curl config lines,
+//! shell assignments, header lines or the bare token. Secrets go to standard output only.
 
 use std::io::Write as _;
 
-use serde_json::json;
-use twofa_core::{Error, Secret, Session};
+use twofa_core::{Error, Session};
 
-use crate::args::Format;
-
-/// The version of the JSON contract (`"version"`): bumped only when a field changes meaning or goes.
-pub(super) const VERSION: u32 = 1;
-
-/// The variables `--format env` assigns, in the order printed (documented in `docs/cli.md`).
-pub(super) const ENV_NAMES: [&str; 8] = [
-    "TWOFA_PROVIDER",
-    "TWOFA_PROFILE",
-    "TWOFA_ACCESS_TOKEN",
-    "TWOFA_HEADERS",
-    "TWOFA_EXPIRES_AT",
-    "TWOFA_IDLE_TIMEOUT_SECONDS",
-    "TWOFA_SUBJECT",
-    "TWOFA_FORMAT_VERSION",
-];
+use crate::{args::Format, contract};
 
 /// Prints `session` of profile `profile` in `format`; `header` asks the text format for every
 /// header, one `Name: value` a line, instead of the bare token.
@@ -62,8 +43,7 @@ fn render(format: Format, profile: &str, session: &Session, header: bool) -> Res
             out.push('\n');
         }
         Format::Json => {
-            let json = zeroize::Zeroizing::new(contract(profile, session, &headers).to_string());
-            out.push_str(&json);
+            out.push_str(&contract::json(profile, session)?);
             out.push('\n');
         }
         Format::Curl => {
@@ -74,40 +54,12 @@ fn render(format: Format, profile: &str, session: &Session, header: bool) -> Res
             }
         }
         Format::Env => {
-            let fields = contract(profile, session, &headers);
-            let values = [
-                fields["provider"].as_str().unwrap_or_default().to_owned(),
-                profile.to_owned(),
-                session.access_token().expose_secret().to_owned(),
-                fields["headers"].to_string(),
-                fields["expires_at"].as_str().unwrap_or_default().to_owned(),
-                fields["idle_timeout_seconds"].as_u64().map(|s| s.to_string()).unwrap_or_default(),
-                fields["subject"].to_string(),
-                VERSION.to_string(),
-            ]
-            .map(zeroize::Zeroizing::new);
-            for (name, value) in ENV_NAMES.iter().zip(&values) {
-                out.push_str(&format!("export {name}={}\n", sh_quote(value)));
+            for (name, value) in contract::variables("TWOFA_", profile, session)? {
+                out.push_str(&format!("export {name}={}\n", sh_quote(&value)));
             }
         }
     }
     Ok(out)
-}
-
-/// The JSON object of the contract (`docs/token.schema.json`).
-fn contract(profile: &str, session: &Session, headers: &[(String, Secret)]) -> serde_json::Value {
-    let headers: serde_json::Map<String, serde_json::Value> =
-        headers.iter().map(|(name, value)| (name.clone(), json!(value.expose_secret()))).collect();
-    json!({
-        "version": VERSION,
-        "provider": session.provider(),
-        "profile": profile,
-        "access_token": session.access_token().expose_secret(),
-        "headers": headers,
-        "expires_at": session.expires_at().map(super::rfc3339),
-        "idle_timeout_seconds": session.idle_timeout().map(|d| d.as_secs()),
-        "subject": super::escaped_subject(session),
-    })
 }
 
 /// `value` as a double-quoted parameter of a curl config file (`curl -K`): inside double quotes
@@ -140,6 +92,8 @@ fn sh_quote(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use twofa_core::Secret;
+
     use super::*;
 
     #[test]

@@ -6,6 +6,7 @@
 mod common;
 
 mod cli;
+mod exec;
 mod login_path;
 mod oms_api_key;
 mod origin;
