@@ -235,6 +235,8 @@ impl Shared {
         let (parts, body) = request.into_parts();
         let url = self.upstream_url(rest, parts.uri.query());
         let mut outgoing = self.outgoing_body(&parts.headers, body).await?;
+        // Decided once: a streamed body is gone after its first sending.
+        let replayable = matches!(outgoing, Outgoing::Kept(_));
         let mut session = self.session().await?;
         let mut retried = false;
         loop {
@@ -269,8 +271,7 @@ impl Shared {
                     ));
                 }
             };
-            if answer.status() == reqwest::StatusCode::UNAUTHORIZED && !retried && matches!(outgoing, Outgoing::Kept(_))
-            {
+            if answer.status() == reqwest::StatusCode::UNAUTHORIZED && !retried && replayable {
                 info!(profile = %self.auth.profile(), "the API answered 401; renewing and retrying once");
                 self.auth.invalidate(&session);
                 self.metrics.retries_401.fetch_add(1, Ordering::Relaxed);
