@@ -30,9 +30,7 @@ pub(crate) struct Shared {
     pub(crate) auth: Arc<Authenticator>,
     /// The profile's base URL, ending in `/`.
     pub(crate) origin: Url,
-    pub(crate) ws: Option<Url>,
     pub(crate) http: Http,
-    pub(crate) tls: Arc<tokio_rustls::rustls::ClientConfig>,
     /// On TCP: the port the `Host` must name, and the access token the path must start with.
     pub(crate) guard: Option<(u16, Secret)>,
     pub(crate) retry_body_limit: usize,
@@ -44,7 +42,6 @@ pub(crate) struct Shared {
     pub(crate) max_head_bytes: usize,
     pub(crate) max_headers: usize,
     pub(crate) extra_credential_headers: Vec<HeaderName>,
-    pub(crate) max_frame_bytes: usize,
     pub(crate) shutdown_grace: Duration,
     pub(crate) metrics: Metrics,
     /// The address of the last session taken into use, to count renewals.
@@ -109,7 +106,7 @@ impl Shared {
             return Ok(self.own_endpoint(own).await);
         }
         if crate::ws::is_upgrade(request.headers()) {
-            return crate::ws::relay(Arc::clone(self), request).await;
+            return Err(crate::ws::refuse());
         }
         self.forward(request, &rest).await
     }

@@ -15,8 +15,8 @@
 //! - listens on loopback TCP (guarded by the random access token in the path and a `Host` check)
 //!   or a `0600` Unix socket; answers `/_twofa/healthz`, `/_twofa/readyz` and `/_twofa/metrics`
 //!   (Prometheus text); finishes in-flight requests on [`RunningProxy::shutdown`];
-//! - for the OMS, relays the WebSocket gateway ([`ProxyBuilder::websocket`]) after logging the
-//!   upstream socket in with the session.
+//! - refuses WebSocket upgrades for now (501): the OMS WebSocket gateway relay is not built yet;
+//!   the OMS HTTP gateway (`/AP/*` with `aptoken`) goes through like any API.
 //!
 //! Request heads are parsed by hyper (no HTTP parsing here): a request with both `Content-Length`
 //! and `Transfer-Encoding` is read as chunked with its length dropped and its connection closed
@@ -65,8 +65,8 @@ use tokio::{
     task::JoinHandle,
 };
 use tracing::{debug, info, warn};
+use twofa_core::http::HttpOptions;
 pub use twofa_core::{Authenticator, Error, Secret, Session};
-use twofa_core::{http::HttpOptions, reqwest::Url};
 
 pub use crate::headers::CLIENT_CREDENTIAL_HEADERS;
 use crate::{forward::Shared, metrics::Metrics};
@@ -97,8 +97,6 @@ impl Proxy {
             max_head_bytes: 64 * 1024,
             max_headers: 100,
             extra_credential_headers: Vec::new(),
-            websocket: None,
-            max_frame_bytes: twofa_core::http::MAX_BODY_BYTES,
             token: None,
             shutdown_grace: Duration::from_secs(30),
         }
@@ -119,8 +117,6 @@ pub struct ProxyBuilder {
     max_head_bytes: usize,
     max_headers: usize,
     extra_credential_headers: Vec<HeaderName>,
-    websocket: Option<String>,
-    max_frame_bytes: usize,
     token: Option<Secret>,
     shutdown_grace: Duration,
 }
@@ -130,7 +126,6 @@ impl fmt::Debug for ProxyBuilder {
         f.debug_struct("ProxyBuilder")
             .field("profile", &self.auth.profile())
             .field("origin", &self.origin)
-            .field("websocket", &self.websocket)
             .finish_non_exhaustive()
     }
 }
@@ -208,20 +203,6 @@ impl ProxyBuilder {
         Ok(self)
     }
 
-    /// Relays client WebSockets to the OMS gateway at `url` (`wss://host/WSGateway`): each
-    /// upstream socket is logged in with the session before any client frame goes through.
-    pub fn websocket(mut self, url: impl Into<String>) -> Self {
-        self.websocket = Some(url.into());
-        self
-    }
-
-    /// The largest WebSocket message relayed either way (default 1 MiB); a larger one ends the
-    /// relay.
-    pub fn max_frame_bytes(mut self, bytes: usize) -> Self {
-        self.max_frame_bytes = bytes;
-        self
-    }
-
     /// The access token in the base URL (default: 43 random letters and digits, new each start).
     pub fn access_token(mut self, token: Secret) -> Self {
         self.token = Some(token);
@@ -273,20 +254,10 @@ impl ProxyBuilder {
 
     fn shared(self, guard: Option<(u16, Secret)>) -> Result<Arc<Shared>, Error> {
         let origin = self.http.base_url(&self.origin)?;
-        let ws = match &self.websocket {
-            Some(raw) => {
-                let url = Url::parse(raw.trim()).map_err(|_| Error::Config("invalid WebSocket gateway URL".into()))?;
-                self.http.check_scheme(&url, "wss")?;
-                Some(url)
-            }
-            None => None,
-        };
         let http = self.http.build()?;
         Ok(Arc::new(Shared {
             auth: self.auth,
             origin,
-            ws,
-            tls: http.tls_config(),
             http,
             guard,
             retry_body_limit: self.retry_body_limit,
@@ -298,7 +269,6 @@ impl ProxyBuilder {
             max_head_bytes: self.max_head_bytes,
             max_headers: self.max_headers,
             extra_credential_headers: self.extra_credential_headers,
-            max_frame_bytes: self.max_frame_bytes,
             shutdown_grace: self.shutdown_grace,
             metrics: Metrics::default(),
             last_session: Mutex::new(0),

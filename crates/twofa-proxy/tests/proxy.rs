@@ -385,3 +385,18 @@ async fn shutdown_finishes_the_request_in_flight() {
     stopping.await.unwrap();
     assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "no new connection is accepted");
 }
+
+#[tokio::test]
+async fn a_websocket_upgrade_is_refused_not_forwarded() {
+    let (echo, proxy) = echo_proxy().await;
+    let addr = proxy.local_addr().unwrap();
+    let upgrade = format!(
+        "GET /{}/WSGateway HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        token(&proxy),
+        addr.port()
+    );
+    let answer = raw_exchange(addr, upgrade.as_bytes(), Duration::from_secs(2)).await;
+    assert_eq!(status_of(&answer), 501, "{answer}");
+    assert_eq!(echo.hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
