@@ -400,3 +400,29 @@ async fn a_websocket_upgrade_is_refused_not_forwarded() {
     assert_eq!(status_of(&answer), 501, "{answer}");
     assert_eq!(echo.hits.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
+
+#[tokio::test]
+async fn the_oms_http_gateway_gets_the_aptoken_and_never_the_clients() {
+    use twofa_sandbox::oms as demo;
+    let sandbox = Sandbox::start().await.unwrap();
+    let flow = twofa_oms::OmsFlow::builder()
+        .endpoint(sandbox.oms_http_url())
+        .username(demo::USER_NO_2FA)
+        .password(demo::PASSWORD)
+        .build()
+        .unwrap();
+    let auth = Arc::new(Authenticator::builder(Arc::new(flow)).build());
+    let proxy = Proxy::builder(auth, sandbox.oms_http_url()).listen_tcp(LOOPBACK).await.unwrap();
+    let info: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}AP/GetUserInfo", base(&proxy)))
+        .header("aptoken", "client-own-aptoken")
+        .body("{}")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["UserName"], demo::USER_NO_2FA, "{info}");
+    assert_eq!(sandbox.stats().requests("oms.http.userinfo"), 1);
+}
