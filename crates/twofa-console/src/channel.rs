@@ -98,15 +98,7 @@ pub fn is_nonce(text: &str) -> bool {
     text.len() == NONCE_CHARS && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
 }
 
-/// Equality whose time does not depend on where the inputs differ (only on their lengths, which
-/// are public: every token, key and proof of a kind has the same length).
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
-}
+pub use twofa_core::local::constant_time_eq;
 
 fn hmac(key: &[u8]) -> HmacSha256 {
     // HMAC takes keys of any length: this cannot fail.

@@ -48,6 +48,7 @@ mod flow;
 pub mod fuzzing;
 pub mod http;
 pub mod json;
+pub mod local;
 mod login;
 #[cfg(feature = "reqwest-middleware")]
 pub mod middleware;

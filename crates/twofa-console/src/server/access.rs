@@ -2,14 +2,11 @@
 //! HttpOnly SameSite=Strict cookie, or as `Authorization: Bearer` for bots), every form carrying
 //! the CSRF token, and strict headers on every answer.
 
-use std::{
-    net::{IpAddr, SocketAddr},
-    sync::Arc,
-};
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     extract::{Request, State},
-    http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header, uri::Authority},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -59,14 +56,7 @@ impl Keys {
     /// (DNS rebinding) sends its own name, and gets nothing, not even the login page.
     fn host_allowed(&self, headers: &HeaderMap) -> bool {
         let Some(port) = self.loopback_port else { return true };
-        let Some(authority) = headers.get(header::HOST).and_then(|h| h.to_str().ok()?.parse::<Authority>().ok()) else {
-            return false;
-        };
-        let name = authority.host().trim_start_matches('[').trim_end_matches(']');
-        let loopback =
-            name.eq_ignore_ascii_case("localhost") || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-        let default_port = if self.secure { 443 } else { 80 };
-        loopback && authority.port_u16().unwrap_or(default_port) == port
+        twofa_core::local::host_is_loopback(headers, port, if self.secure { 443 } else { 80 })
     }
 
     /// The access token.
