@@ -386,7 +386,7 @@ pub enum StoreArg {
 #[derive(Debug, Args)]
 pub struct ExecArgs {
     /// A profile whose token the command gets; repeat for several (the variables are then named
-    /// per profile: TWOFA_<PROFILE>_ACCESS_TOKEN, …)
+    /// per profile: `TWOFA_<PROFILE>_ACCESS_TOKEN`, …)
     #[arg(long = "profile", value_name = "NAME", required = true)]
     pub profiles: Vec<String>,
     /// Keep the token contract (JSON, as `token --format json`; an object per profile with several)

@@ -151,7 +151,7 @@ impl Printer {
         }
     }
 
-    /// Prints `session`'s token in the token contract's format (see [`token`]); `header` asks the
+    /// Prints `session`'s token in the token contract's format; `header` asks the
     /// text format for every header instead of the bare token.
     ///
     /// # Errors
