@@ -23,6 +23,8 @@ use crate::{
     body::{BoxError, IdleTimeout, ProxyBody, full},
     headers::{strip_hop_by_hop, upstream_request_headers},
     metrics::Metrics,
+    refusal::Refusal,
+    ws,
 };
 
 /// Everything a connection needs, shared by all of them.
@@ -54,32 +56,6 @@ enum Outgoing {
     Streamed(reqwest::Body),
 }
 
-/// Why a request ended without an upstream answer; becomes a short JSON answer.
-pub(crate) struct Refusal {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    place: Option<String>,
-}
-
-impl Refusal {
-    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), place: None }
-    }
-
-    pub(crate) fn into_response(self) -> Response<ProxyBody> {
-        let mut body = serde_json::json!({ "error": self.code, "message": self.message });
-        if let Some(place) = self.place {
-            body["where"] = serde_json::Value::String(place);
-        }
-        let mut response = Response::new(full(body.to_string()));
-        *response.status_mut() = self.status;
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        response
-    }
-}
-
 impl Shared {
     /// Answers one request; never fails (a failure is an answer).
     pub(crate) async fn handle(self: &Arc<Self>, request: Request<Incoming>) -> Response<ProxyBody> {
@@ -105,8 +81,8 @@ impl Shared {
         if let Some(own) = rest.strip_prefix(OWN_PREFIX) {
             return Ok(self.own_endpoint(own).await);
         }
-        if crate::ws::is_upgrade(request.headers()) {
-            return Err(crate::ws::refuse());
+        if ws::is_upgrade(request.headers()) {
+            return Err(ws::refuse());
         }
         self.forward(request, &rest).await
     }
@@ -204,7 +180,7 @@ impl Shared {
         let place = self.code_where.clone().unwrap_or_else(|| {
             format!("the code source of profile `{}` (the console, or the proxy's terminal)", self.auth.profile())
         });
-        Refusal { place: Some(place), ..Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "code_needed", message) }
+        Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "code_needed", message).with_place(place)
     }
 
     fn session_refusal(&self, e: &Error) -> Refusal {

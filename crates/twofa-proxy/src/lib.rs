@@ -46,6 +46,7 @@ mod body;
 mod forward;
 mod headers;
 mod metrics;
+mod refusal;
 mod ws;
 
 use std::{

@@ -3,7 +3,7 @@
 
 use http::{HeaderMap, StatusCode, header};
 
-use crate::forward::Refusal;
+use crate::refusal::Refusal;
 
 /// Whether the request asks for a WebSocket.
 pub(crate) fn is_upgrade(headers: &HeaderMap) -> bool {
