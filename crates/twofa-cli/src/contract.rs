@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
-use twofa_core::{Error, Secret, Session, untrusted::escape};
+use twofa_core::{Secret, Session, untrusted::escape};
 use zeroize::Zeroizing;
 
 /// The version of the contract (`"version"`, `TWOFA_FORMAT_VERSION`): bumped only when a field
@@ -40,16 +40,7 @@ pub fn escaped_subject(session: &Session) -> BTreeMap<String, String> {
     session.subject().iter().map(|(k, v)| (escape(k), escape(v))).collect()
 }
 
-/// The JSON object of the contract for `session` of `profile`, in a buffer wiped when dropped.
-///
-/// # Errors
-///
-/// The session's error for a header that cannot be sent (CR, LF, a bad name).
-pub fn json(profile: &str, session: &Session) -> Result<Zeroizing<String>, Error> {
-    Ok(Zeroizing::new(object(profile, session, &session.header_list()?).to_string()))
-}
-
-/// The contract's object, from the headers already listed.
+/// The contract's object for `session` of `profile`, from its [`Session::header_list`].
 pub fn object(profile: &str, session: &Session, headers: &[(String, Secret)]) -> serde_json::Value {
     let headers: serde_json::Map<String, serde_json::Value> =
         headers.iter().map(|(name, value)| (name.clone(), json!(value.expose_secret()))).collect();
@@ -67,13 +58,13 @@ pub fn object(profile: &str, session: &Session, headers: &[(String, Secret)]) ->
 
 /// The contract as variables, each named `{prefix}{VARIABLE}` (`TWOFA_` for one profile), in the
 /// order of [`VARIABLES`]; an absent expiry or idle timeout is an empty value.
-///
-/// # Errors
-///
-/// The session's error for a header that cannot be sent.
-pub fn variables(prefix: &str, profile: &str, session: &Session) -> Result<Vec<(String, Zeroizing<String>)>, Error> {
-    let headers = session.header_list()?;
-    let fields = object(profile, session, &headers);
+pub fn variables(
+    prefix: &str,
+    profile: &str,
+    session: &Session,
+    headers: &[(String, Secret)],
+) -> Vec<(String, Zeroizing<String>)> {
+    let fields = object(profile, session, headers);
     let values = [
         session.provider().to_owned(),
         profile.to_owned(),
@@ -84,7 +75,7 @@ pub fn variables(prefix: &str, profile: &str, session: &Session) -> Result<Vec<(
         fields["subject"].to_string(),
         VERSION.to_string(),
     ];
-    Ok(VARIABLES.iter().zip(values).map(|(name, value)| (format!("{prefix}{name}"), Zeroizing::new(value))).collect())
+    VARIABLES.iter().zip(values).map(|(name, value)| (format!("{prefix}{name}"), Zeroizing::new(value))).collect()
 }
 
 /// The variable prefix of `profile` among several (`exec --profile a --profile b`): `TWOFA_`, the

@@ -138,7 +138,8 @@ fn spawn(args: &ExecArgs, profiles: &[Profiled]) -> Result<Child, Failure> {
     let mut command = tokio::process::Command::new(program);
     command.args(rest);
     for profile in profiles {
-        for (name, value) in contract::variables(&profile.prefix, &profile.name, &profile.session)? {
+        let headers = profile.session.header_list()?;
+        for (name, value) in contract::variables(&profile.prefix, &profile.name, &profile.session, &headers) {
             command.env(name, value.as_str());
         }
     }
@@ -203,17 +204,18 @@ async fn renew(profiles: &mut [Profiled]) -> Result<bool, Error> {
 /// Writes the contract of every profile to `path`, 0600, atomically (a reader sees the old file or
 /// the new one): one profile's object, or an object of them by name.
 fn write_headers_file(path: &Path, profiles: &[Profiled]) -> Result<(), Failure> {
-    let text = match profiles {
-        [one] => contract::json(&one.name, &one.session)?,
+    let object = |p: &Profiled| p.session.header_list().map(|headers| contract::object(&p.name, &p.session, &headers));
+    let value = match profiles {
+        [one] => object(one)?,
         several => {
             let mut all = serde_json::Map::new();
             for p in several {
-                all.insert(p.name.clone(), contract::object(&p.name, &p.session, &p.session.header_list()?));
+                all.insert(p.name.clone(), object(p)?);
             }
-            Zeroizing::new(serde_json::Value::Object(all).to_string())
+            serde_json::Value::Object(all)
         }
     };
-    Ok(private_fs::write(path, text.as_bytes())?)
+    Ok(private_fs::write(path, Zeroizing::new(value.to_string()).as_bytes())?)
 }
 
 /// The command's exit code as a shell reports it: its own, or 128 + the signal that killed it.

@@ -43,7 +43,7 @@ fn render(format: Format, profile: &str, session: &Session, header: bool) -> Res
             out.push('\n');
         }
         Format::Json => {
-            out.push_str(&contract::json(profile, session)?);
+            out.push_str(&zeroize::Zeroizing::new(contract::object(profile, session, &headers).to_string()));
             out.push('\n');
         }
         Format::Curl => {
@@ -54,7 +54,7 @@ fn render(format: Format, profile: &str, session: &Session, header: bool) -> Res
             }
         }
         Format::Env => {
-            for (name, value) in contract::variables("TWOFA_", profile, session)? {
+            for (name, value) in contract::variables("TWOFA_", profile, session, &headers) {
                 out.push_str(&format!("export {name}={}\n", sh_quote(&value)));
             }
         }
