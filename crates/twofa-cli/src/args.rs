@@ -186,6 +186,11 @@ pub enum Provider {
         /// server asks for it; its first line is the PIN. Kept in the profile, like --pin-env
         #[arg(long, value_name = "COMMAND", conflicts_with = "pin_env")]
         pin_command: Option<String>,
+        /// How long the server's tokens live, in seconds: ETNA's answer does not say, and its
+        /// documents give 24 h and 60 min. Sessions are renewed this long after each login
+        /// (a 401 renews sooner whatever the clock says) [default: 86400]
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        token_lifetime: Option<u64>,
         /// The flags every login takes.
         #[command(flatten)]
         common: Common,

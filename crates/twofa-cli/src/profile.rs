@@ -24,6 +24,9 @@ pub enum Backend {
         username: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pin_env: Option<String>,
+        /// `login etna --token-lifetime`, in seconds (the flow's default when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token_lifetime: Option<u64>,
     },
     Oms {
         url: String,
@@ -208,7 +211,7 @@ impl Profile {
     ) -> Result<Arc<dyn TwoFactorFlow>, Error> {
         let http = HttpOptions::default().timeout(timeout).allow_insecure_http(self.allow_insecure_http);
         Ok(match &self.backend {
-            Backend::Etna { base_url, app_key_env, username, pin_env } => {
+            Backend::Etna { base_url, app_key_env, username, pin_env, token_lifetime } => {
                 let mut builder = EtnaFlow::builder()
                     .base_url(base_url)
                     .app_key(ApiKey::new(secret_env(app_key_env, "the app key")?.as_str()))
@@ -217,6 +220,9 @@ impl Profile {
                     .http(http);
                 if let Some(var) = pin_env {
                     builder = builder.pin(Pin::new(secret_env(var, "the security PIN")?.as_str()));
+                }
+                if let Some(seconds) = token_lifetime {
+                    builder = builder.token_lifetime(std::time::Duration::from_secs(*seconds));
                 }
                 Arc::new(builder.build()?)
             }
