@@ -27,6 +27,7 @@ mod input;
 mod link_file;
 mod pending;
 mod profile;
+mod running_proxy;
 mod secret_command;
 mod session;
 mod settings;

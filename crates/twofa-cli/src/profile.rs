@@ -138,6 +138,20 @@ impl Profile {
         }
     }
 
+    /// The origin `twofa proxy` forwards HTTP requests to: [`Profile::api_url`], but for an OMS
+    /// WebSocket profile the root of the same host over HTTP(S), where its `/AP/` calls live
+    /// (`wss://host/WSGateway` → `https://host/`).
+    pub fn http_origin(&self) -> String {
+        let url = self.api_url().trim();
+        let (scheme, rest) = match url.split_once("://") {
+            Some(("wss", rest)) => ("https", rest),
+            Some(("ws", rest)) => ("http", rest),
+            _ => return url.to_owned(),
+        };
+        let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+        format!("{scheme}://{host}/")
+    }
+
     /// Refuses a URL with userinfo before anything is asked or saved: a `user:secret@` in it would
     /// be written into the profile file. The builders refuse it too; this says so before the
     /// password prompt.
@@ -291,5 +305,21 @@ mod fuzz_tests {
     #[test]
     fn profile_corpus_replays_without_panic() {
         twofa_core::fuzzing::replay("cli_profile", super::fuzz_profile_file);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn oms(url: &str) -> Profile {
+        serde_json::from_value(serde_json::json!({ "provider": "oms", "url": url, "websocket": true })).unwrap()
+    }
+
+    #[test]
+    fn the_proxys_http_origin_of_an_oms_websocket_profile_is_its_hosts_root() {
+        assert_eq!(oms("wss://apex.example/WSGateway").http_origin(), "https://apex.example/");
+        assert_eq!(oms("ws://127.0.0.1:8700/WSGateway/?x=1").http_origin(), "http://127.0.0.1:8700/");
+        assert_eq!(oms("https://apex.example/").http_origin(), "https://apex.example/");
     }
 }
