@@ -450,6 +450,15 @@ impl OmsState {
         Out::Doc(if self.variant().logout_result_as_string { LOGGED_OUT_V4 } else { LOGGED_OUT })
     }
 
+    /// `AddUserAPIKey`, `GetUserAPIKeys` or `RemoveUserAPIKey` (`oms_api_key`) for the session's
+    /// user, or "Not Authorized" without a live session.
+    fn manage_api_keys(&self, function: &str, token: Option<&str>, payload: &Value, now: Instant) -> Out {
+        match token.and_then(|t| self.touch(t, now)).as_deref().and_then(account) {
+            Some(account) => self.api_keys.manage(function, account.id, payload).into(),
+            None => Out::Doc(NOT_AUTHORIZED),
+        }
+    }
+
     /// `GetUserInfo` for a session token, or "Not Authorized".
     fn user_info(&self, token: Option<&str>, now: Instant) -> Out {
         match token.and_then(|t| self.touch(t, now)).as_deref().and_then(account) {
@@ -511,7 +520,7 @@ fn field<'a>(payload: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 /// The documented functions, by their canonical names (§2.3–2.7); looked up case-insensitively.
-const FUNCTIONS: [&str; 8] = [
+const FUNCTIONS: [&str; 11] = [
     "AuthenticateUser",
     "Authenticate",
     "WebAuthenticateUser",
@@ -520,6 +529,9 @@ const FUNCTIONS: [&str; 8] = [
     "Logout",
     "Ping",
     "GetUserInfo",
+    "AddUserAPIKey",
+    "GetUserAPIKeys",
+    "RemoveUserAPIKey",
 ];
 
 fn canonical(function: &str) -> Option<&'static str> {
@@ -631,6 +643,9 @@ fn handle(s: &Shared, conn: &mut Connection, name: &str, payload: &Value) -> Out
         }
         Some("Ping") => Out::Doc(PONG),
         Some("GetUserInfo") => oms.user_info(conn.token.as_deref(), now),
+        Some(f @ ("AddUserAPIKey" | "GetUserAPIKeys" | "RemoveUserAPIKey")) => {
+            oms.manage_api_keys(f, conn.token.as_deref(), payload, now)
+        }
         _ => Out::Doc(NOT_SUPPORTED),
     };
     if let Some(token) = reply.session_token() {
@@ -700,6 +715,11 @@ async fn http_call(
         "GetUserInfo" if method == Method::POST || method == Method::GET => {
             s.stats.hit("oms.http.userinfo");
             oms.user_info(aptoken, now)
+        }
+        f @ ("AddUserAPIKey" | "GetUserAPIKeys" | "RemoveUserAPIKey") if method == Method::POST => {
+            s.stats.hit("oms.http.api_keys");
+            let payload = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
+            oms.manage_api_keys(f, aptoken, &payload, now)
         }
         // WebAuthenticateUser is "not applicable in HTTP" (§2.4); wrong methods likewise.
         _ => Out::Doc(NOT_SUPPORTED),
