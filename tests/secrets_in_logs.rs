@@ -190,7 +190,7 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
         sweep.session(&session);
         match flow.resume(&session).await {
             Ok(resumed) => sweep.session(&resumed),
-            // HTTP cannot resume (no documented call, §2.5).
+            // HTTP cannot resume (no documented call, docs/protocols/oms.md#resume).
             Err(e) => sweep.error(&e),
         }
         flow.logout(&session).await.unwrap();
@@ -200,7 +200,8 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
         sweep.show(&auth);
     }
 
-    // OMS API-key logins (§2.3): the key and its secret, right and wrong, over both gateways.
+    // OMS API-key logins (docs/protocols/oms.md#api-key-login): the key and its secret, right and wrong, over
+    // both gateways.
     sweep.secret(oms_api_key::API_KEY);
     sweep.secret(oms_api_key::API_SECRET);
     for endpoint in [sandbox.oms_ws_url(), sandbox.oms_http_url()] {

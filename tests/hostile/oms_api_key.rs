@@ -1,4 +1,4 @@
-//! The OMS API-key login over WebSocket (§2.3 of the provider reference) against a gateway scripted
+//! The OMS API-key login over WebSocket (docs/protocols/oms.md#api-key-login) against a gateway scripted
 //! here: the frame we send is checked key by key, its signature against Python's `hmac`, and each
 //! hostile answer yields its own typed error.
 

@@ -1,6 +1,7 @@
-//! API-key login, logout and resume against the in-process sandbox, over both gateways. Test names
-//! carry the section of the provider reference they follow (§2.3 AuthenticateUser, §2.5 session
-//! re-establishment, §2.6 LogOut), and the keys a 2FA session manages.
+//! API-key login, logout and resume against the in-process sandbox, over both gateways, and the keys
+//! a 2FA session manages. Test names carry the section number they were written for: 2.3
+//! docs/protocols/oms.md#api-key-login, 2.5 docs/protocols/oms.md#resume, 2.6
+//! docs/protocols/oms.md#logout; the key calls follow docs/protocols/oms.md#api-keys.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::{sync::Arc, time::Duration};

@@ -193,7 +193,8 @@ async fn oms_2_7_operation_in_process_is_not_an_error() {
     mock.assert_async().await;
 }
 
-// §2.3, API-key login over HTTP: `GET /AP/AuthenticateUser` with `APIKey`, `Signature`, `UserId`
+// docs/protocols/oms.md#api-key-login, API-key login over HTTP: `GET /AP/AuthenticateUser` with `APIKey`,
+// `Signature`, `UserId`
 // and `Nonce` headers; the signature is checked against Python's `hmac`, not our own code.
 
 const API_KEY: &str = "key-96-abc";
