@@ -250,6 +250,13 @@ async fn oms_api_key_create_shows_the_pair_only_when_asked_and_refuses_bad_permi
     let listed = e.run(&["oms", "api-key", "list", "--profile", "oms", "--format", "json"]).await;
     let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(listed["keys"].as_array().unwrap().len(), 3, "the seeded key and two made, none for refusals: {listed}");
+    // Removed by the KEY `list` printed; an unknown key is the gateway's refusal (exit 5), never echoed.
+    let key = key.to_owned();
+    let removed = e.run(&["oms", "api-key", "remove", "--profile", "oms", &key]).await;
+    assert!(removed.status.success(), "{}", text(&removed.stderr));
+    let again = e.run(&["oms", "api-key", "remove", "--profile", "oms", &key]).await;
+    assert_eq!(again.status.code(), Some(5), "{}", text(&again.stderr));
+    assert!(text(&again.stderr).contains("Resource Not Found") && !text(&again.stderr).contains(&key));
     let etna = e.run(&["oms", "api-key", "list", "--profile", "nothing-here"]).await;
     assert_eq!(etna.status.code(), Some(2), "{}", text(&etna.stderr));
 }
