@@ -200,8 +200,8 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
         sweep.show(&auth);
     }
 
-    // OMS API-key logins (docs/protocols/oms.md#api-key-login): the key and its secret, right and wrong, over
-    // both gateways.
+    // OMS API-key logins (docs/protocols/oms.md#api-key-login): the key and its secret, right and wrong,
+    // over both gateways.
     sweep.secret(oms_api_key::API_KEY);
     sweep.secret(oms_api_key::API_SECRET);
     for endpoint in [sandbox.oms_ws_url(), sandbox.oms_http_url()] {

@@ -12,9 +12,9 @@ use twofa::{
 };
 use twofa_sandbox::{Sandbox, onlineordering as demo};
 
-/// Where the customer token travels on later calls: undocumented (docs/protocols/onlineordering.md#headers),
-/// so
-/// every candidate is a sandbox variant and the whole suite runs against each.
+/// Where the customer token travels on later calls: undocumented
+/// (docs/protocols/onlineordering.md#headers), so every candidate is a sandbox variant and the whole
+/// suite runs against each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Placement {
     /// `Authorization: Bearer`, the integrator's Basic in `x-api-custom-auth` (the default).
@@ -145,9 +145,9 @@ async fn oo_3_2_a_token_in_the_other_place_is_refused() {
     }
 }
 
-/// docs/protocols/onlineordering.md#guest + docs/protocols/onlineordering.md#verify: the guest login's 303
-/// names the emailed code, verified by the
-/// customer's `GET v1/Authenticate/2FA`; no password is ever asked for.
+/// docs/protocols/onlineordering.md#guest + docs/protocols/onlineordering.md#verify: the guest login's
+/// 303 names the emailed code, verified by the customer's `GET v1/Authenticate/2FA`; no password is ever
+/// asked for.
 #[tokio::test]
 async fn oo_3_8_guest_login_with_emailed_code() {
     for placement in [Placement::Bearer, Placement::Header] {
@@ -164,8 +164,8 @@ async fn oo_3_8_guest_login_with_emailed_code() {
     }
 }
 
-/// docs/protocols/onlineordering.md#guest: "Return a limited guest token" at once (the
-/// sandbox's `Direct` variant).
+/// docs/protocols/onlineordering.md#guest: "Return a limited guest token" at once (the sandbox's `Direct`
+/// variant).
 #[tokio::test]
 async fn oo_3_8_guest_login_without_a_second_factor() {
     let h = online().await;
@@ -175,8 +175,8 @@ async fn oo_3_8_guest_login_without_a_second_factor() {
     assert!(h.sandbox.outbox().latest_code(demo::GUEST_EMAIL).is_none(), "no code was mailed");
 }
 
-/// docs/protocols/onlineordering.md#verify: a wrong guest code is a 404, `InvalidCode`; the
-/// right one still works.
+/// docs/protocols/onlineordering.md#verify: a wrong guest code is a 404, `InvalidCode`; the right one
+/// still works.
 #[tokio::test]
 async fn oo_3_5_guest_wrong_code_then_right_code() {
     let h = online().await;
@@ -321,9 +321,8 @@ async fn oo_3_5_code_expiry_and_the_400_cases() {
 }
 
 /// docs/protocols/onlineordering.md#verify: the sandbox's `ConfirmCodeResult` has exactly the documented
-/// fields
-/// (plus Json.NET's `$id`, docs/protocols/onlineordering.md#login [OBS]), `expires_in_seconds` a decimal as
-/// in the sample.
+/// fields (plus Json.NET's `$id`, docs/protocols/onlineordering.md#login [OBS]), `expires_in_seconds` a
+/// decimal as in the sample.
 #[tokio::test]
 async fn oo_3_5_sandbox_confirm_code_result_has_the_documented_fields() {
     let h = online().await;

@@ -1,5 +1,5 @@
-//! API-key login, logout and resume against the in-process sandbox, over both gateways, and the keys
-//! a 2FA session manages. Test names carry the section number they were written for: 2.3
+//! API-key login, logout and resume against the in-process sandbox, over both gateways, and the keys a
+//! 2FA session manages. Test names carry the section number they were written for: 2.3
 //! docs/protocols/oms.md#api-key-login, 2.5 docs/protocols/oms.md#resume, 2.6
 //! docs/protocols/oms.md#logout; the key calls follow docs/protocols/oms.md#api-keys.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design

@@ -194,8 +194,8 @@ async fn oms_2_7_operation_in_process_is_not_an_error() {
 }
 
 // docs/protocols/oms.md#api-key-login, API-key login over HTTP: `GET /AP/AuthenticateUser` with `APIKey`,
-// `Signature`, `UserId`
-// and `Nonce` headers; the signature is checked against Python's `hmac`, not our own code.
+// `Signature`, `UserId` and `Nonce` headers; the signature is checked against Python's `hmac`, not our
+// own code.
 
 const API_KEY: &str = "key-96-abc";
 const API_SECRET: &str = "secret-96-xyz";

@@ -2,12 +2,12 @@
 //! under `/AP/`, answering as the APEX documents describe — `AuthenticateUser`,
 //! `WebAuthenticateUser`, `Authenticate2FA`, `LogOut`, `Ping` and `GetUserInfo` (a protected call).
 //!
-//! The citations are anchors of docs/protocols/oms.md, which records what each vendor
-//! document says (AlphaPoint's "Authenticate2FA" API page, the AlphaPoint slate pages, the APEX v4 /
-//! VulcanX "Authentication" section):
+//! The citations are anchors of docs/protocols/oms.md, which records what each vendor document says
+//! (AlphaPoint's "Authenticate2FA" API page, the AlphaPoint slate pages, the APEX v4 / VulcanX
+//! "Authentication" section):
 //!
-//! - paths match whatever their case, with or without a trailing slash (docs/protocols/oms.md#frames:
-//!   the documents write `/WSGateway/`, `/wsgateway`, `/AP/` and `/ap/`);
+//! - paths match whatever their case, with or without a trailing slash (docs/protocols/oms.md#frames: the
+//!   documents write `/WSGateway/`, `/wsgateway`, `/AP/` and `/ap/`);
 //! - a WebSocket Close frame is answered with a Close frame (RFC 6455 §5.5.1), so a client close is clean;
 //! - `AuthenticateUser` logs in with `UserName`/`Password` over WebSocket as over HTTP
 //!   (docs/protocols/oms.md#authenticateuser), or with an API key (`APIKey`, `Signature`, `UserId`,
@@ -15,14 +15,13 @@
 //!   `RemoveUserAPIKey` (docs/protocols/oms.md#api-keys); `LogOut` needs no session
 //!   (docs/protocols/oms.md#logout); `Ping` answers `{"msg":"PONG"}` (docs/protocols/oms.md#other-calls);
 //! - `twoFAToken` carries the `otpauth://` enrolment URI only while the user has not enrolled
-//!   ([`USER_ENROLLING`]; AlphaPoint's "Authenticate2FA" API page: the token is the enrolment QR
-//!   code; docs/protocols/oms.md#webauthenticateuser), an empty string after and for enrolled users
+//!   ([`USER_ENROLLING`]; AlphaPoint's "Authenticate2FA" API page: the token is the enrolment QR code;
+//!   docs/protocols/oms.md#webauthenticateuser), an empty string after and for enrolled users
 //!   ([`USER_TOTP`]);
-//! - a TOTP code is accepted once: each user remembers the last accepted time step and a code for
-//!   it or an earlier one is refused (RFC 6238 §5.2, docs/protocols/oms.md#authenticate2fa);
+//! - a TOTP code is accepted once: each user remembers the last accepted time step and a code for it or
+//!   an earlier one is refused (RFC 6238 §5.2, docs/protocols/oms.md#authenticate2fa);
 //! - logical errors are HTTP 200 with the generic `{result:false,…}` body
-//!   (docs/protocols/oms.md#generic-response); the error-frame
-//!   knob answers `m:5` frames.
+//!   (docs/protocols/oms.md#generic-response); the error-frame knob answers `m:5` frames.
 //!
 //! Where the documents disagree or are silent, [`OmsVariant`] holds each reading as a knob.
 
@@ -93,8 +92,8 @@ pub const PONG: &str = r#"{"msg":"PONG"}"#;
 #[non_exhaustive]
 pub struct OmsVariant {
     /// `UserId` in `WebAuthenticateUser`/`Authenticate2FA` replies as a string, as
-    /// docs/protocols/oms.md#webauthenticateuser documents it
-    /// (default: a number, as docs/protocols/oms.md#webauthenticateuser observes in practice).
+    /// docs/protocols/oms.md#webauthenticateuser documents it (default: a number, as
+    /// docs/protocols/oms.md#webauthenticateuser observes in practice).
     pub user_id_as_string: bool,
     /// `LogOut` answers `"result":"true"`, as the APEX v4 sample prints it (default: `true`,
     /// docs/protocols/oms.md#logout).
@@ -188,9 +187,8 @@ impl Account {
         })
     }
 
-    /// `GetUserInfo`'s fields, as the Notbank client's model lists them (docs/protocols/oms.md#other-calls);
-    /// the password hash
-    /// and salt stay empty.
+    /// `GetUserInfo`'s fields, as the Notbank client's model lists them
+    /// (docs/protocols/oms.md#other-calls); the password hash and salt stay empty.
     fn info(&self) -> Value {
         json!({
             "UserId": self.id, "UserName": self.name, "Email": self.email, "PasswordHash": "",
@@ -333,8 +331,8 @@ impl OmsState {
         Pending { username: account.name.into(), expires: now + self.ticket_ttl, wrong: 0 }
     }
 
-    /// `WebAuthenticateUser {UserName, Password}` (docs/protocols/oms.md#webauthenticateuser): its keys, and
-    /// the pending 2FA login.
+    /// `WebAuthenticateUser {UserName, Password}` (docs/protocols/oms.md#webauthenticateuser): its keys,
+    /// and the pending 2FA login.
     fn web_login(&self, username: &str, password: &str, now: Instant) -> (Value, Option<Pending>) {
         let account = match self.check_password(username, password) {
             Ok(account) => account,
@@ -417,18 +415,17 @@ impl OmsState {
         true
     }
 
-    /// An API-key `AuthenticateUser` (`oms_api_key`, docs/protocols/oms.md#api-key-login): a session of the
-    /// key's user in the v4
-    /// shape, never a 2FA request ("authentication using an API key bypasses 2FA"), or the
-    /// documented refusal.
+    /// An API-key `AuthenticateUser` (`oms_api_key`, docs/protocols/oms.md#api-key-login): a session of
+    /// the key's user in the v4 shape, never a 2FA request ("authentication using an API key bypasses
+    /// 2FA"), or the documented refusal.
     fn api_key_login(&self, signed: &Signed, now: Instant) -> Out {
         let account = self.api_keys.check(signed).and_then(|id| ACCOUNTS.iter().find(|a| a.id == id));
         let Some(account) = account else { return Out::Doc(oms_api_key::REFUSED) };
         oms_api_key::accepted(&self.open_session(account.name, now), account.user()).into()
     }
 
-    /// `Authenticate2FA {Code}` against a pending login (docs/protocols/oms.md#authenticate2fa); the pending
-    /// state survives a wrong code.
+    /// `Authenticate2FA {Code}` against a pending login (docs/protocols/oms.md#authenticate2fa); the
+    /// pending state survives a wrong code.
     fn second_factor(&self, pending: &mut Option<Pending>, code: &str, now: Instant) -> Out {
         let Some(p) = pending.as_mut().filter(|p| p.expires > now) else {
             *pending = None;
@@ -447,8 +444,8 @@ impl OmsState {
         json!({ "Authenticated": true, "UserId": self.user_id(account), "SessionToken": token }).into()
     }
 
-    /// Re-authentication with `{SessionToken}` (docs/protocols/oms.md#resume): the session's reply, or the
-    /// observed refusal.
+    /// Re-authentication with `{SessionToken}` (docs/protocols/oms.md#resume): the session's reply, or
+    /// the observed refusal.
     fn resume(&self, token: &str, now: Instant) -> Value {
         match self.touch(token, now).as_deref().and_then(account) {
             Some(account) => json!({
@@ -536,8 +533,8 @@ fn field<'a>(payload: &'a Value, key: &str) -> Option<&'a str> {
     payload.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).and_then(|(_, v)| v.as_str())
 }
 
-/// The documented functions, by their canonical names (docs/protocols/oms.md, AuthenticateUser to LogOut);
-/// looked up case-insensitively.
+/// The documented functions, by their canonical names (docs/protocols/oms.md, AuthenticateUser to
+/// LogOut); looked up case-insensitively.
 const FUNCTIONS: [&str; 11] = [
     "AuthenticateUser",
     "Authenticate",
@@ -699,7 +696,8 @@ async fn http_call(
     let now = s.clock.now();
     let aptoken = header(&headers, "aptoken");
     let reply = match function {
-        // The v4 prose says POST, its samples GET: both are served (docs/protocols/oms.md#authenticateuser).
+        // The v4 prose says POST, its samples GET: both are served
+        // (docs/protocols/oms.md#authenticateuser).
         "AuthenticateUser" | "Authenticate" if method == Method::GET || method == Method::POST => {
             s.stats.hit("oms.http.authenticate");
             // The API-key headers (`oms_api_key`), else `Authorization`.
@@ -742,8 +740,8 @@ async fn http_call(
             let payload = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
             oms.manage_api_keys(f, aptoken, &payload, now)
         }
-        // WebAuthenticateUser is "not applicable in HTTP" (docs/protocols/oms.md#webauthenticateuser); wrong
-        // methods likewise.
+        // WebAuthenticateUser is "not applicable in HTTP" (docs/protocols/oms.md#webauthenticateuser);
+        // wrong methods likewise.
         _ => Out::Doc(NOT_SUPPORTED),
     };
     reply.into_response()

@@ -1,5 +1,5 @@
-//! The OMS gateways against the APEX documents, spoken raw (no twofa client): each test names the
-//! part of docs/protocols/oms.md or the RFC it follows.
+//! The OMS gateways against the APEX documents, spoken raw (no twofa client): each test names the part of
+//! docs/protocols/oms.md or the RFC it follows.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::time::Duration;
@@ -93,9 +93,9 @@ async fn gateway_paths_match_any_case_with_or_without_a_trailing_slash() {
     assert_eq!(unknown.status(), 404);
 }
 
-/// docs/protocols/oms.md#webauthenticateuser and AlphaPoint's "Authenticate2FA" API page: `twoFAToken` is the
-/// enrolment QR code — sent while the user
-/// has not enrolled, an empty string once a code has been accepted.
+/// docs/protocols/oms.md#webauthenticateuser and AlphaPoint's "Authenticate2FA" API page: `twoFAToken` is
+/// the enrolment QR code — sent while the user has not enrolled, an empty string once a code has been
+/// accepted.
 #[tokio::test]
 async fn the_seed_travels_only_until_the_user_enrols() {
     let sandbox = Sandbox::start().await.unwrap();
@@ -116,8 +116,8 @@ async fn the_seed_travels_only_until_the_user_enrols() {
     assert_eq!((later["Requires2FA"].clone(), later["twoFAToken"].clone()), (json!(true), json!("")));
 }
 
-/// docs/protocols/oms.md#authenticateuser: `AuthenticateUser {UserName, Password}` is a documented WebSocket
-/// login (slate's camelCase reply).
+/// docs/protocols/oms.md#authenticateuser: `AuthenticateUser {UserName, Password}` is a documented
+/// WebSocket login (slate's camelCase reply).
 #[tokio::test]
 async fn authenticate_user_with_a_password_over_websocket() {
     let sandbox = Sandbox::start().await.unwrap();
@@ -152,7 +152,8 @@ async fn logout_needs_no_session() {
     assert_eq!(ws.call("LogOut", json!({})).await, (1, oms::LOGGED_OUT_V4.to_owned()));
 }
 
-/// docs/protocols/oms.md#other-calls: the keep-alive `Ping` answers `{"msg":"PONG"}`, also before any login.
+/// docs/protocols/oms.md#other-calls: the keep-alive `Ping` answers `{"msg":"PONG"}`, also before any
+/// login.
 #[tokio::test]
 async fn ping_answers_pong() {
     let sandbox = Sandbox::start().await.unwrap();
@@ -250,8 +251,8 @@ async fn a_short_totp_period_is_announced_and_checked() {
     assert_eq!(ws.json("Authenticate2FA", json!({ "Code": code })).await["Authenticated"], true);
 }
 
-/// docs/protocols/oms.md#generic-response: logical errors are HTTP 200 with the generic body, byte for byte;
-/// `m:5` frames carry it too.
+/// docs/protocols/oms.md#generic-response: logical errors are HTTP 200 with the generic body, byte for
+/// byte; `m:5` frames carry it too.
 #[tokio::test]
 async fn logical_errors_are_200_and_error_frames_are_m5() {
     let sandbox = Sandbox::start().await.unwrap();
@@ -273,8 +274,8 @@ async fn logical_errors_are_200_and_error_frames_are_m5() {
 }
 
 /// docs/protocols/oms.md#resume: a session token re-establishes a session on a new socket, by
-/// WebAuthenticateUser or (as
-/// foxbit-client does) Authenticate2FA; an unknown one gets the observed refusal.
+/// WebAuthenticateUser or (as foxbit-client does) Authenticate2FA; an unknown one gets the observed
+/// refusal.
 #[tokio::test]
 async fn session_tokens_resume_on_a_new_socket() {
     let sandbox = Sandbox::start().await.unwrap();

@@ -1,5 +1,5 @@
-//! `twofa login oms --api-key-env … --api-secret-env … --user-id N` through the built binary,
-//! against the in-process sandbox, over both gateways (docs/protocols/oms.md#api-key-login: API-key
+//! `twofa login oms --api-key-env … --api-secret-env … --user-id N` through the built binary, against the
+//! in-process sandbox, over both gateways (docs/protocols/oms.md#api-key-login: API-key
 //! `AuthenticateUser`, no second factor).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
