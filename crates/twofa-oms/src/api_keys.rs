@@ -79,7 +79,7 @@ impl FromStr for Permission {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct NewApiKey {
-    /// The user the key belongs to: its login's `UserId`.
+    /// The user the key belongs to (the reply's `UserId`, else the session's): its login's `UserId`.
     pub user_id: u64,
     /// The API key.
     pub key: ApiKey,
@@ -155,7 +155,7 @@ impl ApiKeys<'_> {
             None => permissions.to_vec(),
         };
         Ok(NewApiKey {
-            user_id: self.user_id,
+            user_id: made.user_id.unwrap_or(self.user_id),
             key: ApiKey::new(made.apikey.expose_secret()),
             secret: ApiSecret::new(secret.expose_secret()),
             permissions,

@@ -48,6 +48,8 @@ pub(crate) struct User {
 struct KeyWire {
     apikey: Option<Secret>,
     apisecret: Option<Secret>,
+    #[serde(deserialize_with = "id")]
+    userid: Option<String>,
     permissions: Option<Vec<Value>>,
 }
 
@@ -56,6 +58,8 @@ pub(crate) struct KeyReply {
     pub apikey: Secret,
     /// Empty or absent except in the `AddUserAPIKey` reply.
     pub apisecret: Option<Secret>,
+    /// The user who owns the key, when the reply names one as a number.
+    pub user_id: Option<u64>,
     /// The permission names (entries that are not strings are skipped).
     pub permissions: Option<Vec<String>>,
 }
@@ -74,7 +78,9 @@ impl KeyReply {
         }
         let permissions =
             wire.permissions.map(|names| names.into_iter().filter_map(|n| n.as_str().map(str::to_owned)).collect());
-        Ok(Some(Self { apikey, apisecret: untrusted::optional_credential("APISecret", wire.apisecret)?, permissions }))
+        let user_id = wire.userid.and_then(|id| id.trim().parse().ok());
+        let apisecret = untrusted::optional_credential("APISecret", wire.apisecret)?;
+        Ok(Some(Self { apikey, apisecret, user_id, permissions }))
     }
 }
 
