@@ -402,7 +402,7 @@ async fn oms_api_keys_hostile_answers_are_typed_errors() {
     let f = flow(&server);
     let keys = f.api_keys(&s).unwrap();
     let answer = |server: &mut ServerGuard, function: &str, status: usize, body: &str| {
-        server.mock("POST", format!("/AP/{function}").as_str()).with_status(status).with_body(body.to_owned())
+        server.mock("POST", format!("/AP/{function}").as_str()).with_status(status).with_body(body)
     };
     for (body, check) in [
         (r#"{"APIKey":"bad key\r\nX: 1","APISecret":"s"}"#, "malformed"),
