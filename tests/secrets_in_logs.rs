@@ -188,6 +188,15 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
         sweep.error(&flow.verify(&c, &wrong(&code)).await.unwrap_err());
         let session = flow.verify(&c, &code).await.unwrap().session().unwrap();
         sweep.session(&session);
+        // 2FA once, then an API key (docs/protocols/oms.md#api-keys): the new pair never shows.
+        let keys = flow.api_keys(&session).unwrap();
+        let made = keys.create(&[twofa::oms::Permission::Trading]).await.unwrap();
+        sweep.secret(made.key.expose_secret());
+        sweep.secret(made.secret.expose_secret());
+        sweep.show(&made);
+        sweep.show(keys.list().await.unwrap());
+        keys.remove(&made.key).await.unwrap();
+        sweep.error(&keys.remove(&made.key).await.unwrap_err());
         match flow.resume(&session).await {
             Ok(resumed) => sweep.session(&resumed),
             // HTTP cannot resume (no documented call, docs/protocols/oms.md#resume).
