@@ -81,7 +81,11 @@ pub async fn load(kind: ApiKeyStore, store_dir: &Path, profile: &str) -> Result<
     };
     match kind {
         ApiKeyStore::Keyring => {
-            let keyring = stores::keyring_if_answers().await.ok_or_else(missing)?;
+            let keyring = stores::keyring_if_answers().await.ok_or_else(|| {
+                Error::Config(format!(
+                    "the API key of profile `{profile}` is in the OS keyring, and no keyring answers"
+                ))
+            })?;
             keyring.load_api_key(profile).await?.ok_or_else(missing)
         }
         ApiKeyStore::File => {

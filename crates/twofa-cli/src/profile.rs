@@ -238,6 +238,14 @@ impl Profile {
         }
     }
 
+    /// The gateway URL and whether it is the WebSocket one, for an OMS profile.
+    pub fn oms_endpoint(&self) -> Option<(&str, bool)> {
+        match &self.backend {
+            Backend::Oms { url, websocket, .. } => Some((url, *websocket)),
+            _ => None,
+        }
+    }
+
     /// Where the key of an API-key profile made by `oms api-key create` is kept.
     pub fn stored_api_key(&self) -> Option<ApiKeyStore> {
         match &self.backend {

@@ -68,11 +68,12 @@ async fn create(
     let (profile, flow, session) = session_of(ctx, name).await?;
     let keys = flow.api_keys(&session)?;
     let made = keys.create(&permissions).await?;
+    let (url, websocket) = profile.oms_endpoint().unwrap_or_default();
     let wanted = if profile.store == StoreKind::Keyring { ApiKeyStore::Keyring } else { ApiKeyStore::File };
     let dir = &ctx.settings.store_dir;
     let saved = async {
         let kind = api_key_store::save(wanted, dir, key_profile, &made.key, &made.secret).await?;
-        key_profile_of(&profile, made.user_id, kind).save(&profiles, key_profile)?;
+        key_profile_of(&profile, url, websocket, made.user_id, kind).save(&profiles, key_profile)?;
         Ok::<_, Error>(kind)
     };
     let kind = match saved.await {
@@ -92,17 +93,12 @@ async fn create(
     Ok(())
 }
 
-/// The API-key profile of a key `made` for `parent`'s user: the same endpoint, transport and
-/// session store; the key pair in `kind`.
-fn key_profile_of(parent: &Profile, user_id: u64, kind: ApiKeyStore) -> Profile {
-    let (url, websocket) = match &parent.backend {
-        Backend::Oms { url, websocket, .. } => (url.clone(), *websocket),
-        // `session_of` took an OMS profile only.
-        _ => (String::new(), false),
-    };
+/// The API-key profile of a key of `user_id` made with `parent`'s session: the same endpoint
+/// (`url`, `websocket`) and session store; the key pair in `kind`.
+fn key_profile_of(parent: &Profile, url: &str, websocket: bool, user_id: u64, kind: ApiKeyStore) -> Profile {
     Profile {
         backend: Backend::Oms {
-            url,
+            url: url.to_owned(),
             websocket,
             username: None,
             api_key: Some(OmsApiKey { user_id, source: ApiKeySource::Stored { api_key_store: kind } }),
@@ -122,7 +118,7 @@ fn key_profile_of(parent: &Profile, user_id: u64, kind: ApiKeyStore) -> Profile 
 /// The OMS profile `name`, its flow, and a live session from its authenticator.
 async fn session_of(ctx: &Context, name: &str) -> Result<(Profile, OmsFlow, Arc<Session>), Failure> {
     let profile = ctx.profile(name)?;
-    if !matches!(profile.backend, Backend::Oms { .. }) {
+    if profile.oms_endpoint().is_none() {
         return Err(Failure::usage(format!(
             "`{name}` is a {} profile; `twofa oms api-key` manages the keys of an OMS profile",
             profile.provider()
