@@ -25,6 +25,7 @@ mod accounts;
 mod api_key_store;
 mod contract;
 mod input;
+mod link_file;
 mod pending;
 mod profile;
 mod secret_command;
