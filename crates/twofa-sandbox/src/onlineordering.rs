@@ -250,18 +250,18 @@ fn result(headers: &HeaderMap, status: StatusCode, root: &str, fields: &Value) -
 /// The checks both customer logins make: the integrator, a JSON body with `Email` and `Password`
 /// (names in any case), the right password (401 otherwise), an account not locked (403): the
 /// body, or the refusal.
-fn customer_login(s: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Value, Response> {
+fn customer_login(s: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Value, Box<Response>> {
     if !integrator_ok(headers) {
-        return Err(denied());
+        return Err(Box::new(denied()));
     }
-    let Ok(body) = serde_json::from_slice::<Value>(body) else { return Err(invalid()) };
+    let Ok(body) = serde_json::from_slice::<Value>(body) else { return Err(Box::new(invalid())) };
     let field = |k: &str| field_ci(&body, k).and_then(Value::as_str).filter(|v| !v.is_empty());
-    let (Some(email), Some(password)) = (field("Email"), field("Password")) else { return Err(invalid()) };
+    let (Some(email), Some(password)) = (field("Email"), field("Password")) else { return Err(Box::new(invalid())) };
     if method_of(email).is_none() || password != PASSWORD {
-        return Err(message(StatusCode::UNAUTHORIZED, "Invalid email or password."));
+        return Err(Box::new(message(StatusCode::UNAUTHORIZED, "Invalid email or password.")));
     }
     if s.online.is_locked(email) {
-        return Err(message(StatusCode::FORBIDDEN, "The account is locked."));
+        return Err(Box::new(message(StatusCode::FORBIDDEN, "The account is locked.")));
     }
     Ok(body)
 }
@@ -271,7 +271,7 @@ async fn login(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) ->
     s.stats.hit("onlineordering.login");
     let body = match customer_login(&s, &headers, &body) {
         Ok(body) => body,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let field = |k: &str| field_ci(&body, k).and_then(Value::as_str).filter(|v| !v.is_empty());
     let (Some(email), Some(method)) = (field("Email"), field("Email").and_then(method_of)) else { return invalid() };
@@ -308,7 +308,7 @@ async fn legacy_login(State(s): State<Arc<Shared>>, headers: HeaderMap, body: By
     s.stats.hit("onlineordering.legacy_login");
     let body = match customer_login(&s, &headers, &body) {
         Ok(body) => body,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let id = customer_id(field_ci(&body, "Email").and_then(Value::as_str).unwrap_or_default());
     if header(&headers, "accept").is_some_and(|a| a.contains("xml")) {

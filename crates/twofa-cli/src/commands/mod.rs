@@ -75,7 +75,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Status => status::status(&ctx).await,
         Command::Logout { profile, all } => logout::logout(&ctx, profile, all).await,
         #[cfg(feature = "sandbox")]
-        Command::Sandbox { port } => sandbox::run(printer, port).await,
+        Command::Sandbox { port, variants } => sandbox::run(printer, port, &variants).await,
         Command::Serve(args) => serve::run(&ctx, *args).await,
         Command::Totp { secret_env } => totp::totp(&ctx, &secret_env),
         Command::Completions { .. } | Command::Manpage => Ok(()),

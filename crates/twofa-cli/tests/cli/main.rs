@@ -11,6 +11,7 @@ mod login_path;
 mod oms_api_key;
 mod origin;
 mod redis_store;
+mod sandbox_command;
 mod secret_command;
 mod serve;
 mod server_text;
