@@ -40,6 +40,7 @@ mod routes;
 mod stats;
 mod totp;
 pub mod variants;
+mod xml_body;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 

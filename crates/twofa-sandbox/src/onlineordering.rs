@@ -2,7 +2,8 @@
 //! `POST /v1/Authenticate/2FA/Refresh`, the guest login `POST /v1/Authenticate/Guest?sendEmail=`,
 //! the legacy `POST /v1/Authenticate` (the bare customer GUID), and one protected endpoint,
 //! `GET /v1/Customers/me`. As ASP.NET Web API does, routes, query names and body keys match
-//! without regard to case, and so does the `Bearer` scheme (RFC 7235 §2.1).
+//! without regard to case, and so does the `Bearer` scheme (RFC 7235 §2.1); a request body may be
+//! DataContract XML as well as JSON, as the help pages document for every call.
 //!
 //! The sandbox answers as NCR's help pages document; where they are silent it offers each
 //! plausible variant as a knob, never the client's guess: whether a guest gets a second factor
@@ -247,6 +248,15 @@ fn result(headers: &HeaderMap, status: StatusCode, root: &str, fields: &Value) -
     (status, axum::Json(body)).into_response()
 }
 
+/// A request body as JSON, or as DataContract XML when `Content-Type` says XML (NCR documents both
+/// for every call); `None` when it is neither.
+fn body_fields(headers: &HeaderMap, body: &[u8]) -> Option<Value> {
+    if header(headers, "content-type").is_some_and(|t| t.contains("xml")) {
+        return crate::xml_body::fields(std::str::from_utf8(body).ok()?);
+    }
+    serde_json::from_slice(body).ok()
+}
+
 /// The checks both customer logins make: the integrator, a JSON body with `Email` and `Password`
 /// (names in any case), the right password (401 otherwise), an account not locked (403): the
 /// body, or the refusal.
@@ -254,7 +264,7 @@ fn customer_login(s: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Value,
     if !integrator_ok(headers) {
         return Err(Box::new(denied()));
     }
-    let Ok(body) = serde_json::from_slice::<Value>(body) else { return Err(Box::new(invalid())) };
+    let Some(body) = body_fields(headers, body) else { return Err(Box::new(invalid())) };
     let field = |k: &str| field_ci(&body, k).and_then(Value::as_str).filter(|v| !v.is_empty());
     let (Some(email), Some(password)) = (field("Email"), field("Password")) else { return Err(Box::new(invalid())) };
     if method_of(email).is_none() || password != PASSWORD {
@@ -357,7 +367,7 @@ async fn guest(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) ->
     if !integrator_ok(&headers) {
         return denied();
     }
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else { return invalid() };
+    let Some(body) = body_fields(&headers, &body) else { return invalid() };
     let Some(email) = field_ci(&body, "Email").and_then(Value::as_str).filter(|v| !v.trim().is_empty()) else {
         return invalid();
     };
@@ -429,8 +439,7 @@ async fn refresh(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) 
     if !integrator_ok(&headers) {
         return denied();
     }
-    let Some(token) = serde_json::from_slice::<Value>(&body)
-        .ok()
+    let Some(token) = body_fields(&headers, &body)
         .and_then(|b| field_ci(&b, "RefreshToken").and_then(Value::as_str).map(str::to_owned))
     else {
         return invalid();

@@ -210,6 +210,49 @@ async fn oo_legacy_login_answers_the_bare_guid() {
     assert_eq!((status, text.as_str()), (StatusCode::FORBIDDEN, r#"{"Message":"The account is locked."}"#));
 }
 
+/// NCR's help documents DataContract XML beside JSON for every call: the legacy login, the 2FA
+/// login and the refresh take an XML body (`InLogin`, `InLoginWithDevice`, `InRefreshAccessToken`).
+#[tokio::test]
+async fn oo_xml_request_bodies() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let http = Client::new();
+    let ns = r#"xmlns:i="http://www.w3.org/2001/XMLSchema-instance" xmlns="http://schemas.datacontract.org/2004/07/OnlineOrderingAPI.Inbound""#;
+    let legacy =
+        format!("<InLogin {ns}><Email>{}</Email><Password>{}</Password></InLogin>", oo::CUSTOMER_NO_2FA, oo::PASSWORD);
+    let id = customer_id(&sandbox, oo::CUSTOMER_NO_2FA).await;
+    let request = integrator(http.post(format!("{}/v1/Authenticate", sandbox.base_url())))
+        .header("Content-Type", "application/xml")
+        .header("Accept", "application/xml")
+        .body(legacy);
+    let guid = format!(r#"<guid xmlns="http://schemas.microsoft.com/2003/10/Serialization/">{id}</guid>"#);
+    assert_eq!(send(request).await, (StatusCode::OK, guid));
+
+    let login = format!(
+        r#"<InLoginWithDevice {ns}><Email>{}</Email><Password>{}</Password><DeviceId i:nil="true"/></InLoginWithDevice>"#,
+        oo::CUSTOMER_NO_2FA,
+        oo::PASSWORD
+    );
+    let request = integrator(http.post(format!("{}/v1/Authenticate/2FA", sandbox.base_url())))
+        .header("Content-Type", "text/xml")
+        .body(login);
+    let (status, text) = send(request).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let refresh_token = serde_json::from_str::<Value>(&text).unwrap()["refresh_token"].as_str().unwrap().to_owned();
+    let refresh =
+        format!("<InRefreshAccessToken {ns}><RefreshToken>{refresh_token}</RefreshToken></InRefreshAccessToken>");
+    let request = integrator(http.post(format!("{}/v1/Authenticate/2FA/Refresh", sandbox.base_url())))
+        .header("Content-Type", "application/xml")
+        .body(refresh);
+    let (status, text) = send(request).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(serde_json::from_str::<Value>(&text).unwrap()["access_token"].is_string(), "{text}");
+
+    let broken = integrator(http.post(format!("{}/v1/Authenticate", sandbox.base_url())))
+        .header("Content-Type", "application/xml")
+        .body("<InLogin><Email>x</Password></InLogin>");
+    assert_eq!(send(broken).await, (StatusCode::BAD_REQUEST, r#"{"Message":"The request is invalid."}"#.to_owned()));
+}
+
 /// ASP.NET Web API routes and binds names without regard to case: the route, the body keys and
 /// the query names.
 #[tokio::test]
