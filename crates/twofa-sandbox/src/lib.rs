@@ -125,7 +125,8 @@ impl SandboxBuilder {
     }
 
     /// The readings of the documents to answer with where they are silent or disagree (default:
-    /// [`Variants::default`]); changeable at run time with [`Sandbox::set_variants`].
+    /// [`Variants::default`]); changeable at run time with [`Sandbox::set_variants`]. It replaces
+    /// every reading, the TOTP step of [`SandboxBuilder::oms_totp_period`] included: call that after.
     pub fn variants(mut self, variants: Variants) -> Self {
         self.variants = variants;
         self
