@@ -24,6 +24,9 @@ pub enum Backend {
         username: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pin_env: Option<String>,
+        /// `login etna --token-lifetime`, in seconds (the flow's default when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token_lifetime: Option<u64>,
     },
     Oms {
         url: String,
@@ -126,15 +129,20 @@ impl Profile {
         })
     }
 
+    /// The API's URL as the profile gives it: ETNA's and Online Ordering's base URL, the OMS
+    /// gateway's URL (`wss://…/WSGateway` or the root of its HTTP `/AP/` calls).
+    pub fn api_url(&self) -> &str {
+        match &self.backend {
+            Backend::Etna { base_url, .. } | Backend::Onlineordering { base_url, .. } => base_url,
+            Backend::Oms { url, .. } => url,
+        }
+    }
+
     /// Refuses a URL with userinfo before anything is asked or saved: a `user:secret@` in it would
     /// be written into the profile file. The builders refuse it too; this says so before the
     /// password prompt.
     pub fn check(&self) -> Result<(), Error> {
-        let url = match &self.backend {
-            Backend::Etna { base_url, .. } | Backend::Onlineordering { base_url, .. } => base_url,
-            Backend::Oms { url, .. } => url,
-        };
-        match twofa_core::reqwest::Url::parse(url.trim()) {
+        match twofa_core::reqwest::Url::parse(self.api_url().trim()) {
             Ok(url) => twofa_core::http::refuse_userinfo(&url),
             // Not a URL at all: the builder says why.
             Err(_) => Ok(()),
@@ -208,7 +216,7 @@ impl Profile {
     ) -> Result<Arc<dyn TwoFactorFlow>, Error> {
         let http = HttpOptions::default().timeout(timeout).allow_insecure_http(self.allow_insecure_http);
         Ok(match &self.backend {
-            Backend::Etna { base_url, app_key_env, username, pin_env } => {
+            Backend::Etna { base_url, app_key_env, username, pin_env, token_lifetime } => {
                 let mut builder = EtnaFlow::builder()
                     .base_url(base_url)
                     .app_key(ApiKey::new(secret_env(app_key_env, "the app key")?.as_str()))
@@ -217,6 +225,9 @@ impl Profile {
                     .http(http);
                 if let Some(var) = pin_env {
                     builder = builder.pin(Pin::new(secret_env(var, "the security PIN")?.as_str()));
+                }
+                if let Some(seconds) = token_lifetime {
+                    builder = builder.token_lifetime(std::time::Duration::from_secs(*seconds));
                 }
                 Arc::new(builder.build()?)
             }

@@ -20,9 +20,9 @@ use crate::{
 fn profile_of(provider: Provider) -> (Profile, Common, Option<String>) {
     let mut pin_command_flag = None;
     let (backend, common) = match provider {
-        Provider::Etna { base_url, app_key_env, username, pin_env, pin_command, common } => {
+        Provider::Etna { base_url, app_key_env, username, pin_env, pin_command, token_lifetime, common } => {
             pin_command_flag = pin_command;
-            (Backend::Etna { base_url, app_key_env, username, pin_env }, common)
+            (Backend::Etna { base_url, app_key_env, username, pin_env, token_lifetime }, common)
         }
         Provider::Oms { url, transport, username, api_key_env, api_secret_env, user_id, common } => {
             let websocket = match transport {
