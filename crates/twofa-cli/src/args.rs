@@ -441,7 +441,7 @@ pub struct ExecArgs {
     #[arg(long)]
     pub restart_on_renew: bool,
     /// Start a local proxy to each profile's API for the command's lifetime (as `twofa proxy`)
-    /// and give its base URL in TWOFA_PROXY_URL (TWOFA_<PROFILE>_PROXY_URL with several): the
+    /// and give its base URL in `TWOFA_PROXY_URL` (`TWOFA_<PROFILE>_PROXY_URL` with several): the
     /// command sends no credential, and the proxy renews the session as it goes
     #[arg(long)]
     pub proxy: bool,
