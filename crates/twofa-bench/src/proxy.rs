@@ -151,7 +151,7 @@ pub async fn rows(sandbox: &Sandbox, bin: &Path, table: &mut Table) -> Result<()
 }
 
 /// CPU (user + system) of one `command` run, over [`TOKEN_RUNS`] runs in a shell loop, less the
-/// same loop running `true`: GNU time's children's times, 10 ms resolution over the whole loop.
+/// same loop running `/bin/true`: GNU time's children's times, 10 ms resolution over the whole loop.
 fn token_cpu(command: &Command, table: &mut Table) -> Result<()> {
     let program = command.get_program().to_string_lossy().into_owned();
     let args: Vec<String> = command.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
@@ -178,12 +178,14 @@ fn token_cpu(command: &Command, table: &mut Table) -> Result<()> {
         let secs: f64 = last.split_whitespace().filter_map(|t| t.parse::<f64>().ok()).sum();
         Ok(secs)
     };
-    let (with_token, empty) = (cpu(&quoted)?, cpu("true")?);
-    let per_call = (with_token - empty).max(0.0) / TOKEN_RUNS as f64 * 1e3;
+    // The baseline is a process that does nothing (`/bin/true`): its fork and exec are the shell's
+    // and the kernel's, paid by any command a program runs, whatever it is.
+    let (with_token, nothing) = (cpu(&quoted)?, cpu("/bin/true")?);
+    let per_call = (with_token - nothing).max(0.0) / TOKEN_RUNS as f64 * 1e3;
     table.row(
-        "`twofa token`, fresh ETNA session: CPU per call",
-        format!("{per_call:.2} ms"),
-        format!("{:.2} ms (`true`, subtracted)", empty / TOKEN_RUNS as f64 * 1e3),
+        "`twofa token`, fresh ETNA session: CPU per call above a process that does nothing",
+        format!("{per_call:.2} ms ({:.2} ms in all)", with_token / TOKEN_RUNS as f64 * 1e3),
+        format!("{:.2} ms (`/bin/true`, subtracted)", nothing / TOKEN_RUNS as f64 * 1e3),
         if per_call <= 2.0 { "met".into() } else { "MISSED".into() },
         "≤ 2 ms",
     );
