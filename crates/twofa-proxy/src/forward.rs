@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::BodyExt as _;
 use hyper::body::{Body as _, Incoming};
+use tokio::sync::watch;
 use tracing::{debug, info, warn};
 use twofa_core::{
     Authenticator, Error, Secret, Session,
@@ -17,6 +18,7 @@ use twofa_core::{
     local::{constant_time_eq, is_loopback_authority},
     reqwest::{self, Url},
 };
+use twofa_oms::OmsFlow;
 
 use crate::{
     OWN_PREFIX,
@@ -48,6 +50,13 @@ pub(crate) struct Shared {
     pub(crate) metrics: Metrics,
     /// The address of the last session taken into use, to count renewals.
     pub(crate) last_session: Mutex<usize>,
+    /// The OMS flow whose gateway WebSocket upgrades are relayed to (`None`: refused).
+    pub(crate) gateway: Option<Arc<OmsFlow>>,
+    pub(crate) ws_limits: ws::WsLimits,
+    /// Turns `true` when the proxy shuts down: relays close.
+    pub(crate) stopping: watch::Receiver<bool>,
+    /// The number of relays running, which shutdown waits to reach zero.
+    pub(crate) relays: watch::Sender<usize>,
 }
 
 /// A request body as it goes upstream: kept whole (so it can be sent again), or streamed.
@@ -82,7 +91,7 @@ impl Shared {
             return Ok(self.own_endpoint(own).await);
         }
         if ws::is_upgrade(request.headers()) {
-            return Err(ws::refuse());
+            return self.websocket(request).await;
         }
         self.forward(request, &rest).await
     }
@@ -183,7 +192,7 @@ impl Shared {
         Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "code_needed", message).with_place(place)
     }
 
-    fn session_refusal(&self, e: &Error) -> Refusal {
+    pub(crate) fn session_refusal(&self, e: &Error) -> Refusal {
         warn!(profile = %self.auth.profile(), error = %e, "the proxy has no session");
         match e {
             Error::CodeSource(_) => self.code_needed("a new login needs a code and none came"),
