@@ -87,7 +87,8 @@ pub enum Command {
   twofa exec --profile etna -- python bot.py            # TWOFA_ACCESS_TOKEN, TWOFA_HEADERS (JSON), TWOFA_EXPIRES_AT
   twofa exec --profile etna --profile oms -- ./sync.sh  # TWOFA_ETNA_ACCESS_TOKEN, TWOFA_OMS_HEADERS, …
   twofa exec --profile etna --headers-file ~/.twofa-run/etna.json --signal-on-renew hup -- ./daemon
-  twofa exec --profile etna --restart-on-renew -- ./job  # restarted with fresh variables at each renewal")]
+  twofa exec --profile etna --restart-on-renew -- ./job  # restarted with fresh variables at each renewal
+  twofa exec --profile etna --proxy -- python bot.py     # TWOFA_PROXY_URL: a base URL that needs no credential")]
     Exec(Box<ExecArgs>),
     /// List stored profiles: provider, subject, expiry, renewal (never a secret)
     #[command(after_help = "Example:
@@ -132,6 +133,14 @@ pub enum Command {
   twofa serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem")
     )]
     Serve(Box<ServeArgs>),
+    /// Run a local reverse proxy to the profile's API that adds the session's headers: any client
+    /// changes only its base URL, and needs no credential
+    #[command(after_help = "Examples:
+  twofa proxy --profile etna                       # prints twofa proxy: http://127.0.0.1:PORT/<token>/
+  twofa proxy --profile etna --url-file ~/.etna-proxy-url   # the base URL in a 0600 file instead
+  twofa proxy --profile etna --unix /run/user/1000/etna.sock  # curl --unix-socket …; no token needed
+  curl \"$(cat ~/.etna-proxy-url)v1.0/users/me\"   # no Authorization, no Et-App-Key")]
+    Proxy(Box<ProxyArgs>),
     /// Print a shell completion script
     #[command(after_help = "Examples:
   source <(twofa completions bash)
@@ -374,6 +383,28 @@ pub struct ServeArgs {
     pub token_file: Option<PathBuf>,
 }
 
+/// The flags of `twofa proxy`.
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// The profile whose API the proxy reaches and whose session it adds
+    #[arg(long, value_name = "NAME")]
+    pub profile: String,
+    /// The loopback address to listen on; a port of 0 takes any free one
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0", conflicts_with = "unix")]
+    pub listen: SocketAddr,
+    /// Listen on a Unix socket at this path instead (0600: no access token in the URL)
+    #[arg(long, value_name = "PATH")]
+    pub unix: Option<PathBuf>,
+    /// Write the base URL (it carries the access token) to this new file (0600; refused if it
+    /// exists or is a symbolic link) instead of printing it. Removed when the proxy stops
+    #[arg(long, value_name = "PATH")]
+    pub url_file: Option<PathBuf>,
+    /// How long requests wait, in seconds, for a renewal that needs a person's code before they
+    /// are answered 503 `code_needed`
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub code_wait: u64,
+}
+
 /// Where `login` keeps the session (`--store`); the profile records what was actually chosen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum StoreArg {
@@ -406,6 +437,11 @@ pub struct ExecArgs {
     /// then SIGKILL after --stop-timeout)
     #[arg(long)]
     pub restart_on_renew: bool,
+    /// Start a local proxy to each profile's API for the command's lifetime (as `twofa proxy`)
+    /// and give its base URL in TWOFA_PROXY_URL (TWOFA_<PROFILE>_PROXY_URL with several): the
+    /// command sends no credential, and the proxy renews the session as it goes
+    #[arg(long)]
+    pub proxy: bool,
     /// How long a command restarted by --restart-on-renew has to exit after SIGTERM, in seconds
     #[arg(long, value_name = "SECONDS", default_value_t = 10, requires = "restart_on_renew")]
     pub stop_timeout: u64,

@@ -24,6 +24,7 @@ pub mod output;
 mod accounts;
 mod contract;
 mod input;
+mod link_file;
 mod pending;
 mod profile;
 mod secret_command;

@@ -129,15 +129,20 @@ impl Profile {
         })
     }
 
+    /// The API's URL as the profile gives it: ETNA's and Online Ordering's base URL, the OMS
+    /// gateway's URL (`wss://…/WSGateway` or the root of its HTTP `/AP/` calls).
+    pub fn api_url(&self) -> &str {
+        match &self.backend {
+            Backend::Etna { base_url, .. } | Backend::Onlineordering { base_url, .. } => base_url,
+            Backend::Oms { url, .. } => url,
+        }
+    }
+
     /// Refuses a URL with userinfo before anything is asked or saved: a `user:secret@` in it would
     /// be written into the profile file. The builders refuse it too; this says so before the
     /// password prompt.
     pub fn check(&self) -> Result<(), Error> {
-        let url = match &self.backend {
-            Backend::Etna { base_url, .. } | Backend::Onlineordering { base_url, .. } => base_url,
-            Backend::Oms { url, .. } => url,
-        };
-        match twofa_core::reqwest::Url::parse(url.trim()) {
+        match twofa_core::reqwest::Url::parse(self.api_url().trim()) {
             Ok(url) => twofa_core::http::refuse_userinfo(&url),
             // Not a URL at all: the builder says why.
             Err(_) => Ok(()),

@@ -8,6 +8,7 @@
 mod exec;
 mod login;
 mod logout;
+mod proxy;
 #[cfg(feature = "sandbox")]
 mod sandbox;
 mod serve;
@@ -77,6 +78,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         #[cfg(feature = "sandbox")]
         Command::Sandbox { port } => sandbox::run(printer, port).await,
         Command::Serve(args) => serve::run(&ctx, *args).await,
+        Command::Proxy(args) => proxy::run(&ctx, *args).await,
         Command::Totp { secret_env } => totp::totp(&ctx, &secret_env),
         Command::Completions { .. } | Command::Manpage => Ok(()),
     };

@@ -202,3 +202,21 @@ fn a_headers_file_in_a_shared_directory_is_refused() {
         assert!(!file.exists());
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_proxy_the_command_reaches_the_api_with_no_credential_and_the_proxy_goes_with_it() {
+    let e = env().await;
+    login(&e, "etna").await;
+    let script = r#"echo "$TWOFA_PROXY_URL"; curl -sS -w '\n%{http_code}\n' "${TWOFA_PROXY_URL}v1.0/users/me""#;
+    let out = exec(&e, &["--profile", "etna", "--proxy", "--", "sh", "-c", script]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    let lines: Vec<&str> = printed.lines().collect();
+    let base = lines[0];
+    assert!(base.starts_with("http://127.0.0.1:") && base.ends_with('/'), "{printed}");
+    assert_eq!(lines.last(), Some(&"200"), "{printed}");
+    assert!(printed.contains(etna::USER_NO_2FA), "{printed}");
+    // The proxy lived as long as the command.
+    let after = std::process::Command::new("curl").args(["-sS", &format!("{base}v1.0/users/me")]).output().unwrap();
+    assert!(!after.status.success(), "the proxy still answers after the run");
+}
