@@ -10,7 +10,6 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::BodyExt as _;
 use hyper::body::{Body as _, Incoming};
-use tokio::sync::watch;
 use tracing::{debug, info, warn};
 use twofa_core::{
     Authenticator, Error, Secret, Session,
@@ -18,7 +17,6 @@ use twofa_core::{
     local::{constant_time_eq, is_loopback_authority},
     reqwest::{self, Url},
 };
-use twofa_oms::OmsFlow;
 
 use crate::{
     OWN_PREFIX,
@@ -50,13 +48,8 @@ pub(crate) struct Shared {
     pub(crate) metrics: Metrics,
     /// The address of the last session taken into use, to count renewals.
     pub(crate) last_session: Mutex<usize>,
-    /// The OMS flow whose gateway WebSocket upgrades are relayed to (`None`: refused).
-    pub(crate) gateway: Option<Arc<OmsFlow>>,
-    pub(crate) ws_limits: ws::WsLimits,
-    /// Turns `true` when the proxy shuts down: relays close.
-    pub(crate) stopping: watch::Receiver<bool>,
-    /// The number of relays running, which shutdown waits to reach zero.
-    pub(crate) relays: watch::Sender<usize>,
+    /// The OMS WebSocket relays (upgrades are refused without a gateway).
+    pub(crate) relays: Arc<ws::Relays>,
 }
 
 /// A request body as it goes upstream: kept whole (so it can be sent again), or streamed.
@@ -91,7 +84,7 @@ impl Shared {
             return Ok(self.own_endpoint(own).await);
         }
         if ws::is_upgrade(request.headers()) {
-            return self.websocket(request).await;
+            return self.relays.upgrade(self.as_ref(), request).await;
         }
         self.forward(request, &rest).await
     }
@@ -192,7 +185,7 @@ impl Shared {
         Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "code_needed", message).with_place(place)
     }
 
-    pub(crate) fn session_refusal(&self, e: &Error) -> Refusal {
+    fn session_refusal(&self, e: &Error) -> Refusal {
         warn!(profile = %self.auth.profile(), error = %e, "the proxy has no session");
         match e {
             Error::CodeSource(_) => self.code_needed("a new login needs a code and none came"),
@@ -292,6 +285,16 @@ impl Shared {
         strip_hop_by_hop(&mut parts.headers);
         let body = IdleTimeout::new(body, self.idle_timeout).map_err(|e: BoxError| e).boxed();
         Response::from_parts(parts, body)
+    }
+}
+
+impl ws::Sessions for Shared {
+    fn current_session(&self) -> impl Future<Output = Result<Arc<Session>, Refusal>> + Send {
+        self.session()
+    }
+
+    fn refusal_for(&self, e: &Error) -> Refusal {
+        self.session_refusal(e)
     }
 }
 

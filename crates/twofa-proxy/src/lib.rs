@@ -303,6 +303,13 @@ impl ProxyBuilder {
         let http = self.http.build()?;
         let (stop, stopping) = watch::channel(false);
         let shared = Arc::new(Shared {
+            relays: Arc::new(ws::Relays::new(
+                Arc::clone(&self.auth),
+                self.gateway,
+                self.ws_limits,
+                self.upstream_timeout,
+                stopping,
+            )),
             auth: self.auth,
             origin,
             http,
@@ -319,10 +326,6 @@ impl ProxyBuilder {
             shutdown_grace: self.shutdown_grace,
             metrics: Metrics::default(),
             last_session: Mutex::new(0),
-            gateway: self.gateway,
-            ws_limits: self.ws_limits,
-            stopping,
-            relays: watch::channel(0).0,
         });
         Ok((shared, stop))
     }
@@ -487,10 +490,9 @@ async fn accept_loop(shared: Arc<Shared>, listener: Listener, mut stopped: watch
         }
     }
     drop(alive);
-    let mut relays = shared.relays.subscribe();
     let finished = async {
         let _ = all_done.recv().await;
-        let _ = relays.wait_for(|running| *running == 0).await;
+        shared.relays.all_closed().await;
     };
     if tokio::time::timeout(shared.shutdown_grace, finished).await.is_err() {
         warn!("the proxy's grace period ended with requests still in flight");

@@ -376,3 +376,22 @@ async fn a_close_is_passed_on_both_ways() {
     assert_eq!(close_of(&mut client).await.0, 1000);
     proxy.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_session_the_gateway_ended_is_renewed_for_the_next_client_connection() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let proxy = relay_proxy(password_flow(&sandbox.oms_ws_url(), demo::USER_NO_2FA), |b| b).await;
+    let mut first = connect(&proxy).await;
+    assert_eq!(payload(&call(&mut first, 2, "GetUserInfo", json!({})).await)["UserName"], demo::USER_NO_2FA);
+    let before = proxy.session().await.unwrap();
+    // The gateway forgets the session (two idle hours on its clock); the proxy does not know yet.
+    sandbox.clock().advance(Duration::from_secs(7200));
+    let stale = call(&mut first, 4, "GetUserInfo", json!({})).await;
+    assert_eq!(payload(&stale)["errorcode"], 20, "the open relay keeps its session and says what the gateway says");
+    let mut second = connect(&proxy).await;
+    let info = call(&mut second, 2, "GetUserInfo", json!({})).await;
+    assert_eq!(payload(&info)["UserName"], demo::USER_NO_2FA, "the next connection got a renewed session: {info}");
+    let after = proxy.session().await.unwrap();
+    assert_ne!(before.access_token().expose_secret(), after.access_token().expose_secret());
+    proxy.shutdown().await;
+}

@@ -19,8 +19,10 @@ use tokio_websockets::{CloseCode, Limits, Message, ServerBuilder};
 use tracing::debug;
 use twofa_oms::{BoundedWebSocket, GatewayTransport};
 
-use super::login::{LocalLogin, Verdict};
-use crate::forward::Shared;
+use super::{
+    Relays,
+    login::{LocalLogin, Verdict},
+};
 
 /// The relay's bounds.
 #[derive(Debug, Clone, Copy)]
@@ -44,21 +46,21 @@ const CLOSE_DRAIN_MESSAGES: usize = 64;
 /// Relays between the upgraded client connection and the logged-in gateway socket until either
 /// side closes, fails, idles out or the proxy stops.
 pub(crate) async fn run<S>(
-    shared: Arc<Shared>,
+    relays: Arc<Relays>,
     client: S,
     gateway: BoundedWebSocket<GatewayTransport>,
     login: LocalLogin,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let limits = shared.ws_limits;
-    let _counted = RelayCount::enter(&shared);
+    let limits = relays.limits;
+    let _counted = RelayCount::enter(&relays);
     let client = BoundedWebSocket::new(
         ServerBuilder::new().limits(Limits::default().max_payload_len(Some(limits.max_message))).serve(client),
     );
     let (to_client, client_inbox) = mpsc::channel(limits.max_buffered);
     let (to_gateway, gateway_inbox) = mpsc::channel(limits.max_buffered);
-    let auth = Arc::clone(&shared.auth);
+    let auth = Arc::clone(&relays.auth);
     let from_client = move |message: Message| match message.as_text() {
         Some(text) => match login.judge(text) {
             Verdict::Forward(text) => {
@@ -76,7 +78,7 @@ pub(crate) async fn run<S>(
         to_gateway,
         from_client,
         limits,
-        shared.stopping.clone(),
+        relays.stopping.clone(),
         Side { name: "client", failed: CloseCode::GOING_AWAY },
     ));
     let gateway_side = drive(
@@ -85,7 +87,7 @@ pub(crate) async fn run<S>(
         to_client,
         Action::Pass,
         limits,
-        shared.stopping.clone(),
+        relays.stopping.clone(),
         Side { name: "gateway", failed: CloseCode::BAD_GATEWAY },
     );
     gateway_side.await;
@@ -248,9 +250,9 @@ async fn drain<S: AsyncRead + AsyncWrite + Unpin>(socket: &mut BoundedWebSocket<
 struct RelayCount(watch::Sender<usize>);
 
 impl RelayCount {
-    fn enter(shared: &Shared) -> Self {
-        shared.relays.send_modify(|n| *n += 1);
-        Self(shared.relays.clone())
+    fn enter(relays: &Relays) -> Self {
+        relays.running.send_modify(|n| *n += 1);
+        Self(relays.running.clone())
     }
 }
 
