@@ -55,7 +55,9 @@ mod ws;
 
 pub use config::{DEFAULT_IDLE_TIMEOUT, OmsBuilder, Transport};
 pub use flow::{OmsFlow, PROVIDER, SESSION_HEADER};
-pub use ws::{BoundedWebSocket, HandshakeBudget, MAX_UNSENT_PONG_BYTES, Transport as GatewayTransport};
+pub use ws::{
+    BoundedWebSocket, HandshakeBudget, MAX_HANDSHAKE_BYTES, MAX_UNSENT_PONG_BYTES, Transport as GatewayTransport,
+};
 
 /// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`); not a stable API.
 #[cfg(any(test, feature = "fuzzing"))]

@@ -43,7 +43,7 @@ pub const MAX_UNSENT_PONG_BYTES: usize = 256 * 1024;
 /// size and re-parses the whole buffer at every read, so a header line that never ends would grow
 /// the client and its CPU time until the connect timeout. (The number of headers is bounded by the
 /// library: more than 25 is a parse error.)
-pub(crate) const MAX_HANDSHAKE_BYTES: usize = 16 * 1024;
+pub const MAX_HANDSHAKE_BYTES: usize = 16 * 1024;
 
 /// The transport under the gateway's WebSocket: TCP or TLS, read through a byte budget during
 /// the upgrade.
@@ -244,9 +244,10 @@ async fn connect(url: &Url, tls: Arc<ClientConfig>) -> Result<WebSocketStream<Tr
     Ok(stream)
 }
 
-/// A stream that lets at most `left` bytes be read while `left` is `Some`, then fails every read
-/// with [`HandshakeTooLong`]; `None` reads without a bound. Each read is also cut to what is left,
-/// so the upgrade codec never holds more than the budget.
+/// The transport under the gateway's WebSocket: while the upgrade answer is read, at most
+/// [`MAX_HANDSHAKE_BYTES`] are let through, each read cut to what is left (so the upgrade codec
+/// never holds more), then every read fails; once the socket is open, reads are unbounded (the
+/// messages are bounded instead).
 pub struct HandshakeBudget<S> {
     inner: S,
     left: Option<usize>,

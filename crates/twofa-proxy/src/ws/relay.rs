@@ -135,11 +135,13 @@ async fn drive<S, F>(
                 close(&mut socket, CloseCode::GOING_AWAY, "the proxy is shutting down").await;
                 return;
             }
-            permit = outbox.reserve(), if held.is_some() => match (permit, held.take()) {
-                (Ok(permit), Some(message)) => permit.send(message),
-                // The other side is gone; its end reaches this side through `inbox`.
-                _ => {}
-            },
+            permit = outbox.reserve(), if held.is_some() => {
+                // When the other side is gone the message is dropped; its end reaches this side
+                // through `inbox`.
+                if let (Ok(permit), Some(message)) = (permit, held.take()) {
+                    permit.send(message);
+                }
+            }
             read = socket.next_message(), if held.is_none() => match read {
                 None => return,
                 Some(Err(e)) => {
