@@ -103,6 +103,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> BoundedWebSocket<S> {
         Ok(())
     }
 
+    /// After a failed read: sends the Close the library queued for the failure (1009 for a
+    /// message too large, 1002 for a protocol violation), ends our writing, then reads and drops
+    /// what the peer still sends, up to `limit` bytes and `wait` — so that the peer reads the
+    /// Close instead of a reset for the bytes left unread.
+    pub async fn close_after_error(&mut self, wait: Duration, limit: usize) {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let _ = tokio::time::timeout(wait, async {
+            if self.stream.flush().await.is_err() {
+                return;
+            }
+            let io = self.stream.get_mut();
+            let _ = io.shutdown().await;
+            let mut buf = [0u8; 4096];
+            let mut left = limit;
+            while left > 0 {
+                match io.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => left = left.saturating_sub(n),
+                }
+            }
+        })
+        .await;
+    }
+
     /// Accounts for the Pong the library queued for a Ping of `len` bytes: if the queue cannot be
     /// written out now, the bytes add up, and past [`MAX_UNSENT_PONG_BYTES`] the peer is
     /// flooding us without reading.

@@ -395,3 +395,30 @@ async fn a_session_the_gateway_ended_is_renewed_for_the_next_client_connection()
     assert_ne!(before.access_token().expose_secret(), after.access_token().expose_secret());
     proxy.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_client_that_sends_no_apex_frame_is_closed_and_nothing_reaches_the_gateway() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let proxy =
+        relay_proxy(password_flow(&sandbox.oms_ws_url(), demo::USER_NO_2FA), |b| b.websocket_limits(4096, 4)).await;
+    let cases: [(Message, u16); 4] = [
+        (Message::text("not a frame"), 1008),
+        (Message::text(r#"{"m":0,"i":2,"n":"Ping","n":"LogOut","o":"{}"}"#), 1008),
+        (Message::binary(&b"\x00\x01"[..]), 1003),
+        (Message::text(format!(r#"{{"m":0,"i":2,"n":"Ping","o":"{}"}}"#, "x".repeat(8192))), 1009),
+    ];
+    for (message, code) in cases {
+        let mut client = connect(&proxy).await;
+        client.send(message).await.unwrap();
+        assert_eq!(close_of(&mut client).await.0, code);
+    }
+    let stats = sandbox.stats();
+    // The gateway saw only the logins: the authenticator's, and each relay socket's own.
+    assert_eq!(
+        stats.requests("oms.ws.request"),
+        stats.requests("oms.ws.WebAuthenticateUser"),
+        "a client frame was forwarded"
+    );
+    assert_eq!(stats.requests("oms.ws.WebAuthenticateUser"), 5);
+    proxy.shutdown().await;
+}

@@ -149,6 +149,7 @@ async fn drive<S, F>(
                     // This socket's Close (1009 for a message too large) is already queued; the
                     // other side is told why, unless its queue is full.
                     let _ = outbox.try_send(Message::close(Some(side.failed), "the other end of the relay failed"));
+                    socket.close_after_error(CLOSE_WAIT, limits.max_message).await;
                     return;
                 }
                 Some(Ok(message)) if message.is_close() => {
