@@ -108,6 +108,12 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Exchange OMS tools: the API keys bots log in with, made once after a 2FA login
+    Oms {
+        /// What to do.
+        #[command(subcommand)]
+        command: OmsCommand,
+    },
     /// Run the simulator of all three backends on loopback until Ctrl-C
     #[cfg(feature = "sandbox")]
     #[command(after_help = "Example:
@@ -269,6 +275,63 @@ pub enum Provider {
         /// The flags every login takes.
         #[command(flatten)]
         common: Common,
+    },
+}
+
+/// `twofa oms …`.
+#[derive(Debug, Subcommand)]
+pub enum OmsCommand {
+    /// "2FA once, then an API key": create, list and remove the user's API keys
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+}
+
+/// `twofa oms api-key …`: `AddUserAPIKey`, `GetUserAPIKeys`, `RemoveUserAPIKey` with a profile's session.
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key with the session of an OMS profile (a code is asked for if that session
+    /// ended) and write an API-key profile that logs in with it, no code. The key and its secret go
+    /// to the OS keyring (a keyring profile) or a 0600 file, never to the terminal unless asked
+    #[command(after_help = "Examples:
+  twofa login oms --url wss://apex.example/WSGateway --username trader1 --profile oms   # 2FA once
+  twofa oms api-key create --profile oms --permissions Trading,AccountReadOnly --key-profile bot
+  twofa token --profile bot                                  # an API-key login: no code, ever")]
+    Create {
+        /// The OMS profile whose session creates the key
+        #[arg(long, value_name = "NAME")]
+        profile: String,
+        /// The key's permissions, comma-separated: Trading, Deposit, Withdraw, AccountReadOnly
+        #[arg(long, value_name = "LIST", value_delimiter = ',', required = true)]
+        permissions: Vec<String>,
+        /// The name of the new API-key profile [default: PROFILE-api-key]
+        #[arg(long, value_name = "NAME")]
+        key_profile: Option<String>,
+        /// Also print the new API key and its secret (stored either way; shown by the server once)
+        #[arg(long)]
+        show_secret: bool,
+    },
+    /// List the API keys of an OMS profile's user and their permissions (never a secret)
+    #[command(after_help = "Example:
+  twofa oms api-key list --profile oms")]
+    List {
+        /// The OMS profile whose session lists the keys
+        #[arg(long, value_name = "NAME")]
+        profile: String,
+    },
+    /// Remove an API key: it stops logging in
+    #[command(after_help = "Examples:
+  twofa oms api-key remove --profile oms --key-profile bot   # the key the profile `bot` holds
+  twofa oms api-key remove --profile oms 0bad72d6353624305cd6fabecc11b7ad   # a key `list` printed")]
+    Remove {
+        /// The OMS profile whose session removes the key
+        #[arg(long, value_name = "NAME")]
+        profile: String,
+        /// The API key, as `list` prints it
+        #[arg(value_name = "KEY", required_unless_present = "key_profile")]
+        key: Option<String>,
+        /// Remove the key this API-key profile logs in with, instead of naming it
+        #[arg(long, value_name = "NAME", conflicts_with = "key")]
+        key_profile: Option<String>,
     },
 }
 
@@ -438,7 +501,7 @@ pub struct ExecArgs {
     #[arg(long)]
     pub restart_on_renew: bool,
     /// Start a local proxy to each profile's API for the command's lifetime (as `twofa proxy`)
-    /// and give its base URL in TWOFA_PROXY_URL (TWOFA_<PROFILE>_PROXY_URL with several): the
+    /// and give its base URL in TWOFA_PROXY_URL (`TWOFA_<PROFILE>_PROXY_URL` with several): the
     /// command sends no credential, and the proxy renews the session as it goes
     #[arg(long)]
     pub proxy: bool,

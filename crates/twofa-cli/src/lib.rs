@@ -3,7 +3,7 @@
 //! draws the layers; each imports only those below it:
 //!
 //! - [`commands`]: one file per command; the only builder of a [`Failure`].
-//! - `settings`, `session`, `accounts`, `stores`, `profile`, `pending`, `input`,
+//! - `settings`, `session`, `accounts`, `stores`, `api_key_store`, `profile`, `pending`, `input`,
 //!   `secret_command`, `contract` (the token contract): resolving flags and files into an
 //!   [`Authenticator`](twofa_core::Authenticator); they return [`twofa_core::Error`].
 //! - [`output`]: the [`Printer`](output::Printer) every command prints through, errors, the spinner.
@@ -22,11 +22,13 @@ pub mod commands;
 pub mod output;
 
 mod accounts;
+mod api_key_store;
 mod contract;
 mod input;
 mod link_file;
 mod pending;
 mod profile;
+mod running_proxy;
 mod secret_command;
 mod session;
 mod settings;

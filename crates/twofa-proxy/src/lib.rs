@@ -78,6 +78,9 @@ pub use crate::{headers::CLIENT_CREDENTIAL_HEADERS, ws::PLACEHOLDER_SESSION_TOKE
 /// The path prefix of the proxy's own endpoints; no API of the three backends has a path like it.
 pub const OWN_PREFIX: &str = "/_twofa/";
 
+/// The header carrying the [owner token](ProxyBuilder::owner_token) to `/_twofa/session`.
+pub const OWNER_HEADER: &str = "x-twofa-owner";
+
 /// The namespace of the proxy's entry point, [`Proxy::builder`].
 #[derive(Debug)]
 #[non_exhaustive]
@@ -102,6 +105,7 @@ impl Proxy {
             max_headers: 100,
             extra_credential_headers: Vec::new(),
             token: None,
+            owner: None,
             shutdown_grace: Duration::from_secs(30),
             gateway: None,
             ws_limits: WsLimits {
@@ -129,6 +133,7 @@ pub struct ProxyBuilder {
     max_headers: usize,
     extra_credential_headers: Vec<HeaderName>,
     token: Option<Secret>,
+    owner: Option<Secret>,
     shutdown_grace: Duration,
     gateway: Option<Arc<twofa_oms::OmsFlow>>,
     ws_limits: WsLimits,
@@ -219,6 +224,17 @@ impl ProxyBuilder {
     /// The access token in the base URL (default: 43 random letters and digits, new each start).
     pub fn access_token(mut self, token: Secret) -> Self {
         self.token = Some(token);
+        self
+    }
+
+    /// A second secret that lets the proxy's owner — `twofa token` run by the same user — take the
+    /// session itself: `GET /_twofa/session` (under the access token on TCP) with the header
+    /// [`OWNER_HEADER`]` = owner` answers the session as a store keeps it (its secrets included),
+    /// renewed first if needed, with no round trip to the API while it is fresh. Without an owner
+    /// token, or without the header, that path is a bare 404: clients holding only the base URL
+    /// never see a credential.
+    pub fn owner_token(mut self, owner: Secret) -> Self {
+        self.owner = Some(owner);
         self
     }
 
@@ -323,6 +339,7 @@ impl ProxyBuilder {
             max_head_bytes: self.max_head_bytes,
             max_headers: self.max_headers,
             extra_credential_headers: self.extra_credential_headers,
+            owner: self.owner,
             shutdown_grace: self.shutdown_grace,
             metrics: Metrics::default(),
             last_session: Mutex::new(0),
@@ -331,8 +348,9 @@ impl ProxyBuilder {
     }
 }
 
-/// 43 letters and digits (about 256 bits) from the operating system's generator.
-fn random_token() -> Secret {
+/// A fresh secret for [`ProxyBuilder::access_token`] or [`ProxyBuilder::owner_token`]: 43
+/// letters and digits (about 256 bits) from the operating system's generator.
+pub fn random_token() -> Secret {
     use rand::{Rng as _, distr::Alphanumeric};
     Secret::new(rand::rng().sample_iter(Alphanumeric).take(43).map(char::from).collect::<String>())
 }

@@ -10,7 +10,7 @@ use crate::{
     input::{self, AskPin, PasswordInput, ShowSetup},
     output::{Failure, progress::PauseForCode},
     pending,
-    profile::{Backend, OmsApiKey, Profile, StoreKind},
+    profile::{ApiKeySource, Backend, OmsApiKey, Profile, StoreKind},
     secret_command,
     session::{self, Inputs, ProfileFirst, ProfilePassword},
     stores,
@@ -33,7 +33,7 @@ fn profile_of(provider: Provider) -> (Profile, Common, Option<String>) {
             // clap requires the three API-key flags together.
             let api_key = match (api_key_env, api_secret_env, user_id) {
                 (Some(api_key_env), Some(api_secret_env), Some(user_id)) => {
-                    Some(OmsApiKey { user_id, api_key_env, api_secret_env })
+                    Some(OmsApiKey { user_id, source: ApiKeySource::Env { api_key_env, api_secret_env } })
                 }
                 _ => None,
             };

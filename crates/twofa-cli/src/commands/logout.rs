@@ -4,6 +4,7 @@ use twofa_core::{Error, store::check_profile};
 
 use super::Context;
 use crate::{
+    api_key_store,
     output::Failure,
     pending,
     profile::Profile,
@@ -47,6 +48,11 @@ pub async fn logout(ctx: &Context, name: Option<String>, all: bool) -> Result<()
         }
         if profile.as_ref().is_some_and(|p| p.password_keyring) {
             stores::forget_password(&name).await;
+        }
+        // The key `oms api-key create` stored for this profile goes with it (it stays valid at
+        // the gateway until `oms api-key remove`).
+        if let Some(kind) = profile.as_ref().and_then(Profile::stored_api_key) {
+            api_key_store::delete(kind, &ctx.settings.store_dir, &name).await?;
         }
         pending::delete(&ctx.settings.store_dir, &name)?;
         Profile::delete(&ctx.settings.profiles(), &name)?;

@@ -5,6 +5,7 @@
 //! A new command goes here as `commands/<name>.rs`, its flags in [`crate::args::Command`], and one
 //! arm in [`run`].
 
+mod api_key;
 mod exec;
 mod login;
 mod logout;
@@ -22,7 +23,7 @@ use std::process::ExitCode;
 use clap::CommandFactory as _;
 
 use crate::{
-    args::{Cli, Command, Format},
+    args::{Cli, Command, Format, OmsCommand},
     output::{Failure, Printer},
     profile::Profile,
     settings::Settings,
@@ -75,6 +76,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Token { profile, header } => token::token(&ctx, &profile, header).await,
         Command::Status => status::status(&ctx).await,
         Command::Logout { profile, all } => logout::logout(&ctx, profile, all).await,
+        Command::Oms { command: OmsCommand::ApiKey(command) } => api_key::api_key(&ctx, command).await,
         #[cfg(feature = "sandbox")]
         Command::Sandbox { port } => sandbox::run(printer, port).await,
         Command::Serve(args) => serve::run(&ctx, *args).await,

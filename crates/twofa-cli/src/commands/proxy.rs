@@ -12,6 +12,7 @@ use crate::{
     link_file,
     output::{Failure, Printer},
     profile::Profile,
+    running_proxy,
     session::{self, Inputs},
 };
 
@@ -21,14 +22,27 @@ pub async fn run(ctx: &Context, args: ProxyArgs) -> Result<(), Failure> {
     let profile = ctx.profile(name)?;
     let inputs = Inputs::from_profile(name, &profile);
     let auth = Arc::new(session::authenticator(&ctx.settings, name, &profile, inputs, None).await?);
-    let builder = builder(ctx, name, &profile, auth, "twofa proxy").code_wait(Duration::from_secs(args.code_wait));
+    let owner = twofa_proxy::random_token();
+    let builder = builder(ctx, name, &profile, auth, "twofa proxy")
+        .code_wait(Duration::from_secs(args.code_wait))
+        .owner_token(owner.clone());
     let proxy = match &args.unix {
         Some(path) => builder.listen_unix(path).await,
         None => builder.listen_tcp(args.listen).await,
     }
     .map_err(Failure::usage_error)?;
-    let written = announce(ctx.printer, &proxy, &args)?;
+    // `twofa token` of this profile asks the proxy meanwhile (TCP only: it speaks no Unix socket).
+    let noted =
+        proxy.local_addr().is_some() && running_proxy::write(&ctx.settings, name, proxy.base_url(), &owner).is_ok();
+    let written = announce(ctx.printer, &proxy, &args).inspect_err(|_| {
+        if noted {
+            running_proxy::remove(&ctx.settings, name);
+        }
+    })?;
     stopped().await;
+    if noted {
+        running_proxy::remove(&ctx.settings, name);
+    }
     ctx.printer.line(format_args!("stopping: finishing the requests in flight"));
     proxy.shutdown().await;
     if let Some(path) = written {
@@ -47,7 +61,7 @@ pub(super) fn builder(
     auth: Arc<Authenticator>,
     command: &str,
 ) -> ProxyBuilder {
-    Proxy::builder(auth, profile.api_url())
+    Proxy::builder(auth, profile.http_origin())
         .http_options(
             HttpOptions::default().timeout(ctx.settings.timeout).allow_insecure_http(profile.allow_insecure_http),
         )

@@ -3,13 +3,18 @@
 use super::Context;
 use crate::{
     output::Failure,
+    running_proxy,
     session::{self, Inputs},
 };
 
-/// `twofa token`: the profile's session from its [`Authenticator`](twofa_core::Authenticator) —
-/// stored, resumed or logged in afresh, as it decides.
+/// `twofa token`: the profile's session from its running proxy, else from its
+/// [`Authenticator`](twofa_core::Authenticator) — stored, resumed or logged in afresh, as it decides.
 pub async fn token(ctx: &Context, name: &str, header: bool) -> Result<(), Failure> {
     let profile = ctx.profile(name)?;
+    // A `twofa proxy` of this profile holds the session in memory: no round trip, no file rewrite.
+    if let Some(session) = running_proxy::session(&ctx.settings, name, &profile).await {
+        return ctx.printer.token(name, &session, header).map_err(Failure::usage_error);
+    }
     let inputs = Inputs::from_profile(name, &profile);
     let authenticator = session::authenticator(&ctx.settings, name, &profile, inputs, None).await?;
     let session = authenticator.session().await?;

@@ -129,6 +129,7 @@ async fn the_url_file_is_private_never_printed_and_goes_with_the_proxy() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("cannot create the URL file"), "{}", text(&out.stderr));
     assert_eq!(std::fs::read(&file).unwrap(), b"keep");
+    assert!(!e.home.path().join("run/etna.proxy.json").exists(), "no note of a proxy that did not start");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -238,4 +239,63 @@ async fn an_address_other_than_loopback_is_refused() {
     let out = e.run(&["proxy", "--profile", "nobody"]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("there is no profile `nobody`"), "{}", text(&out.stderr));
+}
+
+/// Every request the sandbox's OMS answered, over both gateways.
+fn oms_requests(e: &Env) -> u64 {
+    ["oms.ws.connect", "oms.ws.request", "oms.http.authenticate", "oms.http.authenticate2fa", "oms.http.userinfo"]
+        .iter()
+        .map(|name| e.sandbox.stats().requests(name))
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_takes_the_running_proxys_session_with_no_call_to_the_api() {
+    let e = env().await;
+    let login = e.login_oms(&[]).await;
+    assert!(login.status.success(), "{}", text(&login.stderr));
+    // Without a proxy, each `token` of an OMS session resumes it at the gateway.
+    let before = oms_requests(&e);
+    let alone = e.run(&["token", "--profile", "oms"]).await;
+    assert!(alone.status.success(), "{}", text(&alone.stderr));
+    assert!(oms_requests(&e) > before, "a token without a proxy went to the gateway");
+
+    let mut command = e.command(&["proxy", "--profile", "oms"]);
+    command.stdout(Stdio::piped());
+    let mut proxy = Running::spawn(command);
+    proxy.base_url();
+    let note = e.home.path().join("run/oms.proxy.json");
+    assert_eq!(std::fs::metadata(&note).unwrap().permissions().mode() & 0o777, 0o600);
+    let first = e.run(&["token", "--profile", "oms"]).await;
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let before = oms_requests(&e);
+    for _ in 0..3 {
+        let again = e.run(&["token", "--profile", "oms"]).await;
+        assert!(again.status.success(), "{}", text(&again.stderr));
+        assert_eq!(again.stdout, first.stdout, "the proxy's one session");
+    }
+    assert_eq!(oms_requests(&e), before, "no call to the gateway while the proxy runs");
+    assert!(proxy.stop().0.success());
+    assert!(!note.exists(), "the note goes with the proxy");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_note_naming_another_host_never_gets_the_owner_token() {
+    let e = env().await;
+    login(&e, &[]).await;
+    // A listener that records whatever reaches it, named in a planted note as a non-loopback host.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let run = e.home.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
+    for url in [format!("http://localhost.example:{port}/x/"), format!("https://127.0.0.1:{port}/x/")] {
+        let note = serde_json::json!({ "url": url, "owner": "planted-owner" }).to_string();
+        std::fs::write(run.join("etna.proxy.json"), note).unwrap();
+        std::fs::set_permissions(run.join("etna.proxy.json"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        let out = e.run(&["token", "--profile", "etna"]).await;
+        assert!(out.status.success(), "the stored session still answers: {}", text(&out.stderr));
+        assert!(listener.accept().is_err(), "{url}: the note's host was contacted");
+    }
 }
