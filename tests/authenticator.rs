@@ -36,6 +36,31 @@ fn counted_mailbox(outbox: Outbox, user: &'static str, asked: Arc<AtomicU32>) ->
     }))
 }
 
+/// The session manager over the shared sandbox flows (`sandbox_flows`) against every reading the
+/// sandbox offers where the documents are silent (`Variants::each`): an ETNA 2FA login asks for one
+/// code and is then served from memory; an Online Ordering session renews through its refresh token.
+#[tokio::test]
+async fn the_session_manager_passes_against_every_sandbox_variant() {
+    for (variant, variants) in twofa_sandbox::Variants::each() {
+        let sandbox = Sandbox::builder().variants(variants).start().await.unwrap();
+        let asked = Arc::new(AtomicU32::new(0));
+        let codes = counted_mailbox(sandbox.outbox(), etna::USER_2FA, asked.clone());
+        let auth =
+            Authenticator::builder(etna_flow(&sandbox, etna::USER_2FA, etna::PASSWORD)).code_source(codes).build();
+        let first = auth.token().await.unwrap_or_else(|e| panic!("{variant}: {e:?}"));
+        assert_eq!(auth.token().await.unwrap().expose_secret(), first.expose_secret(), "{variant}");
+        assert_eq!(asked.load(Ordering::SeqCst), 1, "{variant}");
+
+        let clock = clock();
+        let flow = Arc::new(online_flow(&sandbox, onlineordering::CUSTOMER_NO_2FA, &clock));
+        let online = Authenticator::builder(flow).clock(Arc::new(clock.clone())).build();
+        online.token().await.unwrap_or_else(|e| panic!("{variant}: {e:?}"));
+        clock.advance(Duration::from_secs(onlineordering::TOKEN_LIFETIME_SECS));
+        online.token().await.unwrap_or_else(|e| panic!("{variant}: {e:?}"));
+        assert_eq!(sandbox.stats().requests("onlineordering.refresh"), 1, "{variant}");
+    }
+}
+
 #[tokio::test]
 async fn a_fresh_session_is_served_from_memory() {
     let sandbox = Sandbox::start().await.unwrap();

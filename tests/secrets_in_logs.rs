@@ -87,8 +87,11 @@ fn sandbox_out_of_the_capture() -> Sandbox {
                 // and by the source, so the sandbox accepts a replayed code and steps every 2 s (the
                 // source then waits at most 2 s).
                 let sandbox = Sandbox::builder()
-                    .oms_variant(oms::OmsVariant::default().allow_totp_replay(true))
-                    .oms_totp_period(std::time::Duration::from_secs(2))
+                    .variants({
+                        let mut variants = twofa_sandbox::Variants::default();
+                        variants.set("oms.totp-replay=allow").unwrap().set("oms.totp-period=2").unwrap();
+                        variants
+                    })
                     .start()
                     .await
                     .unwrap();

@@ -252,14 +252,28 @@ pub async fn no_secret_in_any_output(h: impl Harness) {
     }
 }
 
+/// Every scenario of the suite, each on a fresh harness from `make`: for a suite run once per
+/// sandbox variant. Each is named on stderr before it runs, so a failure names its variant.
+pub async fn every_scenario<H: Harness, F: std::future::Future<Output = H>>(variant: &str, make: impl Fn() -> F) {
+    crate::conformance_scenarios!(conformance_suite; @each variant, make());
+}
+
+/// Calls `$crate::$callback!($args; <every scenario>)`: the one list of the suite's scenarios.
+#[macro_export]
+macro_rules! conformance_scenarios {
+    ($callback:ident; $($args:tt)*) => {
+        $crate::$callback! {$($args)*;
+            happy_path, no_second_factor, wrong_code_then_right_code, login_driver_retries_a_wrong_code,
+            expired_challenge, bad_password, bad_app_key, rate_limit, logout, foreign_session, no_secret_in_any_output,
+            two_step_login, two_step_login_driver_asks_for_each_factor}
+    };
+}
+
 /// Expands to one `#[tokio::test]` per scenario, each with a fresh harness from `$make`.
 #[macro_export]
 macro_rules! conformance_suite {
     ($make:expr) => {
-        $crate::conformance_suite!(@tests $make;
-            happy_path, no_second_factor, wrong_code_then_right_code, login_driver_retries_a_wrong_code,
-            expired_challenge, bad_password, bad_app_key, rate_limit, logout, foreign_session, no_secret_in_any_output,
-            two_step_login, two_step_login_driver_asks_for_each_factor);
+        $crate::conformance_scenarios!(conformance_suite; @tests $make);
     };
     (@tests $make:expr; $($scenario:ident),*) => {
         $(
@@ -267,6 +281,12 @@ macro_rules! conformance_suite {
             async fn $scenario() {
                 $crate::conformance::$scenario($make.await).await;
             }
+        )*
+    };
+    (@each $variant:expr, $make:expr; $($scenario:ident),*) => {
+        $(
+            eprintln!("variant {}: {}", $variant, stringify!($scenario));
+            $crate::conformance::$scenario($make.await).await;
         )*
     };
 }

@@ -79,6 +79,18 @@ impl Harness for Etna {
 
 crate::conformance_suite!(etna());
 
+/// The whole suite against every reading the sandbox offers where the documents are silent or
+/// disagree (`Variants::each`): the client follows the documents, so it passes against each.
+#[tokio::test]
+async fn the_suite_passes_against_every_sandbox_variant() {
+    for (name, variants) in twofa_sandbox::Variants::each() {
+        crate::conformance::every_scenario(&name, || async {
+            Etna { sandbox: Sandbox::builder().variants(variants.clone()).start().await.unwrap() }
+        })
+        .await;
+    }
+}
+
 /// The whole suite again with the PIN step spelled `SecurityPin` (the admin-guide copy).
 mod security_pin_spelling {
     use super::*;

@@ -31,6 +31,13 @@ fn totp() -> Totp {
 }
 
 impl Oms {
+    /// The authenticator of [`demo::USER_TOTP`] at the sandbox's TOTP step (`oms.totp-period`).
+    fn totp(&self) -> Totp {
+        let period = self.sandbox.variants().oms_totp_period.as_secs();
+        let uri = format!("otpauth://totp/Sandbox:{}?secret={}&period={period}", demo::USER_TOTP, demo::TOTP_SEED);
+        Totp::from_otpauth_uri(&twofa::Secret::new(uri)).unwrap()
+    }
+
     fn builder(&self, username: &str) -> OmsBuilder {
         let endpoint = if self.websocket { self.sandbox.oms_ws_url() } else { self.sandbox.oms_http_url() };
         OmsFlow::builder().endpoint(endpoint).username(username).password(demo::PASSWORD)
@@ -55,7 +62,7 @@ impl Harness for Oms {
     }
 
     fn code(&self) -> String {
-        totp().current().0.expose_secret().to_owned()
+        self.totp().current().0.expose_secret().to_owned()
     }
 
     fn enable_rate_limit(&self) -> Option<u32> {
@@ -205,16 +212,19 @@ fn transport_follows_the_scheme_and_refuses_plain_text_off_loopback() {
     assert!(matches!(OmsFlow::builder().endpoint("wss://x/WSGateway").build(), Err(Error::Config(_))));
 }
 
-/// The sandbox's readings of what the documents leave open (`OmsVariant`): the client logs in,
-/// resumes and logs out against each, over both gateways.
+/// The sandbox's readings of what the documents leave open (`Variants::each`): the client logs
+/// in, resumes and logs out against each, over both gateways, and passes the whole suite.
 #[tokio::test]
 async fn the_client_passes_against_every_sandbox_variant() {
-    for variant in demo::OmsVariant::all() {
+    for (variant, variants) in twofa_sandbox::Variants::each() {
         for websocket in [true, false] {
-            let h = Oms { sandbox: Sandbox::builder().oms_variant(variant).start().await.unwrap(), websocket };
+            let make = || async {
+                Oms { sandbox: Sandbox::builder().variants(variants.clone()).start().await.unwrap(), websocket }
+            };
+            let h = make().await;
             let flow = h.builder(demo::USER_TOTP).build().unwrap();
-            let session = login(&flow, &totp(), &LoginOptions::default()).await.unwrap();
-            assert_eq!(session.subject()["UserId"], "2", "{variant:?} websocket={websocket}");
+            let session = login(&flow, &h.totp(), &LoginOptions::default()).await.unwrap();
+            assert_eq!(session.subject()["UserId"], "2", "{variant} websocket={websocket}");
             assert_eq!(h.call_api(&session).await, 200);
             // HTTP has no documented re-authentication call (docs/protocols/oms.md#resume): resume is
             // WebSocket-only.
@@ -222,8 +232,9 @@ async fn the_client_passes_against_every_sandbox_variant() {
                 Err(Error::Unsupported { operation: "resume" }) if !websocket => session.clone(),
                 other => other.unwrap(),
             };
-            flow.logout(&resumed).await.unwrap_or_else(|e| panic!("{variant:?} websocket={websocket}: {e:?}"));
-            assert_eq!(h.call_api(&session).await, 401, "{variant:?} websocket={websocket}");
+            flow.logout(&resumed).await.unwrap_or_else(|e| panic!("{variant} websocket={websocket}: {e:?}"));
+            assert_eq!(h.call_api(&session).await, 401, "{variant} websocket={websocket}");
+            crate::conformance::every_scenario(&format!("{variant} websocket={websocket}"), make).await;
         }
     }
 }

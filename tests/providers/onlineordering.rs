@@ -44,7 +44,7 @@ impl Placement {
 
 struct Online {
     sandbox: Sandbox,
-    placement: Placement,
+    placement: CustomerTokenPlacement,
 }
 
 async fn online() -> Online {
@@ -55,7 +55,7 @@ async fn online() -> Online {
 async fn placed(placement: Placement) -> Online {
     let sandbox = Sandbox::start().await.unwrap();
     sandbox.set_onlineordering_token_placement(placement.sandbox());
-    Online { sandbox, placement }
+    Online { sandbox, placement: placement.client() }
 }
 
 impl Online {
@@ -69,7 +69,7 @@ impl Online {
             .base_url(self.sandbox.onlineordering_base_url())
             .company_code(demo::COMPANY_CODE)
             .integrator(demo::API_USER, demo::API_PASSWORD)
-            .token_placement(self.placement.client())
+            .token_placement(self.placement.clone())
     }
 
     fn guest(&self) -> OnlineOrderingFlow {
@@ -124,6 +124,23 @@ impl Harness for Online {
 }
 
 crate::conformance_suite!(online());
+
+/// The whole suite against every reading the sandbox offers where the documents are silent
+/// (`Variants::each`), the client's token placement following the sandbox's.
+#[tokio::test]
+async fn the_suite_passes_against_every_sandbox_variant() {
+    for (name, variants) in twofa_sandbox::Variants::each() {
+        let placement = match &variants.oo_token_placement {
+            demo::TokenPlacement::Header(name) => CustomerTokenPlacement::Header(name.clone()),
+            _ => CustomerTokenPlacement::BearerWithCustomAuth,
+        };
+        crate::conformance::every_scenario(&name, || async {
+            let sandbox = Sandbox::builder().variants(variants.clone()).start().await.unwrap();
+            Online { sandbox, placement: placement.clone() }
+        })
+        .await;
+    }
+}
 
 /// The whole suite again with the token in a named header (docs/protocols/onlineordering.md#headers).
 mod oo_3_2_token_in_a_named_header {

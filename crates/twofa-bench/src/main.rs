@@ -144,7 +144,7 @@ fn totp(seed: &str) -> Result<Totp> {
 
 /// The current code on every call, replays included: `Totp` as a code source waits for a fresh
 /// time step (RFC 6238 §5.2), which would make these runs measure the clock. The bench sandbox
-/// accepts replays (`OmsVariant::allow_totp_replay`).
+/// accepts replays (the `oms.totp-replay=allow` variant).
 fn replaying(seed: &str) -> Result<impl CodeSource> {
     let totp = totp(seed)?;
     Ok(code_source::from_fn(move |_| {
@@ -575,13 +575,20 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
 }
 
+/// The sandbox's default readings, but a replayed TOTP code is accepted.
+fn replaying_variants() -> twofa_sandbox::Variants {
+    let mut variants = twofa_sandbox::Variants::default();
+    variants.oms_totp_replay = twofa_sandbox::variants::Replay::Allow;
+    variants
+}
+
 /// The sandbox every row runs against: challenges that outlive the run, codes without a retry
 /// limit, and TOTP codes that may be replayed (the ratio rows log in a thousand times a second).
 async fn bench_sandbox() -> std::io::Result<Sandbox> {
     Sandbox::builder()
         .ticket_ttl(Duration::from_secs(3600))
         .max_code_attempts(1000)
-        .oms_variant(oms::OmsVariant::default().allow_totp_replay(true))
+        .variants(replaying_variants())
         .start()
         .await
 }

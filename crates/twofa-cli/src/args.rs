@@ -116,12 +116,15 @@ pub enum Command {
     },
     /// Run the simulator of all three backends on loopback until Ctrl-C
     #[cfg(feature = "sandbox")]
-    #[command(after_help = "Example:
-  twofa sandbox --port 8700   # then follow the printed `twofa login` lines in another terminal")]
+    #[command(after_help = sandbox_after_help())]
     Sandbox {
         /// The port [default: any free port]
         #[arg(long, default_value_t = 0)]
         port: u16,
+        /// Answer with another reading where the documents are silent or disagree (repeatable;
+        /// the variants are listed below)
+        #[arg(long = "variant", value_name = "KEY=VALUE")]
+        variants: Vec<twofa_sandbox::variants::Assignment>,
     },
     /// Serve the web console where a person types the codes headless bots wait for, and logs
     /// profiles in and out
@@ -501,7 +504,7 @@ pub struct ExecArgs {
     #[arg(long)]
     pub restart_on_renew: bool,
     /// Start a local proxy to each profile's API for the command's lifetime (as `twofa proxy`)
-    /// and give its base URL in TWOFA_PROXY_URL (`TWOFA_<PROFILE>_PROXY_URL` with several): the
+    /// and give its base URL in `TWOFA_PROXY_URL` (`TWOFA_<PROFILE>_PROXY_URL` with several): the
     /// command sends no credential, and the proxy renews the session as it goes
     #[arg(long)]
     pub proxy: bool,
@@ -522,4 +525,15 @@ pub enum RenewSignal {
     Usr1,
     /// SIGUSR2
     Usr2,
+}
+
+/// `twofa sandbox --help`'s epilogue: every variant, from the sandbox's one table, and an example.
+#[cfg(feature = "sandbox")]
+fn sandbox_after_help() -> String {
+    format!(
+        "Variants (--variant KEY=VALUE; the first value is the default):\n{}\nExamples:\n  \
+         twofa sandbox --port 8700   # then follow the printed `twofa login` lines in another terminal\n  \
+         twofa sandbox --variant oms.user-id=number --variant oms.ping=string",
+        twofa_sandbox::variants::help()
+    )
 }

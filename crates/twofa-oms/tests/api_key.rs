@@ -158,11 +158,9 @@ async fn oms_2_3_a_replayed_nonce_is_refused_by_a_strict_sandbox_and_ours_never_
 /// after `RemoveUserAPIKey` its login is refused — over both gateways.
 #[tokio::test]
 async fn oms_api_keys_created_after_2fa_log_in_are_listed_and_once_removed_are_refused() {
-    let sandbox = Sandbox::builder()
-        .oms_variant(twofa_sandbox::oms::OmsVariant::default().allow_totp_replay(true))
-        .start()
-        .await
-        .unwrap();
+    let mut variants = twofa_sandbox::Variants::default();
+    variants.oms_totp_replay = twofa_sandbox::variants::Replay::Allow;
+    let sandbox = Sandbox::builder().variants(variants).start().await.unwrap();
     let totp =
         twofa_core::code_source::Totp::from_base32(&twofa_core::TotpSeed::new(twofa_sandbox::oms::TOTP_SEED)).unwrap();
     for endpoint in endpoints(&sandbox) {

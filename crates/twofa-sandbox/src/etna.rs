@@ -1,5 +1,6 @@
 //! ETNA Trader / AutoShares: `POST /api/token` (headers in, `State`/`Step`/`Reason`/`Token` out),
-//! `POST /api/logout`, one protected endpoint, `GET /api/v1.0/users/me`, and the two documented
+//! `POST /api/logout`, two protected endpoints, `GET /api/v1.0/users/me` and
+//! `GET /api/v1.0/users/{userId}/info`, and the two documented
 //! calls that unblock an account: `PUT /api/v1.0/users/passwords/reset/` and
 //! `GET /api/v1.0/users/pincode/change`.
 //!
@@ -13,12 +14,17 @@
 //! ([`USER_PIN`]), a code-then-PIN user ([`USER_CODE_THEN_PIN`]), a password-expired user
 //! ([`USER_PASSWORD_EXPIRED`], who can reset) and a user without a PIN ([`USER_PIN_NOT_SET`], who
 //! can set one).
+//!
+//! As ETNA's ASP.NET service does, routes match in any case and with a trailing slash, and the
+//! `Bearer` scheme in any case (RFC 7235 §2.1); `GET v1.0/users/{userId}/info`, the protected call
+//! the vendor's own samples make, answers the documented `UserInfoModel` ([`user_id`] gives the
+//! ids; `@me` works too).
 
 use std::{
     collections::{HashMap, VecDeque},
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU8, AtomicU32, Ordering},
+        atomic::{AtomicU32, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -26,7 +32,7 @@ use std::{
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::State,
+    extract::{Path, State},
     http::{HeaderMap, HeaderValue, StatusCode, header::CONTENT_TYPE, header::RETRY_AFTER},
     response::{IntoResponse, Response},
     routing::{get, post, put},
@@ -34,7 +40,7 @@ use axum::{
 use rand::Rng as _;
 use serde_json::{Value, json};
 
-use crate::{Delivery, SandboxBuilder, Shared, header, lock, random_token};
+use crate::{Delivery, SandboxBuilder, Shared, bearer, header, lock, random_token};
 
 /// The only `Et-App-Key` the sandbox accepts.
 pub const APP_KEY: &str = "sandbox-et-app-key";
@@ -55,6 +61,20 @@ pub const USER_CODE_THEN_PIN: &str = "erin";
 /// A user whose security PIN is not set ("PIN code is not init"); after
 /// `GET v1.0/users/pincode/change` they log in like [`USER_PIN`], with the PIN they set.
 pub const USER_PIN_NOT_SET: &str = "frank";
+/// The internal user id of a seeded user (the `{userId}` of `GET v1.0/users/{userId}/info`):
+/// [`USER_2FA`] is 1, [`USER_NO_2FA`] 2, [`USER_PASSWORD_EXPIRED`] 3, [`USER_PIN`] 4,
+/// [`USER_CODE_THEN_PIN`] 5, [`USER_PIN_NOT_SET`] 6; an `alice.<suffix>` or `erin.<suffix>` user
+/// gets a stable id of 1000 or more. `None` for an unknown user.
+pub fn user_id(username: &str) -> Option<u32> {
+    let seeded = [USER_2FA, USER_NO_2FA, USER_PASSWORD_EXPIRED, USER_PIN, USER_CODE_THEN_PIN, USER_PIN_NOT_SET];
+    if let Some(i) = seeded.iter().position(|u| *u == username) {
+        return u32::try_from(i + 1).ok();
+    }
+    kind_of(username)?;
+    let hash = username.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    Some(1000 + hash % 1_000_000)
+}
+
 /// The security PIN of [`USER_PIN`] and [`USER_CODE_THEN_PIN`].
 pub const PIN: &str = "2468";
 
@@ -162,7 +182,6 @@ pub(crate) struct EtnaState {
     recent_calls: Mutex<VecDeque<Instant>>,
     tickets: Mutex<HashMap<String, Ticket>>,
     tokens: Mutex<HashMap<String, Token>>,
-    knobs: AtomicU8,
     /// Password-reset tokens (of [`USER_PASSWORD_EXPIRED`]) and PIN-setup tokens (bearer,
     /// confirmation) handed out, by token.
     reset_tokens: Mutex<HashMap<String, String>>,
@@ -171,10 +190,6 @@ pub(crate) struct EtnaState {
     new_passwords: Mutex<HashMap<String, String>>,
     pins_set: Mutex<HashMap<String, String>>,
 }
-
-const KNOB_SECURITY_SPELLING: u8 = 1;
-const KNOB_WRONG_PIN_ASKS_AGAIN: u8 = 2;
-const KNOB_EXPIRED_IN_STEP: u8 = 4;
 
 impl EtnaState {
     pub(crate) fn new(options: &SandboxBuilder) -> Self {
@@ -186,40 +201,11 @@ impl EtnaState {
             recent_calls: Mutex::default(),
             tickets: Mutex::default(),
             tokens: Mutex::default(),
-            knobs: AtomicU8::new(0),
             reset_tokens: Mutex::default(),
             pin_setups: Mutex::default(),
             new_passwords: Mutex::default(),
             pins_set: Mutex::default(),
         }
-    }
-
-    fn knob(&self, bit: u8) -> bool {
-        self.knobs.load(Ordering::Relaxed) & bit != 0
-    }
-
-    fn set_knob(&self, bit: u8, on: bool) {
-        if on {
-            self.knobs.fetch_or(bit, Ordering::Relaxed);
-        } else {
-            self.knobs.fetch_and(!bit, Ordering::Relaxed);
-        }
-    }
-
-    pub(crate) fn set_pin_step(&self, spelling: PinStep) {
-        self.set_knob(KNOB_SECURITY_SPELLING, spelling == PinStep::Security);
-    }
-
-    pub(crate) fn set_wrong_pin(&self, answer: WrongPin) {
-        self.set_knob(KNOB_WRONG_PIN_ASKS_AGAIN, answer == WrongPin::AskAgain);
-    }
-
-    pub(crate) fn set_expired_field(&self, field: ExpiredField) {
-        self.set_knob(KNOB_EXPIRED_IN_STEP, field == ExpiredField::Step);
-    }
-
-    fn pin_step(&self) -> &'static str {
-        if self.knob(KNOB_SECURITY_SPELLING) { PinStep::Security.as_str() } else { PinStep::Secutity.as_str() }
     }
 
     /// The password `username` logs in with now.
@@ -285,6 +271,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/api/token", post(token))
         .route("/api/logout", post(logout))
         .route("/api/v1.0/users/me", get(me))
+        .route("/api/v1.0/users/{id}/info", get(user_info))
         .route("/api/v1.0/users/passwords/reset/", put(reset_password))
         .route("/api/v1.0/users/pincode/change", get(change_pin))
 }
@@ -326,10 +313,6 @@ fn bad_app_key() -> Response {
     answer(StatusCode::UNAUTHORIZED, json!({ "error": "Application key is not defined or does not exist" }))
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    header(headers, "authorization").and_then(|v| v.strip_prefix("Bearer "))
-}
-
 async fn token(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     s.stats.hit("etna.token");
     let now = s.clock.now();
@@ -357,7 +340,7 @@ async fn token(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     if let Some(pin) = header(&headers, "pincode") {
         return match bearer(&headers) {
             Some(ticket) => verify_pin(&s, ticket, username, pin, now),
-            None => failed(s.etna.pin_step(), "Corrupted ticket"),
+            None => failed(s.variants().etna_pin_step.as_str(), "Corrupted ticket"),
         };
     }
     match kind {
@@ -365,7 +348,7 @@ async fn token(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
         Kind::PasswordExpired => {
             let reset = random_token();
             lock(&s.etna.reset_tokens).insert(reset.clone(), username.into());
-            let field = if s.etna.knob(KNOB_EXPIRED_IN_STEP) { "Step" } else { "State" };
+            let field = if s.variants().etna_expired_field == ExpiredField::Step { "Step" } else { "State" };
             raw(
                 StatusCode::UNAUTHORIZED,
                 format!(
@@ -388,7 +371,7 @@ async fn token(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
         }
         Kind::Pin => {
             let ticket = new_ticket(&s, username, Stage::Pin, now);
-            expecting_pin(s.etna.pin_step(), &ticket)
+            expecting_pin(s.variants().etna_pin_step.as_str(), &ticket)
         }
         Kind::TwoFactor | Kind::CodeThenPin => {
             let code = format!("{:06}", rand::rng().random_range(0..1_000_000));
@@ -440,13 +423,14 @@ fn verify(s: &Shared, ticket_id: &str, username: &str, code: &str, now: Instant)
     drop(tickets);
     if then_pin {
         let ticket = new_ticket(s, username, Stage::Pin, now);
-        return expecting_pin(s.etna.pin_step(), &ticket);
+        return expecting_pin(s.variants().etna_pin_step.as_str(), &ticket);
     }
     succeeded(s, username, now)
 }
 
 fn verify_pin(s: &Shared, ticket_id: &str, username: &str, pin: &str, now: Instant) -> Response {
-    let step = s.etna.pin_step();
+    let variants = s.variants();
+    let step = variants.etna_pin_step.as_str();
     let mut tickets = lock(&s.etna.tickets);
     let Some(ticket) = tickets.get_mut(ticket_id).filter(|t| t.username == username && t.expires > now) else {
         tickets.remove(ticket_id);
@@ -458,7 +442,7 @@ fn verify_pin(s: &Shared, ticket_id: &str, username: &str, pin: &str, now: Insta
     if pin != s.etna.pin_of(username) {
         ticket.wrong += 1;
         let used_up = ticket.wrong >= s.etna.max_code_attempts;
-        if used_up || s.etna.knob(KNOB_WRONG_PIN_ASKS_AGAIN) {
+        if used_up || variants.etna_wrong_pin == WrongPin::AskAgain {
             let wrong = ticket.wrong;
             tickets.remove(ticket_id);
             if !used_up {
@@ -546,6 +530,31 @@ async fn logout(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
         Some(_) => answer(StatusCode::OK, json!({})),
         None => denied(),
     }
+}
+
+/// `GET v1.0/users/{userId}/info` ("Get user info by Id"), the protected call the vendor's own
+/// samples make: the `UserInfoModel` of the token's user, by id or by the `@me` directive; 401
+/// with no content for another user's id ("the access level … is not sufficient"), 403 with no
+/// content for a wrong `Et-App-Key`, as the page's response table says.
+async fn user_info(State(s): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    s.stats.hit("etna.user_info");
+    if header(&headers, "et-app-key") != Some(APP_KEY) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let Some(username) = bearer(&headers).and_then(|t| s.etna.user_of(t, s.clock.now())) else { return denied() };
+    let Some(own) = user_id(&username) else { return denied() };
+    let asked_for_self = matches!(id.as_str(), "@me" | "%40me") || id.parse::<u32>().ok() == Some(own);
+    if !asked_for_self {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    answer(
+        StatusCode::OK,
+        json!({
+            "UserId": own, "FirstName": username, "MiddleName": "", "LastName": "Sandbox", "Login": username,
+            "Email": format!("{username}@sandbox.example"), "AddedDate": "2024-01-02T03:04:05Z",
+            "Salutation": "NoSalutation", "Suffix": "NoSuffix",
+        }),
+    )
 }
 
 async fn me(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {

@@ -36,8 +36,11 @@ pub mod oms;
 pub mod oms_api_key;
 pub mod onlineordering;
 mod outbox;
+mod routes;
 mod stats;
 mod totp;
+pub mod variants;
+mod xml_body;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -47,6 +50,7 @@ use tokio::{net::TcpListener, sync::oneshot};
 pub use clock::SandboxClock;
 pub use outbox::{Delivery, Outbox};
 pub use stats::Stats;
+pub use variants::Variants;
 
 /// Settings of a sandbox; start one with [`SandboxBuilder::start`].
 #[derive(Debug, Clone)]
@@ -57,8 +61,7 @@ pub struct SandboxBuilder {
     etna_token_lifetime: Duration,
     etna_rate_limit: Option<u32>,
     oms_idle_timeout: Duration,
-    oms_totp_period: Duration,
-    oms_variant: oms::OmsVariant,
+    variants: Variants,
 }
 
 impl Default for SandboxBuilder {
@@ -70,8 +73,7 @@ impl Default for SandboxBuilder {
             etna_token_lifetime: Duration::from_secs(24 * 3600),
             etna_rate_limit: None,
             oms_idle_timeout: Duration::from_secs(3600),
-            oms_totp_period: Duration::from_secs(30),
-            oms_variant: oms::OmsVariant::default(),
+            variants: Variants::default(),
         }
     }
 }
@@ -114,17 +116,19 @@ impl SandboxBuilder {
     }
 
     /// The TOTP time step of the OMS authenticator users (default 30 s, RFC 6238's and the
-    /// authenticator apps'). A shorter step lets tests log in back to back without waiting 30 s for
-    /// a fresh code; the enrolment URI then carries `period=`. Whole seconds, at least one.
+    /// authenticator apps'): the `oms.totp-period` variant. A shorter step lets tests log in back to
+    /// back without waiting 30 s for a fresh code; the enrolment URI then carries `period=`. Whole
+    /// seconds, at least one.
     pub fn oms_totp_period(mut self, period: Duration) -> Self {
-        self.oms_totp_period = period;
+        self.variants.oms_totp_period = period;
         self
     }
 
-    /// The reading of the OMS documents to answer with where they are silent (default:
-    /// [`oms::OmsVariant::default`]); changeable at run time with [`Sandbox::set_oms_variant`].
-    pub fn oms_variant(mut self, variant: oms::OmsVariant) -> Self {
-        self.oms_variant = variant;
+    /// The readings of the documents to answer with where they are silent or disagree (default:
+    /// [`Variants::default`]); changeable at run time with [`Sandbox::set_variants`]. It replaces
+    /// every reading, the TOTP step of [`SandboxBuilder::oms_totp_period`] included: call that after.
+    pub fn variants(mut self, variants: Variants) -> Self {
+        self.variants = variants;
         self
     }
 
@@ -137,20 +141,28 @@ impl SandboxBuilder {
         socket.bind(std::net::SocketAddr::from(([127, 0, 0, 1], self.port)))?;
         let listener: TcpListener = socket.listen(4096)?;
         let addr = listener.local_addr()?;
+        let variants = Arc::new(variants::VariantCell::new(self.variants.clone()));
         let shared = Arc::new(Shared {
+            variants: Arc::clone(&variants),
             clock: SandboxClock::default(),
             outbox: Outbox::default(),
             stats: Arc::new(Stats::default()),
             etna: etna::EtnaState::new(&self),
             online: onlineordering::OnlineState::new(&self),
-            oms: oms::OmsState::new(&self),
+            oms: oms::OmsState::new(&self, Arc::clone(&variants)),
         });
+        shared.apply_variants(&self.variants);
         let app = Router::new()
             .route("/_sandbox/outbox/latest", axum::routing::get(outbox::latest_code))
             .merge(etna::router())
             .merge(onlineordering::router())
             .merge(oms::router())
             .with_state(Arc::clone(&shared));
+        // Before routing, so that a path in another case or with a trailing slash is routed.
+        let app = axum::ServiceExt::<axum::extract::Request>::into_make_service(tower::Layer::layer(
+            &axum::middleware::map_request(routes::rewrite),
+            app,
+        ));
         let stats = Arc::clone(&shared.stats);
         let listener = listener.tap_io(move |_| stats.connection_opened());
         let (shutdown, stopped) = oneshot::channel::<()>();
@@ -169,12 +181,31 @@ impl SandboxBuilder {
 /// State every simulated backend shares.
 #[derive(Debug)]
 pub(crate) struct Shared {
+    pub(crate) variants: Arc<variants::VariantCell>,
     pub(crate) clock: SandboxClock,
     pub(crate) outbox: Outbox,
     pub(crate) stats: Arc<Stats>,
     pub(crate) etna: etna::EtnaState,
     pub(crate) online: onlineordering::OnlineState,
     pub(crate) oms: oms::OmsState,
+}
+
+impl Shared {
+    /// The variants in effect now.
+    pub(crate) fn variants(&self) -> Variants {
+        self.variants.get()
+    }
+
+    /// Changes the variants; every backend answers with them from the next request on.
+    fn update_variants(&self, change: impl FnOnce(&mut Variants)) {
+        let variants = self.variants.update(change);
+        self.apply_variants(&variants);
+    }
+
+    /// Hands the variants kept outside the cell to their owners.
+    fn apply_variants(&self, variants: &Variants) {
+        self.oms.api_keys.set_accept_replay(variants.oms_nonce_replay == crate::variants::Replay::Allow);
+    }
 }
 
 /// Locks a mutex, taking the data even if a panicking handler poisoned it.
@@ -185,6 +216,20 @@ pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// A request header as text, if present and visible ASCII.
 pub(crate) fn header<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A JSON object's value for `key` whatever the case of its name, as the OMS gateway and ASP.NET
+/// Web API's model binding read them.
+pub(crate) fn field_ci<'a>(object: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value> {
+    object.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v)
+}
+
+/// The credentials of an `Authorization: Bearer …` header; the scheme in any case (RFC 7235 §2.1:
+/// "case-insensitive"), as ETNA's and NCR's servers read it.
+pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = header(headers, "authorization")?;
+    let (scheme, credentials) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| credentials.trim_start())
 }
 
 /// A random 40-character alphanumeric token.
@@ -253,9 +298,14 @@ impl Sandbox {
         self.shared.oms.set_event_burst(frames);
     }
 
-    /// Answers with another reading of the OMS documents from now on.
-    pub fn set_oms_variant(&self, variant: oms::OmsVariant) {
-        self.shared.oms.set_variant(variant);
+    /// Answers with other readings of the documents from now on (see [`variants`]).
+    pub fn set_variants(&self, variants: Variants) {
+        self.shared.update_variants(|v| *v = variants);
+    }
+
+    /// The readings of the documents the sandbox answers with now.
+    pub fn variants(&self) -> Variants {
+        self.shared.variants()
     }
 
     /// Turns every OMS WebSocket reply into an `m:5` error frame (code 102, "Server Error").
@@ -266,7 +316,8 @@ impl Sandbox {
     /// Accepts an OMS API-key login's nonce more than once (default: a replay is refused, see
     /// [`oms_api_key`]).
     pub fn set_oms_accept_nonce_replay(&self, on: bool) {
-        self.shared.oms.api_keys.set_accept_replay(on);
+        let replay = if on { variants::Replay::Allow } else { variants::Replay::Refuse };
+        self.shared.update_variants(|v| v.oms_nonce_replay = replay);
     }
 
     /// Where delivered codes land; also readable over HTTP at
@@ -287,18 +338,18 @@ impl Sandbox {
 
     /// How the ETNA PIN step is spelled from now on (default [`etna::PinStep::Secutity`]).
     pub fn set_etna_pin_step(&self, spelling: etna::PinStep) {
-        self.shared.etna.set_pin_step(spelling);
+        self.shared.update_variants(|v| v.etna_pin_step = spelling);
     }
 
     /// How ETNA answers a wrong PIN from now on (default [`etna::WrongPin::Failed`]).
     pub fn set_etna_wrong_pin(&self, answer: etna::WrongPin) {
-        self.shared.etna.set_wrong_pin(answer);
+        self.shared.update_variants(|v| v.etna_wrong_pin = answer);
     }
 
     /// Which field of ETNA's password-expired answer holds `BaseAuthentication` (default
     /// [`etna::ExpiredField::State`]).
     pub fn set_etna_expired_field(&self, field: etna::ExpiredField) {
-        self.shared.etna.set_expired_field(field);
+        self.shared.update_variants(|v| v.etna_expired_field = field);
     }
 
     /// Changes the ETNA `/token` rate limit at run time (`None`: off).
@@ -308,12 +359,12 @@ impl Sandbox {
 
     /// What the Online Ordering guest login answers (default: an emailed code first).
     pub fn set_onlineordering_guest_login(&self, answer: onlineordering::GuestLogin) {
-        self.shared.online.set_guest_login(answer);
+        self.shared.update_variants(|v| v.oo_guest_login = answer);
     }
 
     /// Where Online Ordering customer calls expect the customer token (default: Bearer, with the
     /// integrator in `x-api-custom-auth`).
     pub fn set_onlineordering_token_placement(&self, placement: onlineordering::TokenPlacement) {
-        self.shared.online.set_token_placement(placement);
+        self.shared.update_variants(|v| v.oo_token_placement = placement);
     }
 }

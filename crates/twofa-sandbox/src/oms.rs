@@ -23,7 +23,19 @@
 //! - logical errors are HTTP 200 with the generic `{result:false,…}` body
 //!   (docs/protocols/oms.md#generic-response); the error-frame knob answers `m:5` frames.
 //!
-//! Where the documents disagree or are silent, [`OmsVariant`] holds each reading as a knob.
+//! What real clients send is accepted as the real servers do (issue 26), each from a client named
+//! in the protocol reference (docs/protocols/oms.md#clients):
+//!
+//! - every `/AP/` function as `GET` with its payload in the query string as well as `POST` with a
+//!   JSON body (ccxt's `ndax` logs in with `GET /AP/Authenticate2FA?Code=…` and a
+//!   `Pending2FaToken` header, and logs out with `GET /AP/LogOut`);
+//! - an unknown function over HTTP answers the generic 106 with 200, as over the WebSocket;
+//! - the signed API-key headers on a private call without `aptoken` (ccxt), each nonce once.
+//!
+//! Where the documents disagree or are silent, [`crate::variants`] holds each reading (`oms.*`):
+//! `UserId` a string (the default, as documented; notbank refuses a number) or a number, `LogOut`'s
+//! `result`, `Ping` as an object or a string, the TOTP step, TOTP and nonce replays, and which calls
+//! take the API-key headers.
 
 use std::{
     collections::HashMap,
@@ -38,10 +50,10 @@ use axum::{
     Router,
     body::Bytes,
     extract::{
-        FromRequestParts, Path, State, WebSocketUpgrade,
+        FromRequestParts, Path, Query, State, WebSocketUpgrade,
         ws::{Message, WebSocket},
     },
-    http::{HeaderMap, Method, StatusCode, request::Parts},
+    http::{HeaderMap, Method, StatusCode, Uri, request::Parts},
     response::{IntoResponse, Response},
     routing::any,
 };
@@ -52,6 +64,7 @@ use crate::{
     SandboxBuilder, Shared, header, lock,
     oms_api_key::{self, ApiKeys, Signed},
     random_token,
+    variants::{ApiKeyCalls, LogoutResult, PingReply, Replay, UserIdType, VariantCell},
 };
 
 /// The password of every seeded OMS user.
@@ -86,54 +99,9 @@ pub const LOGGED_OUT: &str = r#"{"result":true,"errormsg":null,"errorcode":0,"de
 pub const LOGGED_OUT_V4: &str = r#"{"result":"true","errormsg":null,"errorcode":0,"detail":null}"#;
 /// The keep-alive reply clients wait for (docs/protocols/oms.md#other-calls).
 pub const PONG: &str = r#"{"msg":"PONG"}"#;
-
-/// Readings of the OMS the documents leave open; each is a knob so a client can be run against all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct OmsVariant {
-    /// `UserId` in `WebAuthenticateUser`/`Authenticate2FA` replies as a string, as
-    /// docs/protocols/oms.md#webauthenticateuser documents it (default: a number, as
-    /// docs/protocols/oms.md#webauthenticateuser observes in practice).
-    pub user_id_as_string: bool,
-    /// `LogOut` answers `"result":"true"`, as the APEX v4 sample prints it (default: `true`,
-    /// docs/protocols/oms.md#logout).
-    pub logout_result_as_string: bool,
-    /// Accept the same TOTP code again within its time window, as a lax server would (default:
-    /// refuse, RFC 6238 §5.2). For load tests that replay one code.
-    pub allow_totp_replay: bool,
-}
-
-impl OmsVariant {
-    /// Every combination of the knobs, for suites that run a client against each.
-    pub fn all() -> Vec<Self> {
-        (0..8u8)
-            .map(|bits| {
-                Self::default()
-                    .user_id_as_string(bits & 1 != 0)
-                    .logout_result_as_string(bits & 2 != 0)
-                    .allow_totp_replay(bits & 4 != 0)
-            })
-            .collect()
-    }
-
-    /// Sets [`OmsVariant::user_id_as_string`](field@OmsVariant::user_id_as_string).
-    pub fn user_id_as_string(mut self, on: bool) -> Self {
-        self.user_id_as_string = on;
-        self
-    }
-
-    /// Sets [`OmsVariant::logout_result_as_string`](field@OmsVariant::logout_result_as_string).
-    pub fn logout_result_as_string(mut self, on: bool) -> Self {
-        self.logout_result_as_string = on;
-        self
-    }
-
-    /// Sets [`OmsVariant::allow_totp_replay`](field@OmsVariant::allow_totp_replay).
-    pub fn allow_totp_replay(mut self, on: bool) -> Self {
-        self.allow_totp_replay = on;
-        self
-    }
-}
+/// The keep-alive reply as a bare JSON string, the `oms.ping=string` variant (StockSharp's NDAX
+/// client expects it; the documents are silent, so the shape is inferred).
+pub const PONG_STRING: &str = r#""PONG""#;
 
 /// A seeded account, shaped like the v4 `User` object (docs/protocols/oms.md#authenticateuser).
 struct Account {
@@ -229,8 +197,7 @@ pub(crate) struct OmsState {
     ticket_ttl: Duration,
     max_code_attempts: u32,
     idle_timeout: Duration,
-    totp_period: u64,
-    variant: Mutex<OmsVariant>,
+    variants: Arc<VariantCell>,
     event_burst: AtomicU32,
     error_frames: AtomicBool,
     factors: Mutex<HashMap<String, Factor>>,
@@ -241,14 +208,13 @@ pub(crate) struct OmsState {
 }
 
 impl OmsState {
-    pub(crate) fn new(options: &SandboxBuilder) -> Self {
+    pub(crate) fn new(options: &SandboxBuilder, variants: Arc<VariantCell>) -> Self {
         let factors = HashMap::from([(USER_TOTP.to_owned(), Factor { enrolled: true, last_step: None })]);
         Self {
             ticket_ttl: options.ticket_ttl,
             max_code_attempts: options.max_code_attempts,
             idle_timeout: options.oms_idle_timeout,
-            totp_period: options.oms_totp_period.as_secs().max(1),
-            variant: Mutex::new(options.oms_variant),
+            variants,
             event_burst: AtomicU32::new(0),
             error_frames: AtomicBool::new(false),
             factors: Mutex::new(factors),
@@ -266,17 +232,17 @@ impl OmsState {
         self.error_frames.store(on, Ordering::Relaxed);
     }
 
-    pub(crate) fn set_variant(&self, variant: OmsVariant) {
-        *lock(&self.variant) = variant;
+    /// The TOTP step in seconds (`oms.totp-period`).
+    fn totp_period(&self) -> u64 {
+        self.variants.get().oms_totp_period.as_secs().max(1)
     }
 
-    fn variant(&self) -> OmsVariant {
-        *lock(&self.variant)
-    }
-
-    /// A user id as the variant writes it in login replies.
+    /// A user id as `oms.user-id` writes it in login and resume replies.
     fn user_id(&self, account: &Account) -> Value {
-        if self.variant().user_id_as_string { json!(account.id.to_string()) } else { json!(account.id) }
+        match self.variants.get().oms_user_id {
+            UserIdType::String => json!(account.id.to_string()),
+            _ => json!(account.id),
+        }
     }
 
     fn open_session(&self, username: &str, now: Instant) -> String {
@@ -304,8 +270,9 @@ impl OmsState {
         match account.seed {
             Some(seed) if !enrolled => {
                 let mut uri = format!("otpauth://totp/SandboxOMS:{}?secret={seed}&issuer=SandboxOMS", account.name);
-                if self.totp_period != 30 {
-                    uri.push_str(&format!("&period={}", self.totp_period));
+                let period = self.totp_period();
+                if period != 30 {
+                    uri.push_str(&format!("&period={period}"));
                 }
                 uri
             }
@@ -402,11 +369,11 @@ impl OmsState {
     /// Whether `code` is a fresh TOTP code of `account`; records its step, and enrolment, if so.
     fn accept_code(&self, account: &Account, code: &str) -> bool {
         let Some(seed) = account.seed else { return false };
-        let Some(step) = crate::totp::matching_step(seed, code, self.totp_period) else { return false };
+        let Some(step) = crate::totp::matching_step(seed, code, self.totp_period()) else { return false };
         let mut factors = lock(&self.factors);
         let factor = factors.entry(account.name.to_owned()).or_default();
         let replayed = factor.last_step.is_some_and(|last| step <= last);
-        if replayed && !self.variant().allow_totp_replay {
+        if replayed && self.variants.get().oms_totp_replay == Replay::Refuse {
             tracing::debug!(user = account.name, "sandbox refused a replayed TOTP code");
             return false;
         }
@@ -461,7 +428,31 @@ impl OmsState {
         if let Some(token) = token {
             lock(&self.sessions).remove(token);
         }
-        Out::Doc(if self.variant().logout_result_as_string { LOGGED_OUT_V4 } else { LOGGED_OUT })
+        Out::Doc(match self.variants.get().oms_logout_result {
+            LogoutResult::String => LOGGED_OUT_V4,
+            _ => LOGGED_OUT,
+        })
+    }
+
+    /// The `Ping` reply `oms.ping` asks for.
+    fn pong(&self) -> Out {
+        Out::Doc(match self.variants.get().oms_ping {
+            PingReply::String => PONG_STRING,
+            _ => PONG,
+        })
+    }
+
+    /// `GetUserInfo` for a private call signed with the API-key headers instead of `aptoken`, as
+    /// ccxt's `ndax` sends it without a session (`oms.api-key-calls=any`; each nonce once), or
+    /// "Not Authorized".
+    fn signed_user_info(&self, signed: &Signed) -> Out {
+        if self.variants.get().oms_api_key_calls != ApiKeyCalls::Any {
+            return Out::Doc(NOT_AUTHORIZED);
+        }
+        match self.api_keys.check(signed).and_then(|id| ACCOUNTS.iter().find(|a| a.id == id)) {
+            Some(account) => account.info().into(),
+            None => Out::Doc(NOT_AUTHORIZED),
+        }
     }
 
     /// `AddUserAPIKey`, `GetUserAPIKeys` or `RemoveUserAPIKey` (`oms_api_key`) for the session's
@@ -530,7 +521,7 @@ impl Out {
 
 /// Looks a key up whatever its case, as the real gateway does.
 fn field<'a>(payload: &'a Value, key: &str) -> Option<&'a str> {
-    payload.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).and_then(|(_, v)| v.as_str())
+    crate::field_ci(payload, key).and_then(Value::as_str)
 }
 
 /// The documented functions, by their canonical names (docs/protocols/oms.md, AuthenticateUser to
@@ -673,7 +664,7 @@ fn handle(s: &Shared, conn: &mut Connection, name: &str, payload: &Value) -> Out
             conn.pending = None;
             return oms.logout(conn.token.take().as_deref());
         }
-        Some("Ping") => Out::Doc(PONG),
+        Some("Ping") => oms.pong(),
         Some("GetUserInfo") => oms.user_info(conn.token.as_deref(), now),
         Some(f @ ("AddUserAPIKey" | "GetUserAPIKeys" | "RemoveUserAPIKey")) => {
             oms.manage_api_keys(f, conn.token.as_deref(), payload, now)
@@ -696,24 +687,43 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((user.to_owned(), password.to_owned()))
 }
 
-/// `/AP/{Function}` over HTTP (docs/protocols/oms.md#frames): any case of `AP` and of the function name.
+/// The payload of an HTTP call: the query string's parameters, then the JSON body's keys over
+/// them. The documents send a JSON body with POST; ccxt's `ndax` sends every call as a GET with
+/// the payload in the query (`GET /AP/Authenticate2FA?Code=…`), and both are served.
+fn http_payload(uri: &Uri, body: &[u8]) -> Value {
+    let mut payload = serde_json::Map::new();
+    if let Ok(Query(pairs)) = Query::<Vec<(String, String)>>::try_from_uri(uri) {
+        payload.extend(pairs.into_iter().map(|(k, v)| (k, Value::String(v))));
+    }
+    if let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) {
+        payload.extend(fields);
+    }
+    Value::Object(payload)
+}
+
+/// `/AP/{Function}` over HTTP (docs/protocols/oms.md#frames): any case of `AP` and of the function name, as `GET` or
+/// `POST`; a function the sandbox does not serve answers the generic "Operation Not Supported"
+/// (106) with 200, as over the WebSocket.
 async fn http_call(
     State(s): State<Arc<Shared>>,
     Path((ap, function)): Path<(String, String)>,
     method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(function) = canonical(&function).filter(|_| ap.eq_ignore_ascii_case("AP")) else {
+    if !ap.eq_ignore_ascii_case("AP") {
         return StatusCode::NOT_FOUND.into_response();
-    };
+    }
+    let function = canonical(&function).filter(|_| method == Method::GET || method == Method::POST);
+    let Some(function) = function else { return Out::Doc(NOT_SUPPORTED).into_response() };
     let oms = &s.oms;
     let now = s.clock.now();
+    let payload = http_payload(&uri, &body);
     let aptoken = header(&headers, "aptoken");
     let reply = match function {
-        // The v4 prose says POST, its samples GET: both are served
-        // (docs/protocols/oms.md#authenticateuser).
-        "AuthenticateUser" | "Authenticate" if method == Method::GET || method == Method::POST => {
+        // The v4 prose says POST, its samples GET: both are served (docs/protocols/oms.md#authenticateuser).
+        "AuthenticateUser" | "Authenticate" => {
             s.stats.hit("oms.http.authenticate");
             // The API-key headers (`oms_api_key`), else `Authorization`.
             if let Some(signed) = Signed::from_headers(&headers) {
@@ -728,9 +738,8 @@ async fn http_call(
             }
             reply.into()
         }
-        "Authenticate2FA" if method == Method::POST => {
+        "Authenticate2FA" => {
             s.stats.hit("oms.http.authenticate2fa");
-            let payload = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
             let code = field(&payload, "Code").unwrap_or_default();
             let token = header(&headers, "pending2fatoken").unwrap_or_default();
             let mut pending_map = lock(&oms.pending_http);
@@ -741,22 +750,23 @@ async fn http_call(
             }
             reply
         }
-        "LogOut" if method == Method::POST => {
+        "LogOut" => {
             s.stats.hit("oms.http.logout");
             oms.logout(aptoken)
         }
-        "Ping" => Out::Doc(PONG),
-        "GetUserInfo" if method == Method::POST || method == Method::GET => {
+        "Ping" => oms.pong(),
+        "GetUserInfo" => {
             s.stats.hit("oms.http.userinfo");
-            oms.user_info(aptoken, now)
+            match (aptoken, Signed::from_headers(&headers)) {
+                (None, Some(signed)) => oms.signed_user_info(&signed),
+                _ => oms.user_info(aptoken, now),
+            }
         }
-        f @ ("AddUserAPIKey" | "GetUserAPIKeys" | "RemoveUserAPIKey") if method == Method::POST => {
+        f @ ("AddUserAPIKey" | "GetUserAPIKeys" | "RemoveUserAPIKey") => {
             s.stats.hit("oms.http.api_keys");
-            let payload = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
             oms.manage_api_keys(f, aptoken, &payload, now)
         }
-        // WebAuthenticateUser is "not applicable in HTTP" (docs/protocols/oms.md#webauthenticateuser);
-        // wrong methods likewise.
+        // WebAuthenticateUser is "not applicable in HTTP" (docs/protocols/oms.md#webauthenticateuser).
         _ => Out::Doc(NOT_SUPPORTED),
     };
     reply.into_response()

@@ -1,6 +1,9 @@
 //! NCR Aloha Online Ordering: `POST /v1/Authenticate/2FA?sendEmail=`, `GET /v1/Authenticate/2FA`,
 //! `POST /v1/Authenticate/2FA/Refresh`, the guest login `POST /v1/Authenticate/Guest?sendEmail=`,
-//! and one protected endpoint, `GET /v1/Customers/me`.
+//! the legacy `POST /v1/Authenticate` (the bare customer GUID), and one protected endpoint,
+//! `GET /v1/Customers/me`. As ASP.NET Web API does, routes, query names and body keys match
+//! without regard to case, and so does the `Bearer` scheme (RFC 7235 §2.1); a request body may be
+//! DataContract XML as well as JSON, as the help pages document for every call.
 //!
 //! The sandbox answers as NCR's help pages document; where they are silent it offers each
 //! plausible variant as a knob, never the client's guess: whether a guest gets a second factor
@@ -29,7 +32,7 @@ use base64::{Engine as _, engine::general_purpose::STANDARD};
 use rand::Rng as _;
 use serde_json::{Value, json};
 
-use crate::{Delivery, SandboxBuilder, Shared, header, lock, random_token};
+use crate::{Delivery, SandboxBuilder, Shared, field_ci, header, lock, random_token};
 
 /// The company code the sandbox knows.
 pub const COMPANY_CODE: &str = "SANDBOX001";
@@ -130,8 +133,6 @@ pub(crate) struct OnlineState {
     refresh: Mutex<HashMap<String, (String, String)>>,
     devices: Mutex<HashMap<String, String>>,
     locked: Mutex<HashSet<String>>,
-    guest_login: Mutex<GuestLogin>,
-    placement: Mutex<TokenPlacement>,
 }
 
 impl OnlineState {
@@ -144,17 +145,7 @@ impl OnlineState {
             refresh: Mutex::default(),
             devices: Mutex::default(),
             locked: Mutex::new(HashSet::from([CUSTOMER_LOCKED.to_owned()])),
-            guest_login: Mutex::default(),
-            placement: Mutex::default(),
         }
-    }
-
-    pub(crate) fn set_guest_login(&self, answer: GuestLogin) {
-        *lock(&self.guest_login) = answer;
-    }
-
-    pub(crate) fn set_token_placement(&self, placement: TokenPlacement) {
-        *lock(&self.placement) = placement;
     }
 
     pub(crate) fn set_locked(&self, email: &str, locked: bool) {
@@ -192,6 +183,7 @@ impl OnlineState {
 
 pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new()
+        .route("/v1/Authenticate", post(legacy_login))
         .route("/v1/Authenticate/2FA", post(login).get(verify))
         .route("/v1/Authenticate/2FA/Refresh", post(refresh))
         .route("/v1/Authenticate/Guest", post(guest))
@@ -256,22 +248,44 @@ fn result(headers: &HeaderMap, status: StatusCode, root: &str, fields: &Value) -
     (status, axum::Json(body)).into_response()
 }
 
+/// A request body as JSON, or as DataContract XML when `Content-Type` says XML (NCR documents both
+/// for every call); `None` when it is neither.
+fn body_fields(headers: &HeaderMap, body: &[u8]) -> Option<Value> {
+    if header(headers, "content-type").is_some_and(|t| t.contains("xml")) {
+        return crate::xml_body::fields(std::str::from_utf8(body).ok()?);
+    }
+    serde_json::from_slice(body).ok()
+}
+
+/// The checks both customer logins make: the integrator, a JSON body with `Email` and `Password`
+/// (names in any case), the right password (401 otherwise), an account not locked (403): the
+/// body, or the refusal.
+fn customer_login(s: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Value, Box<Response>> {
+    if !integrator_ok(headers) {
+        return Err(Box::new(denied()));
+    }
+    let Some(body) = body_fields(headers, body) else { return Err(Box::new(invalid())) };
+    let field = |k: &str| field_ci(&body, k).and_then(Value::as_str).filter(|v| !v.is_empty());
+    let (Some(email), Some(password)) = (field("Email"), field("Password")) else { return Err(Box::new(invalid())) };
+    if method_of(email).is_none() || password != PASSWORD {
+        return Err(Box::new(message(StatusCode::UNAUTHORIZED, "Invalid email or password.")));
+    }
+    if s.online.is_locked(email) {
+        return Err(Box::new(message(StatusCode::FORBIDDEN, "The account is locked.")));
+    }
+    Ok(body)
+}
+
 /// `sendEmail` is accepted and ignored: the sandbox's setup data is in the `id_token` either way.
 async fn login(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     s.stats.hit("onlineordering.login");
-    if !integrator_ok(&headers) {
-        return denied();
-    }
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else { return invalid() };
-    let field = |k: &str| body.get(k).and_then(Value::as_str).filter(|v| !v.is_empty());
-    let (Some(email), Some(password)) = (field("Email"), field("Password")) else { return invalid() };
-    let Some(method) = method_of(email).filter(|_| password == PASSWORD) else {
-        return message(StatusCode::UNAUTHORIZED, "Invalid email or password.");
+    let body = match customer_login(&s, &headers, &body) {
+        Ok(body) => body,
+        Err(refusal) => return *refusal,
     };
+    let field = |k: &str| field_ci(&body, k).and_then(Value::as_str).filter(|v| !v.is_empty());
+    let (Some(email), Some(method)) = (field("Email"), field("Email").and_then(method_of)) else { return invalid() };
     let state = &s.online;
-    if state.is_locked(email) {
-        return message(StatusCode::FORBIDDEN, "The account is locked.");
-    }
     let now = s.clock.now();
     let remembered = field("DeviceId").is_some_and(|d| lock(&state.devices).get(d).is_some_and(|e| e == email));
     if method == Method::None || remembered {
@@ -293,6 +307,25 @@ async fn login(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) ->
     lock(&state.pending)
         .insert(email.to_owned(), Pending { guest: false, code, expires: now + state.ticket_ttl, wrong: 0 });
     see_other(&headers, Value::String(random_token()), &claims)
+}
+
+/// The legacy `POST v1/Authenticate` with `InLogin {Email, Password}` (the production help; NCR's
+/// own C# demo calls it): the customer's GUID alone, `"…"` as JSON or
+/// `<guid xmlns="http://schemas.microsoft.com/2003/10/Serialization/">…</guid>` as XML. It asks
+/// for no second factor (the call predates it), and refuses wrong credentials with 401 and a
+/// locked customer with 403 as the 2FA login does (both inferred: the page lists no errors).
+async fn legacy_login(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    s.stats.hit("onlineordering.legacy_login");
+    let body = match customer_login(&s, &headers, &body) {
+        Ok(body) => body,
+        Err(refusal) => return *refusal,
+    };
+    let id = customer_id(field_ci(&body, "Email").and_then(Value::as_str).unwrap_or_default());
+    if header(&headers, "accept").is_some_and(|a| a.contains("xml")) {
+        let xml = format!(r#"<guid xmlns="http://schemas.microsoft.com/2003/10/Serialization/">{id}</guid>"#);
+        return (StatusCode::OK, [(header::CONTENT_TYPE, "application/xml; charset=utf-8")], xml).into_response();
+    }
+    (StatusCode::OK, axum::Json(Value::String(id))).into_response()
 }
 
 /// Mails a fresh six-digit code to `email` and returns it.
@@ -334,17 +367,17 @@ async fn guest(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) ->
     if !integrator_ok(&headers) {
         return denied();
     }
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else { return invalid() };
-    let Some(email) = body.get("Email").and_then(Value::as_str).filter(|v| !v.trim().is_empty()) else {
+    let Some(body) = body_fields(&headers, &body) else { return invalid() };
+    let Some(email) = field_ci(&body, "Email").and_then(Value::as_str).filter(|v| !v.trim().is_empty()) else {
         return invalid();
     };
-    if body.get("DeviceId").is_some_and(|d| !d.is_string() && !d.is_null()) {
+    if field_ci(&body, "DeviceId").is_some_and(|d| !d.is_string() && !d.is_null()) {
         return invalid();
     }
     let state = &s.online;
     let now = s.clock.now();
     let claims = json!({ "CustomerId": guest_id(email), "LoyaltyId": "" });
-    if *lock(&state.guest_login) == GuestLogin::Direct {
+    if s.variants().oo_guest_login == GuestLogin::Direct {
         return result(&headers, StatusCode::OK, "GenerateCodeResult", &state.issue(email, now, claims));
     }
     let code = Some(mail_code(&s, email));
@@ -364,9 +397,11 @@ async fn verify(
     if !integrator_ok(&headers) {
         return denied();
     }
+    // ASP.NET Web API binds query names without regard to case.
+    let q: HashMap<String, String> = q.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
     let param = |k: &str| q.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let (Some(email), Some(code)) = (param("email"), param("code")) else { return invalid() };
-    let remember = param("rememberMe").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let remember = param("rememberme").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     if remember && param("nickname").is_none() {
         return invalid();
     }
@@ -404,9 +439,8 @@ async fn refresh(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) 
     if !integrator_ok(&headers) {
         return denied();
     }
-    let Some(token) = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|b| b.get("RefreshToken").and_then(Value::as_str).map(str::to_owned))
+    let Some(token) = body_fields(&headers, &body)
+        .and_then(|b| field_ci(&b, "RefreshToken").and_then(Value::as_str).map(str::to_owned))
     else {
         return invalid();
     };
@@ -430,11 +464,10 @@ async fn refresh(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) 
 async fn me(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     s.stats.hit("onlineordering.me");
     let basic = integrator();
-    let (token, integrator_ok) = match &*lock(&s.online.placement) {
-        TokenPlacement::BearerWithCustomAuth => (
-            header(&headers, "authorization").and_then(|v| v.strip_prefix("Bearer ")).map(str::to_owned),
-            header(&headers, "x-api-custom-auth") == Some(basic.as_str()),
-        ),
+    let (token, integrator_ok) = match &s.variants().oo_token_placement {
+        TokenPlacement::BearerWithCustomAuth => {
+            (crate::bearer(&headers).map(str::to_owned), header(&headers, "x-api-custom-auth") == Some(basic.as_str()))
+        }
         TokenPlacement::Header(name) => {
             (header(&headers, name).map(str::to_owned), header(&headers, "authorization") == Some(basic.as_str()))
         }

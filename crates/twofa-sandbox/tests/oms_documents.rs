@@ -8,10 +8,7 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async, tungstenite::Message};
-use twofa_sandbox::{
-    Sandbox,
-    oms::{self, OmsVariant},
-};
+use twofa_sandbox::{Sandbox, Variants, oms};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -53,6 +50,13 @@ fn seed_code(seed: &str, period: u64) -> String {
     totp.generate(now).to_string()
 }
 
+/// The default variants with `spec` (`KEY=VALUE`) applied.
+fn variant(spec: &str) -> Variants {
+    let mut variants = Variants::default();
+    variants.set(spec).unwrap();
+    variants
+}
+
 fn password(user: &str) -> Value {
     json!({ "UserName": user, "Password": oms::PASSWORD })
 }
@@ -89,8 +93,15 @@ async fn gateway_paths_match_any_case_with_or_without_a_trailing_slash() {
         assert_eq!(response.status(), 200, "{path}");
         assert_eq!(response.text().await.unwrap(), oms::LOGGED_OUT, "{path}");
     }
+    // An unknown function is the generic 106 with 200, as over the WebSocket (issue 26); a path
+    // outside `/AP/` is no gateway's.
     let unknown = http.post(format!("http://{base}/AP/NoSuchCall")).send().await.unwrap();
-    assert_eq!(unknown.status(), 404);
+    assert_eq!(
+        (unknown.status(), unknown.text().await.unwrap()),
+        (reqwest::StatusCode::OK, oms::NOT_SUPPORTED.to_owned())
+    );
+    let elsewhere = http.post(format!("http://{base}/XY/NoSuchCall")).send().await.unwrap();
+    assert_eq!(elsewhere.status(), 404);
 }
 
 /// docs/protocols/oms.md#webauthenticateuser and AlphaPoint's "Authenticate2FA" API page: `twoFAToken` is
@@ -148,7 +159,7 @@ async fn logout_needs_no_session() {
     let http = reqwest::Client::new().post(format!("{}/AP/LogOut", sandbox.oms_http_url())).body("{}");
     assert_eq!(http.send().await.unwrap().text().await.unwrap(), oms::LOGGED_OUT);
 
-    sandbox.set_oms_variant(OmsVariant::default().logout_result_as_string(true));
+    sandbox.set_variants(variant("oms.logout-result=string"));
     assert_eq!(ws.call("LogOut", json!({})).await, (1, oms::LOGGED_OUT_V4.to_owned()));
 }
 
@@ -236,7 +247,7 @@ async fn a_replayed_totp_code_is_refused() {
     second.json("WebAuthenticateUser", password(oms::USER_TOTP)).await;
     assert_eq!(second.json("Authenticate2FA", json!({ "Code": code })).await, json!({ "Authenticated": false }));
 
-    sandbox.set_oms_variant(OmsVariant::default().allow_totp_replay(true));
+    sandbox.set_variants(variant("oms.totp-replay=allow"));
     assert_eq!(second.json("Authenticate2FA", json!({ "Code": code })).await["Authenticated"], true);
 }
 
@@ -290,7 +301,10 @@ async fn session_tokens_resume_on_a_new_socket() {
     let mut stranger = Ws::open(&sandbox.oms_ws_url()).await;
     let refused = stranger.json("WebAuthenticateUser", json!({ "SessionToken": "nope" })).await;
     assert_eq!(refused, json!({ "Authenticated": false, "errormsg": "Invalid session token" }));
-    sandbox.set_oms_variant(OmsVariant::default().user_id_as_string(true));
+    // `UserId` is a string, as documented (notbank refuses a number), unless `oms.user-id=number`.
     let mut again = Ws::open(&sandbox.oms_ws_url()).await;
     assert_eq!(again.json("WebAuthenticateUser", json!({ "SessionToken": token })).await["UserId"], "1");
+    sandbox.set_variants(variant("oms.user-id=number"));
+    let mut again = Ws::open(&sandbox.oms_ws_url()).await;
+    assert_eq!(again.json("WebAuthenticateUser", json!({ "SessionToken": token })).await["UserId"], 1);
 }

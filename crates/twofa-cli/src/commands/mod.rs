@@ -78,7 +78,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Logout { profile, all } => logout::logout(&ctx, profile, all).await,
         Command::Oms { command: OmsCommand::ApiKey(command) } => api_key::api_key(&ctx, command).await,
         #[cfg(feature = "sandbox")]
-        Command::Sandbox { port } => sandbox::run(printer, port).await,
+        Command::Sandbox { port, variants } => sandbox::run(printer, port, &variants).await,
         Command::Serve(args) => serve::run(&ctx, *args).await,
         Command::Proxy(args) => proxy::run(&ctx, *args).await,
         Command::Totp { secret_env } => totp::totp(&ctx, &secret_env),

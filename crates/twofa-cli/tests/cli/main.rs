@@ -12,6 +12,7 @@ mod oms_api_key;
 mod origin;
 mod proxy;
 mod redis_store;
+mod sandbox_command;
 mod secret_command;
 mod serve;
 mod server_text;

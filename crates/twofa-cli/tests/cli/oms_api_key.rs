@@ -154,7 +154,9 @@ fn traced(e: &Env, args: &[&str]) -> Output {
 async fn oms_api_key_create_log_in_with_it_list_remove_and_it_is_refused() {
     let e = env().await;
     // One TOTP user logs in over both gateways within one time step.
-    e.sandbox.set_oms_variant(twofa_sandbox::oms::OmsVariant::default().allow_totp_replay(true));
+    let mut variants = e.sandbox.variants();
+    variants.oms_totp_replay = twofa_sandbox::variants::Replay::Allow;
+    e.sandbox.set_variants(variants);
     for (url, profile, bot) in
         [(e.sandbox.oms_ws_url(), "oms-ws", "bot-ws"), (e.sandbox.oms_http_url(), "oms-http", "bot-http")]
     {
