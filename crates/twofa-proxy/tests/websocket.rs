@@ -422,3 +422,32 @@ async fn a_client_that_sends_no_apex_frame_is_closed_and_nothing_reaches_the_gat
     assert_eq!(stats.requests("oms.ws.WebAuthenticateUser"), 5);
     proxy.shutdown().await;
 }
+
+#[tokio::test]
+async fn events_and_other_replies_reach_the_client_as_the_gateway_sent_them() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let proxy = relay_proxy(password_flow(&sandbox.oms_ws_url(), demo::USER_NO_2FA), |b| b).await;
+    let mut client = connect(&proxy).await;
+    assert_eq!(payload(&call(&mut client, 2, "Ping", json!({})).await)["msg"], "PONG");
+    sandbox.set_oms_event_burst(4); // before each reply: events under its number, replies under others
+    let request = json!({ "m": 0, "i": 6, "n": "GetUserInfo", "o": "{}" });
+    client.send(Message::text(request.to_string())).await.unwrap();
+    let mut seen = Vec::new();
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), client.next()).await.unwrap().unwrap().unwrap();
+        let frame: Value = serde_json::from_str(message.as_text().unwrap()).unwrap();
+        seen.push((
+            frame["m"].as_u64().unwrap(),
+            frame["i"].as_u64().unwrap(),
+            frame["n"].as_str().unwrap().to_owned(),
+        ));
+        if frame["m"] == 1 && frame["i"] == 6 {
+            break;
+        }
+    }
+    let event = (3, 6, "LevelOneUpdateEvent".to_owned());
+    assert_eq!(seen.iter().filter(|f| **f == event).count(), 2, "{seen:?}");
+    assert_eq!(seen.iter().filter(|f| f.0 == 1 && f.2 == "GetInstruments").count(), 2, "{seen:?}");
+    assert_eq!(seen.last(), Some(&(1, 6, "GetUserInfo".to_owned())));
+    proxy.shutdown().await;
+}
