@@ -21,7 +21,7 @@ use crate::{
     OmsBuilder, Transport,
     api_key::ApiKeyLogin,
     wire::{Call, Outcome, Reply},
-    ws::Connection,
+    ws::{BoundedWebSocket, Connection, Transport as WsTransport},
 };
 
 /// The provider name sessions and challenges carry.
@@ -222,7 +222,47 @@ impl OmsFlow {
     }
 
     async fn connect(&self) -> Result<Connection, Error> {
-        Connection::open(&self.endpoint, self.http.tls_config(), self.connect_timeout, self.timeout).await
+        Connection::open(&self.gateway_url(), self.http.tls_config(), self.connect_timeout, self.timeout).await
+    }
+
+    /// The WebSocket gateway's URL: the endpoint itself over WebSocket; over HTTP the
+    /// `WSGateway` beside `/AP/` (`https://host/` → `wss://host/WSGateway`, `http` → `ws`).
+    pub fn gateway_url(&self) -> Url {
+        if self.transport == Transport::WebSocket {
+            return self.endpoint.clone();
+        }
+        let mut url = self.endpoint.join("WSGateway").unwrap_or_else(|_| self.endpoint.clone());
+        let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
+        // `http(s)` → `ws(s)`: both are special schemes, so the change is always accepted.
+        let _ = url.set_scheme(scheme);
+        url
+    }
+
+    /// Opens a WebSocket to the [gateway](OmsFlow::gateway_url) and logs it in for a relay: with
+    /// an API key, `AuthenticateUser` with a fresh signature; else `WebAuthenticateUser
+    /// {SessionToken}` with `session` (no code, no password). Returns the socket and the session
+    /// the gateway answered with (its user id and OMS id, for replies the relay gives itself).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionExpired`] when the gateway refuses the session token; [`Error::InvalidApiKey`],
+    /// transport and protocol errors as for a login.
+    pub async fn open_relay_socket(
+        &self,
+        session: &Session,
+    ) -> Result<(BoundedWebSocket<WsTransport>, Session), Error> {
+        session.ensure_issued_by(PROVIDER, &self.origin)?;
+        let (conn, session) = match &self.credentials {
+            Credentials::ApiKey(key) => {
+                let mut conn = self.connect().await?;
+                let payload = key.sign(self.clock.now())?.payload(&key.key);
+                let reply = conn.call("AuthenticateUser", &payload).await?;
+                let session = self.session_of(Reply::parse(reply.as_bytes())?.outcome(Call::KeyLogin)?)?;
+                (conn, session)
+            }
+            Credentials::Password { .. } => self.reconnect(session).await?,
+        };
+        Ok((conn.into_socket(), session))
     }
 
     /// A new connection authenticated with the session token.

@@ -1,25 +1,47 @@
 //! The APEX message frame: `{"m": type, "i": sequence, "n": function, "o": "<JSON as a string>"}`.
 //!
 //! `o` is JSON encoded *twice*: the payload is serialized, and that text is the value of `o`.
+//!
+//! Public so that a relay (`twofa-proxy`) reads and writes the frames the flow does.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use twofa_core::Error;
 
 /// A request from the client.
-pub(crate) const REQUEST: u8 = 0;
+pub const REQUEST: u8 = 0;
 /// The reply to a request, with the request's sequence number.
-pub(crate) const REPLY: u8 = 1;
+pub const REPLY: u8 = 1;
 /// An error answer to a request.
-pub(crate) const ERROR: u8 = 5;
+pub const ERROR: u8 = 5;
 
 /// A decoded frame; `o` is the payload text, still to be parsed as JSON.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Frame {
+#[non_exhaustive]
+pub struct Frame {
+    /// The message type: [`REQUEST`], [`REPLY`], [`ERROR`], or 2–4 for events.
     pub m: u8,
+    /// The sequence number; a reply carries its request's.
     pub i: u64,
+    /// The function name.
     pub n: String,
+    /// The payload as JSON text.
     pub o: String,
+}
+
+impl Frame {
+    /// A frame of type `m` numbered `i` for `function`, with `payload` as its JSON text.
+    pub fn new(m: u8, i: u64, function: impl Into<String>, payload: impl Into<String>) -> Self {
+        Self { m, i, n: function.into(), o: payload.into() }
+    }
+
+    /// The frame as a WebSocket text message, `o` as a string (encoded twice), as the gateway
+    /// documents it: what is sent is exactly what was decoded.
+    pub fn to_text(&self) -> String {
+        let out = Out { m: self.m, i: self.i, n: &self.n, o: self.o.clone() };
+        // Serializing a struct of integers and strings cannot fail.
+        serde_json::to_string(&out).unwrap_or_default()
+    }
 }
 
 #[derive(Serialize)]
@@ -41,14 +63,16 @@ struct In {
 }
 
 /// A request frame for `function` with `payload`.
-pub(crate) fn encode(i: u64, function: &str, payload: &Value) -> String {
-    let out = Out { m: REQUEST, i, n: function, o: payload.to_string() };
-    // Serializing a struct of integers and strings cannot fail.
-    serde_json::to_string(&out).unwrap_or_default()
+pub fn encode(i: u64, function: &str, payload: &Value) -> String {
+    Frame::new(REQUEST, i, function, payload.to_string()).to_text()
 }
 
 /// Parses a frame. `o` is accepted as the documented string, or as an object some gateways send.
-pub(crate) fn decode(text: &str) -> Result<Frame, Error> {
+///
+/// # Errors
+///
+/// [`Error::UnexpectedResponse`] for text that is not a frame (a duplicate key included).
+pub fn decode(text: &str) -> Result<Frame, Error> {
     let frame: In = serde_json::from_str(text)
         .map_err(|_| Error::unexpected(None, "a WebSocket message that is not an APEX frame"))?;
     let o = match frame.o {
@@ -76,6 +100,13 @@ mod tests {
     fn object_and_missing_payloads_are_tolerated() {
         assert_eq!(decode(r#"{"m":1,"i":4,"n":"LogOut","o":{"result":true}}"#).unwrap().o, r#"{"result":true}"#);
         assert_eq!(decode(r#"{"m":3,"i":9}"#).unwrap().o, "");
+    }
+
+    #[test]
+    fn to_text_writes_back_what_was_decoded_with_o_as_a_string() {
+        let frame = decode(r#"{"i":7,"n":"GetUserInfo","m":0,"o":{"OMSId":1}}"#).unwrap();
+        assert_eq!(frame.to_text(), r#"{"m":0,"i":7,"n":"GetUserInfo","o":"{\"OMSId\":1}"}"#);
+        assert!(decode(r#"{"m":0,"i":2,"n":"Ping","n":"LogOut","o":"{}"}"#).is_err(), "duplicate keys are refused");
     }
 
     proptest::proptest! {

@@ -56,13 +56,16 @@ mod api_key;
 mod api_keys;
 mod config;
 mod flow;
-mod frame;
+pub mod frame;
 mod wire;
 mod ws;
 
 pub use api_keys::{ApiKeyEntry, ApiKeys, NewApiKey, Permission};
 pub use config::{DEFAULT_IDLE_TIMEOUT, OmsBuilder, Transport};
 pub use flow::{OmsFlow, PROVIDER, SESSION_HEADER};
+pub use ws::{
+    BoundedWebSocket, HandshakeBudget, MAX_HANDSHAKE_BYTES, MAX_UNSENT_PONG_BYTES, Transport as GatewayTransport,
+};
 
 /// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`); not a stable API.
 #[cfg(any(test, feature = "fuzzing"))]

@@ -36,25 +36,126 @@ use crate::frame::{ERROR, REPLY, decode, encode};
 /// every Ping with a Pong; a server that floods Pings and never reads would otherwise grow our
 /// write queue without bound (the kernel's socket buffers come before this, so a healthy but slow
 /// connection never gets near it).
-pub(crate) const MAX_UNSENT_PONG_BYTES: usize = 256 * 1024;
+pub const MAX_UNSENT_PONG_BYTES: usize = 256 * 1024;
 
 /// The most bytes read before the gateway's upgrade answer is complete. An answer is a status line
 /// and a handful of headers (a few hundred bytes); `tokio-websockets` has no bound of its own on its
 /// size and re-parses the whole buffer at every read, so a header line that never ends would grow
 /// the client and its CPU time until the connect timeout. (The number of headers is bounded by the
 /// library: more than 25 is a parse error.)
-pub(crate) const MAX_HANDSHAKE_BYTES: usize = 16 * 1024;
+pub const MAX_HANDSHAKE_BYTES: usize = 16 * 1024;
 
-/// The transport under the WebSocket: TCP or TLS, read through a byte budget during the upgrade.
-type Transport = HandshakeBudget<MaybeTlsStream<TcpStream>>;
+/// The transport under the gateway's WebSocket: TCP or TLS, read through a byte budget during
+/// the upgrade.
+pub type Transport = HandshakeBudget<MaybeTlsStream<TcpStream>>;
+
+/// A WebSocket whose Pings cannot pile up Pongs: the library answers every Ping with a Pong, and
+/// a peer that floods Pings and never reads would otherwise grow the write queue without bound.
+/// [`BoundedWebSocket::next_message`] drops the connection past [`MAX_UNSENT_PONG_BYTES`].
+pub struct BoundedWebSocket<S> {
+    stream: WebSocketStream<S>,
+    /// Pong bytes queued since the write queue was last seen empty (an upper bound).
+    unsent_pongs: usize,
+}
+
+impl<S> std::fmt::Debug for BoundedWebSocket<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoundedWebSocket").field("unsent_pongs", &self.unsent_pongs).finish_non_exhaustive()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> BoundedWebSocket<S> {
+    /// Wraps an open WebSocket.
+    pub fn new(stream: WebSocketStream<S>) -> Self {
+        Self { stream, unsent_pongs: 0 }
+    }
+
+    /// The next message that is not a Ping (Pings are answered by the library, within the
+    /// Pong budget); `None` once the connection is closed. A Close is returned, and answered.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Transport`] for an I/O failure, [`Error::UnexpectedResponse`] for a protocol
+    /// violation, a message over the size limit, or a Ping flood.
+    pub async fn next_message(&mut self) -> Option<Result<Message, Error>> {
+        loop {
+            let message = match self.stream.next().await? {
+                Ok(message) => message,
+                Err(e) => return Some(Err(ws_error(e))),
+            };
+            if !message.is_ping() {
+                return Some(Ok(message));
+            }
+            if let Err(e) = self.pong_queued(message.as_payload().len()).await {
+                return Some(Err(e));
+            }
+        }
+    }
+
+    /// Sends `message` and flushes it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Transport`] when the connection fails or is closed.
+    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        self.stream.send(message).await.map_err(ws_error)?;
+        self.unsent_pongs = 0;
+        Ok(())
+    }
+
+    /// After a failed read: sends the Close the library queued for the failure (1009 for a
+    /// message too large, 1002 for a protocol violation), ends our writing, then reads and drops
+    /// what the peer still sends, up to `limit` bytes and `wait` — so that the peer reads the
+    /// Close instead of a reset for the bytes left unread.
+    pub async fn close_after_error(&mut self, wait: Duration, limit: usize) {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let _ = tokio::time::timeout(wait, async {
+            if self.stream.flush().await.is_err() {
+                return;
+            }
+            let io = self.stream.get_mut();
+            let _ = io.shutdown().await;
+            let mut buf = [0u8; 4096];
+            let mut left = limit;
+            while left > 0 {
+                match io.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => left = left.saturating_sub(n),
+                }
+            }
+        })
+        .await;
+    }
+
+    /// Accounts for the Pong the library queued for a Ping of `len` bytes: if the queue cannot be
+    /// written out now, the bytes add up, and past [`MAX_UNSENT_PONG_BYTES`] the peer is
+    /// flooding us without reading.
+    async fn pong_queued(&mut self, len: usize) -> Result<(), Error> {
+        let stream = &mut self.stream;
+        match std::future::poll_fn(|cx| Poll::Ready(stream.poll_flush_unpin(cx))).await {
+            Poll::Ready(Ok(())) => self.unsent_pongs = 0,
+            Poll::Ready(Err(e)) => return Err(ws_error(e)),
+            // A client frame of at most 125 bytes: 2 header bytes and a 4-byte mask.
+            Poll::Pending => self.unsent_pongs += len + 6,
+        }
+        if self.unsent_pongs > MAX_UNSENT_PONG_BYTES {
+            return Err(Error::unexpected(
+                None,
+                format!(
+                    "the peer sent Pings faster than it read our Pongs (over {MAX_UNSENT_PONG_BYTES} bytes unsent); \
+                     the connection was dropped"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// A connection and its next sequence number (even, from 2, as APEX recommends).
 pub(crate) struct Connection {
-    stream: WebSocketStream<Transport>,
+    socket: BoundedWebSocket<Transport>,
     next: u64,
     timeout: Duration,
-    /// Pong bytes queued since the write queue was last seen empty (an upper bound).
-    unsent_pongs: usize,
 }
 
 impl std::fmt::Debug for Connection {
@@ -74,7 +175,12 @@ impl Connection {
         let stream = tokio::time::timeout(connect_timeout, connect(url, tls))
             .await
             .map_err(|_| Error::transport(TransportKind::Timeout, "the WebSocket connection timed out"))??;
-        Ok(Self { stream, next: 2, timeout, unsent_pongs: 0 })
+        Ok(Self { socket: BoundedWebSocket::new(stream), next: 2, timeout })
+    }
+
+    /// The WebSocket, for a relay to carry on (the sequence numbers become the relay's business).
+    pub(crate) fn into_socket(self) -> BoundedWebSocket<Transport> {
+        self.socket
     }
 
     /// Calls `function` with `payload` and returns the reply's payload text.
@@ -88,7 +194,7 @@ impl Connection {
         let text = zeroize::Zeroizing::new(encode(i, function, payload));
         let limit = self.timeout;
         let exchange = async {
-            self.stream.send(Message::text(text.as_str().to_owned())).await.map_err(ws_error)?;
+            self.socket.send(Message::text(text.as_str().to_owned())).await?;
             self.reply_to(i, function).await
         };
         tokio::time::timeout(limit, exchange)
@@ -98,11 +204,7 @@ impl Connection {
 
     async fn reply_to(&mut self, i: u64, function: &str) -> Result<String, Error> {
         loop {
-            let message = self.stream.next().await.ok_or_else(closed)?.map_err(ws_error)?;
-            if message.is_ping() {
-                self.pong_queued(message.as_payload().len()).await?;
-                continue;
-            }
+            let message = self.socket.next_message().await.ok_or_else(closed)??;
             if message.is_close() {
                 return Err(closed());
             }
@@ -127,33 +229,10 @@ impl Connection {
         }
     }
 
-    /// Accounts for the Pong the library queued for a Ping of `len` bytes: if the queue cannot be
-    /// written out now, the bytes add up, and past [`MAX_UNSENT_PONG_BYTES`] the server is
-    /// flooding us without reading.
-    async fn pong_queued(&mut self, len: usize) -> Result<(), Error> {
-        let stream = &mut self.stream;
-        match std::future::poll_fn(|cx| Poll::Ready(stream.poll_flush_unpin(cx))).await {
-            Poll::Ready(Ok(())) => self.unsent_pongs = 0,
-            Poll::Ready(Err(e)) => return Err(ws_error(e)),
-            // A client frame of at most 125 bytes: 2 header bytes and a 4-byte mask.
-            Poll::Pending => self.unsent_pongs += len + 6,
-        }
-        if self.unsent_pongs > MAX_UNSENT_PONG_BYTES {
-            return Err(Error::unexpected(
-                None,
-                format!(
-                    "the gateway sent Pings faster than it read our Pongs (over {MAX_UNSENT_PONG_BYTES} bytes unsent); \
-                     the connection was dropped"
-                ),
-            ));
-        }
-        Ok(())
-    }
-
     /// Says goodbye with a Close frame and drops the connection without waiting for the answer (a
     /// gateway that never answers must not hold the caller); a failure changes nothing for the caller.
     pub(crate) async fn close(mut self) {
-        let goodbye = self.stream.send(Message::close(None, ""));
+        let goodbye = self.socket.send(Message::close(None, ""));
         let _ = tokio::time::timeout(self.timeout.min(Duration::from_secs(2)), goodbye).await;
     }
 }
@@ -189,10 +268,11 @@ async fn connect(url: &Url, tls: Arc<ClientConfig>) -> Result<WebSocketStream<Tr
     Ok(stream)
 }
 
-/// A stream that lets at most `left` bytes be read while `left` is `Some`, then fails every read
-/// with [`HandshakeTooLong`]; `None` reads without a bound. Each read is also cut to what is left,
-/// so the upgrade codec never holds more than the budget.
-struct HandshakeBudget<S> {
+/// The transport under the gateway's WebSocket: while the upgrade answer is read, at most
+/// [`MAX_HANDSHAKE_BYTES`] are let through, each read cut to what is left (so the upgrade codec
+/// never holds more), then every read fails; once the socket is open, reads are unbounded (the
+/// messages are bounded instead).
+pub struct HandshakeBudget<S> {
     inner: S,
     left: Option<usize>,
 }

@@ -50,6 +50,8 @@ pub(crate) struct Shared {
     pub(crate) metrics: Metrics,
     /// The address of the last session taken into use, to count renewals.
     pub(crate) last_session: Mutex<usize>,
+    /// The OMS WebSocket relays (upgrades are refused without a gateway).
+    pub(crate) relays: Arc<ws::Relays>,
 }
 
 /// A request body as it goes upstream: kept whole (so it can be sent again), or streamed.
@@ -84,7 +86,7 @@ impl Shared {
             return Ok(self.own_endpoint(own, request.headers()).await);
         }
         if ws::is_upgrade(request.headers()) {
-            return Err(ws::refuse());
+            return self.relays.upgrade(self.as_ref(), request).await;
         }
         self.forward(request, &rest).await
     }
@@ -303,6 +305,16 @@ impl Shared {
         strip_hop_by_hop(&mut parts.headers);
         let body = IdleTimeout::new(body, self.idle_timeout).map_err(|e: BoxError| e).boxed();
         Response::from_parts(parts, body)
+    }
+}
+
+impl ws::Sessions for Shared {
+    fn current_session(&self) -> impl Future<Output = Result<Arc<Session>, Refusal>> + Send {
+        self.session()
+    }
+
+    fn refusal_for(&self, e: &Error) -> Refusal {
+        self.session_refusal(e)
     }
 }
 

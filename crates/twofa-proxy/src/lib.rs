@@ -15,8 +15,11 @@
 //! - listens on loopback TCP (guarded by the random access token in the path and a `Host` check)
 //!   or a `0600` Unix socket; answers `/_twofa/healthz`, `/_twofa/readyz` and `/_twofa/metrics`
 //!   (Prometheus text); finishes in-flight requests on [`RunningProxy::shutdown`];
-//! - refuses WebSocket upgrades for now (501): the OMS WebSocket gateway relay is not built yet;
-//!   the OMS HTTP gateway (`/AP/*` with `aptoken`) goes through like any API.
+//! - for the OMS, relays WebSocket upgrades to the gateway ([`ProxyBuilder::oms_gateway`]): its
+//!   own socket, logged in with the session, frames relayed with `i`/`n` kept, the client's login
+//!   frames answered from the session or refused and never forwarded, every relay bounded in
+//!   message size, queued messages, idle and write time; the OMS HTTP gateway (`/AP/*` with
+//!   `aptoken`) goes through like any API.
 //!
 //! Request heads are parsed by hyper (no HTTP parsing here): a request with both `Content-Length`
 //! and `Transfer-Encoding` is read as chunked with its length dropped and its connection closed
@@ -69,8 +72,8 @@ use tracing::{debug, info, warn};
 use twofa_core::http::HttpOptions;
 pub use twofa_core::{Authenticator, Error, Secret, Session};
 
-pub use crate::headers::CLIENT_CREDENTIAL_HEADERS;
-use crate::{forward::Shared, metrics::Metrics};
+use crate::{forward::Shared, metrics::Metrics, ws::WsLimits};
+pub use crate::{headers::CLIENT_CREDENTIAL_HEADERS, ws::PLACEHOLDER_SESSION_TOKEN};
 
 /// The path prefix of the proxy's own endpoints; no API of the three backends has a path like it.
 pub const OWN_PREFIX: &str = "/_twofa/";
@@ -104,6 +107,13 @@ impl Proxy {
             token: None,
             owner: None,
             shutdown_grace: Duration::from_secs(30),
+            gateway: None,
+            ws_limits: WsLimits {
+                max_message: twofa_core::http::MAX_BODY_BYTES,
+                max_buffered: 64,
+                idle: Duration::from_secs(300),
+                write: Duration::from_secs(30),
+            },
         }
     }
 }
@@ -125,6 +135,8 @@ pub struct ProxyBuilder {
     token: Option<Secret>,
     owner: Option<Secret>,
     shutdown_grace: Duration,
+    gateway: Option<Arc<twofa_oms::OmsFlow>>,
+    ws_limits: WsLimits,
 }
 
 impl fmt::Debug for ProxyBuilder {
@@ -232,6 +244,32 @@ impl ProxyBuilder {
         self
     }
 
+    /// Relays WebSocket upgrades to `flow`'s [gateway](twofa_oms::OmsFlow::gateway_url), logged
+    /// in with the session (`flow` is the profile's, the one the authenticator logs in with).
+    /// Without it, an upgrade is refused (404 `no_websocket`).
+    pub fn oms_gateway(mut self, flow: Arc<twofa_oms::OmsFlow>) -> Self {
+        self.gateway = Some(flow);
+        self
+    }
+
+    /// The relay's memory bounds: the largest message either way (default 1 MiB; a larger one
+    /// closes the relay with 1009), and the most messages queued toward each side (default 64;
+    /// past it the relay stops reading the side that sends, so TCP pushes back).
+    pub fn websocket_limits(mut self, max_message: usize, max_buffered: usize) -> Self {
+        self.ws_limits.max_message = max_message.max(1024);
+        self.ws_limits.max_buffered = max_buffered.max(1);
+        self
+    }
+
+    /// The relay's time bounds: no message on a side for `idle` (default 5 min; APEX clients Ping
+    /// every few seconds) or one write taking longer than `write` (default 30 s: a peer that
+    /// stops reading) ends the relay with 1001.
+    pub fn websocket_timeouts(mut self, idle: Duration, write: Duration) -> Self {
+        self.ws_limits.idle = idle;
+        self.ws_limits.write = write;
+        self
+    }
+
     /// Starts the proxy on `addr`, a loopback address (port 0: any free port).
     ///
     /// # Errors
@@ -248,9 +286,9 @@ impl ProxyBuilder {
         let local = listener.local_addr().map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
         let token = self.token.clone().unwrap_or_else(random_token);
         let base_url = Secret::new(format!("http://{local}/{}/", token.expose_secret()));
-        let shared = self.shared(Some((local.port(), token)))?;
+        let (shared, stop) = self.shared(Some((local.port(), token)))?;
         info!(profile = %shared.auth.profile(), addr = %local, "the proxy listens");
-        Ok(RunningProxy::start(shared, base_url, Some(local), None, Listener::Tcp(listener)))
+        Ok(RunningProxy::start(shared, stop, base_url, Some(local), None, Listener::Tcp(listener)))
     }
 
     /// Starts the proxy on a Unix socket at `path`, which only this user may open (`0600`): the
@@ -264,15 +302,30 @@ impl ProxyBuilder {
     pub async fn listen_unix(self, path: impl AsRef<Path>) -> Result<RunningProxy, Error> {
         let path = path.as_ref().to_path_buf();
         let listener = bind_private_unix(&path)?;
-        let shared = self.shared(None)?;
+        let (shared, stop) = self.shared(None)?;
         info!(profile = %shared.auth.profile(), "the proxy listens on a Unix socket");
-        Ok(RunningProxy::start(shared, Secret::new("http://localhost/"), None, Some(path), Listener::Unix(listener)))
+        Ok(RunningProxy::start(
+            shared,
+            stop,
+            Secret::new("http://localhost/"),
+            None,
+            Some(path),
+            Listener::Unix(listener),
+        ))
     }
 
-    fn shared(self, guard: Option<(u16, Secret)>) -> Result<Arc<Shared>, Error> {
+    fn shared(self, guard: Option<(u16, Secret)>) -> Result<(Arc<Shared>, watch::Sender<bool>), Error> {
         let origin = self.http.base_url(&self.origin)?;
         let http = self.http.build()?;
-        Ok(Arc::new(Shared {
+        let (stop, stopping) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            relays: Arc::new(ws::Relays::new(
+                Arc::clone(&self.auth),
+                self.gateway,
+                self.ws_limits,
+                self.upstream_timeout,
+                stopping,
+            )),
             auth: self.auth,
             origin,
             http,
@@ -290,7 +343,8 @@ impl ProxyBuilder {
             shutdown_grace: self.shutdown_grace,
             metrics: Metrics::default(),
             last_session: Mutex::new(0),
-        }))
+        });
+        Ok((shared, stop))
     }
 }
 
@@ -363,12 +417,13 @@ impl fmt::Debug for RunningProxy {
 impl RunningProxy {
     fn start(
         shared: Arc<Shared>,
+        stop: watch::Sender<bool>,
         base_url: Secret,
         local_addr: Option<SocketAddr>,
         socket_path: Option<PathBuf>,
         listener: Listener,
     ) -> Self {
-        let (stop, stopped) = watch::channel(false);
+        let stopped = stop.subscribe();
         let task = tokio::spawn(accept_loop(Arc::clone(&shared), listener, stopped));
         Self { shared, base_url, local_addr, socket_path, stop, task: Some(task) }
     }
@@ -411,7 +466,8 @@ impl RunningProxy {
     }
 
     /// Stops accepting connections, lets in-flight requests finish (up to the
-    /// [grace](ProxyBuilder::shutdown_grace)), then returns. Idle keep-alive connections are closed.
+    /// [grace](ProxyBuilder::shutdown_grace)), then returns. Idle keep-alive connections are closed,
+    /// and WebSocket relays closed (1001) on both sides.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         if let Some(task) = self.task.take() {
@@ -452,7 +508,11 @@ async fn accept_loop(shared: Arc<Shared>, listener: Listener, mut stopped: watch
         }
     }
     drop(alive);
-    if tokio::time::timeout(shared.shutdown_grace, all_done.recv()).await.is_err() {
+    let finished = async {
+        let _ = all_done.recv().await;
+        shared.relays.all_closed().await;
+    };
+    if tokio::time::timeout(shared.shutdown_grace, finished).await.is_err() {
         warn!("the proxy's grace period ended with requests still in flight");
     }
     debug!("the proxy stopped");

@@ -387,7 +387,7 @@ async fn shutdown_finishes_the_request_in_flight() {
 }
 
 #[tokio::test]
-async fn a_websocket_upgrade_is_refused_not_forwarded() {
+async fn a_websocket_upgrade_without_a_gateway_is_refused_not_forwarded() {
     let (echo, proxy) = echo_proxy().await;
     let addr = proxy.local_addr().unwrap();
     let upgrade = format!(
@@ -397,7 +397,8 @@ async fn a_websocket_upgrade_is_refused_not_forwarded() {
         addr.port()
     );
     let answer = raw_exchange(addr, upgrade.as_bytes(), Duration::from_secs(2)).await;
-    assert_eq!(status_of(&answer), 501, "{answer}");
+    assert_eq!(status_of(&answer), 404, "{answer}");
+    assert!(answer.contains("no_websocket"), "{answer}");
     assert_eq!(echo.hits.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
 

@@ -545,6 +545,20 @@ fn canonical(function: &str) -> Option<&'static str> {
     Some(if name == "Logout" { "LogOut" } else { name })
 }
 
+/// The counter of one WebSocket function, e.g. `oms.ws.GetUserInfo` (`oms.ws.other` for the rest).
+fn ws_counter(function: &str) -> &'static str {
+    match canonical(function) {
+        Some("AuthenticateUser") => "oms.ws.AuthenticateUser",
+        Some("Authenticate") => "oms.ws.Authenticate",
+        Some("WebAuthenticateUser") => "oms.ws.WebAuthenticateUser",
+        Some("Authenticate2FA") => "oms.ws.Authenticate2FA",
+        Some("LogOut") => "oms.ws.LogOut",
+        Some("Ping") => "oms.ws.Ping",
+        Some("GetUserInfo") => "oms.ws.GetUserInfo",
+        _ => "oms.ws.other",
+    }
+}
+
 pub(crate) fn router() -> Router<Arc<Shared>> {
     // Matched by pattern rather than by literal so that any case, with or without a trailing slash,
     // reaches the gateway (docs/protocols/oms.md#frames); literal routes of the other backends take
@@ -591,6 +605,7 @@ async fn serve(s: Arc<Shared>, mut socket: WebSocket) {
         let (i, name) = (frame["i"].as_u64().unwrap_or(0), frame["n"].as_str().unwrap_or_default().to_owned());
         let payload = frame["o"].as_str().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null);
         s.stats.hit("oms.ws.request");
+        s.stats.hit(ws_counter(&name));
         for k in 0..s.oms.event_burst.load(Ordering::Relaxed) {
             // Events may reuse the request's number; foreign replies carry another: neither is the answer.
             let noise = if k % 2 == 0 {
