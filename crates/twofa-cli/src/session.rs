@@ -106,6 +106,26 @@ pub async fn authenticator(
     Ok(authenticator)
 }
 
+/// The OMS flow of an OMS profile, for a proxy's WebSocket relay (it logs its own gateway socket
+/// in with the session, or with the profile's API key); `None` for another backend.
+///
+/// # Errors
+///
+/// The flow's configuration error (a variable the profile names is missing, …).
+pub async fn oms_relay_flow(
+    settings: &Settings,
+    name: &str,
+    profile: &Profile,
+    password: Arc<ProfilePassword>,
+) -> Option<Result<Arc<twofa_oms::OmsFlow>, Error>> {
+    let stored = match profile.stored_api_key() {
+        Some(kind) => Some(api_key_store::load(kind, &settings.store_dir, name).await),
+        None => None,
+    };
+    let password: Arc<dyn PasswordSource> = password;
+    Some(profile.oms_flow(password, settings.timeout, stored.as_ref())?.map(Arc::new))
+}
+
 /// A profile's flow, built when first used.
 #[derive(Debug)]
 struct ProfileFlow {

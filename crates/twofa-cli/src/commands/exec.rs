@@ -66,11 +66,15 @@ pub async fn exec(ctx: &Context, args: ExecArgs) -> Result<ExitCode, Failure> {
         }
         let profile = ctx.profile(name)?;
         let inputs = Inputs::from_profile(name, &profile);
+        let relay = match args.proxy {
+            true => proxy::relay_flow(ctx, name, &profile, &inputs).await?,
+            false => None,
+        };
         let authenticator = Arc::new(session::authenticator(&ctx.settings, name, &profile, inputs, None).await?);
         let session = authenticator.session().await?;
         let proxy = match args.proxy {
             true => Some(
-                proxy::builder(ctx, name, &profile, Arc::clone(&authenticator), "twofa exec")
+                proxy::builder(ctx, name, &profile, Arc::clone(&authenticator), relay, "twofa exec")
                     .listen_tcp(([127, 0, 0, 1], 0).into())
                     .await
                     .map_err(Failure::usage_error)?,

@@ -4,6 +4,7 @@
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use twofa_core::{Authenticator, http::HttpOptions};
+use twofa_oms::OmsFlow;
 use twofa_proxy::{Proxy, ProxyBuilder, RunningProxy};
 
 use super::Context;
@@ -21,9 +22,10 @@ pub async fn run(ctx: &Context, args: ProxyArgs) -> Result<(), Failure> {
     let name = &args.profile;
     let profile = ctx.profile(name)?;
     let inputs = Inputs::from_profile(name, &profile);
+    let relay = relay_flow(ctx, name, &profile, &inputs).await?;
     let auth = Arc::new(session::authenticator(&ctx.settings, name, &profile, inputs, None).await?);
     let owner = twofa_proxy::random_token();
-    let builder = builder(ctx, name, &profile, auth, "twofa proxy")
+    let builder = builder(ctx, name, &profile, auth, relay, "twofa proxy")
         .code_wait(Duration::from_secs(args.code_wait))
         .owner_token(owner.clone());
     let proxy = match &args.unix {
@@ -52,20 +54,38 @@ pub async fn run(ctx: &Context, args: ProxyArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// A proxy to `profile`'s API over `auth`, whose code prompts show in the terminal running
-/// `command` (`twofa proxy`, `twofa exec`).
+/// The flow the proxy's WebSocket relay logs its gateway socket in with: an OMS profile's.
+pub(super) async fn relay_flow(
+    ctx: &Context,
+    name: &str,
+    profile: &Profile,
+    inputs: &Inputs,
+) -> Result<Option<Arc<OmsFlow>>, Failure> {
+    match session::oms_relay_flow(&ctx.settings, name, profile, Arc::clone(&inputs.password)).await {
+        Some(flow) => Ok(Some(flow.map_err(Failure::usage_error)?)),
+        None => Ok(None),
+    }
+}
+
+/// A proxy to `profile`'s API over `auth` (and, with `relay`, to its OMS WebSocket gateway), whose
+/// code prompts show in the terminal running `command` (`twofa proxy`, `twofa exec`).
 pub(super) fn builder(
     ctx: &Context,
     name: &str,
     profile: &Profile,
     auth: Arc<Authenticator>,
+    relay: Option<Arc<OmsFlow>>,
     command: &str,
 ) -> ProxyBuilder {
-    Proxy::builder(auth, profile.http_origin())
+    let builder = Proxy::builder(auth, profile.http_origin())
         .http_options(
             HttpOptions::default().timeout(ctx.settings.timeout).allow_insecure_http(profile.allow_insecure_http),
         )
-        .code_where(format!("the terminal running `{command} --profile {name}`"))
+        .code_where(format!("the terminal running `{command} --profile {name}`"));
+    match relay {
+        Some(flow) => builder.oms_gateway(flow),
+        None => builder,
+    }
 }
 
 /// Prints (or writes to `--url-file`) the base URL clients use; returns the file written.

@@ -299,3 +299,40 @@ async fn a_note_naming_another_host_never_gets_the_owner_token() {
         assert!(listener.accept().is_err(), "{url}: the note's host was contacted");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oms_client_with_no_credentials_talks_to_the_gateway_through_the_proxys_websocket() {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+    let e = env().await;
+    let login = e.login_oms(&[]).await;
+    assert!(login.status.success(), "{}", text(&login.stderr));
+    let mut proxy = Running::spawn(e.command(&["proxy", "--profile", "oms"]));
+    let url = format!("{}WSGateway/", proxy.base_url().replacen("http://", "ws://", 1));
+    let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str()).await.unwrap();
+    // The client's own login is answered by the proxy, then a private call goes to the gateway.
+    let logins = e.sandbox.stats().requests("oms.ws.AuthenticateUser");
+    for (i, function, payload) in
+        [(0, "AuthenticateUser", r#"{"UserName":"someone","Password":"not-sent"}"#), (2, "GetUserInfo", "{}")]
+    {
+        let frame = serde_json::json!({ "m": 0, "i": i, "n": function, "o": payload }).to_string();
+        socket.send(Message::text(frame)).await.unwrap();
+        let reply = loop {
+            match socket.next().await.unwrap().unwrap() {
+                Message::Text(text) => break serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+                _ => continue,
+            }
+        };
+        assert_eq!((reply["i"].as_u64(), reply["n"].as_str()), (Some(i), Some(function)), "{reply}");
+        let answer: serde_json::Value = serde_json::from_str(reply["o"].as_str().unwrap()).unwrap();
+        if function == "GetUserInfo" {
+            assert_eq!(answer["UserName"], twofa_sandbox::oms::USER_TOTP, "{answer}");
+        } else {
+            assert_eq!(answer["Authenticated"], true, "{answer}");
+        }
+    }
+    assert_eq!(e.sandbox.stats().requests("oms.ws.AuthenticateUser"), logins, "the client's login stayed here");
+    assert_eq!(e.sandbox.stats().requests("oms.ws.GetUserInfo"), 1);
+    socket.close(None).await.unwrap();
+    assert!(proxy.stop().0.success());
+}
