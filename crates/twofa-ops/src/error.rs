@@ -42,9 +42,7 @@ impl OpsError {
 impl From<OpsError> for twofa_core::Error {
     fn from(e: OpsError) -> Self {
         match e {
-            OpsError::Io { path, source } => {
-                twofa_core::Error::Store { path: Some(path), detail: source.to_string() }
-            }
+            OpsError::Io { path, source } => twofa_core::Error::Store { path: Some(path), detail: source.to_string() },
             other => twofa_core::Error::Config(other.to_string()),
         }
     }

@@ -25,6 +25,7 @@
 
 pub mod audit;
 mod error;
+pub mod notify;
 mod private_file;
 
 pub use error::OpsError;

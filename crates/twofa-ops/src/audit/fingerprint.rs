@@ -47,7 +47,10 @@ impl FingerprintKey {
         }
         let bytes = private_file::read_private(path)?;
         let key = <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
-            OpsError::Config(format!("{} is not a fingerprint key (32 bytes); remove it to make a new one", path.display()))
+            OpsError::Config(format!(
+                "{} is not a fingerprint key (32 bytes); remove it to make a new one",
+                path.display()
+            ))
         })?;
         Ok(Self(key))
     }

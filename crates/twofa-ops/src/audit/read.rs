@@ -110,7 +110,10 @@ mod tests {
         assert_eq!((all.records.len(), all.torn, all.unreadable), (3, 1, 0));
         assert_eq!(all.records, records);
         let only = |f: Filter| read(log.path(), &f).map(|r| r.records).unwrap_or_default();
-        assert_eq!(only(Filter { profile: Some("a".into()), ..Filter::default() }), [records[0].clone(), records[2].clone()]);
+        assert_eq!(
+            only(Filter { profile: Some("a".into()), ..Filter::default() }),
+            [records[0].clone(), records[2].clone()]
+        );
         assert_eq!(only(Filter { outcome: Some("error".into()), ..Filter::default() }), [records[1].clone()]);
         assert_eq!(only(Filter { outcome: Some("invalid_code".into()), ..Filter::default() }), [records[1].clone()]);
         let since = Some(OffsetDateTime::now_utc() - time::Duration::hours(1));
