@@ -25,6 +25,7 @@
 
 pub mod audit;
 mod error;
+pub mod metrics;
 pub mod notify;
 mod private_file;
 
