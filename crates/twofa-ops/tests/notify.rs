@@ -5,71 +5,21 @@
 use std::{
     net::SocketAddr,
     sync::{
-        Arc, Mutex, PoisonError,
+        Arc,
         atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
 };
 
 use async_trait::async_trait;
-use axum::{
-    Router,
-    body::Bytes,
-    http::{HeaderMap, StatusCode, Uri},
-};
-use serde_json::{Value, json};
+use serde_json::json;
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 use twofa_core::{Challenge, CodeRequest, CodeSource, Error, Method, OneTimeCode, Secret};
-use twofa_ops::notify::{Event, Notice, Notifier, Notifying, Retry, Sink, SinkKind};
-
-/// What the receiver got: path and query, `Authorization`, the JSON body.
-#[derive(Debug, Clone, PartialEq)]
-struct Got {
-    uri: String,
-    auth: Option<String>,
-    body: Value,
-}
-
-#[derive(Default)]
-struct Receiver {
-    got: Mutex<Vec<Got>>,
-    /// How many requests to answer 503 before answering 200.
-    fail_first: Mutex<u32>,
-    seen: Mutex<u32>,
-}
-
-impl Receiver {
-    fn got(&self) -> Vec<Got> {
-        self.got.lock().unwrap_or_else(PoisonError::into_inner).clone()
-    }
-}
-
-async fn receiver() -> (SocketAddr, Arc<Receiver>) {
-    let state = Arc::new(Receiver::default());
-    let shared = Arc::clone(&state);
-    let app = Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: Bytes| {
-        let state = Arc::clone(&shared);
-        async move {
-            *state.seen.lock().unwrap_or_else(PoisonError::into_inner) += 1;
-            {
-                let mut fail = state.fail_first.lock().unwrap_or_else(PoisonError::into_inner);
-                if *fail > 0 {
-                    *fail -= 1;
-                    return StatusCode::SERVICE_UNAVAILABLE;
-                }
-            }
-            let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
-            let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            state.got.lock().unwrap_or_else(PoisonError::into_inner).push(Got { uri: uri.to_string(), auth, body });
-            StatusCode::OK
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (addr, state)
-}
+use twofa_ops::notify::{
+    Event, Notice, Notifier, Notifying, Retry, Sink, SinkKind,
+    testing::{Received as Got, Receiver},
+};
 
 fn fast() -> Retry {
     Retry::new(4, Duration::from_millis(1), Duration::from_millis(5))
@@ -115,7 +65,8 @@ const ANSWERED: &str = "twofa: etna-bot (etna) is logged in: the code was accept
 const EXPIRED: &str = "twofa: etna-bot (etna): nobody typed the code in time; the login gave up.";
 
 async fn bodies(kind: SinkKind, url: impl Fn(SocketAddr) -> String) -> Vec<Got> {
-    let (addr, receiver) = receiver().await;
+    let receiver = Receiver::start().await.unwrap_or_else(|e| panic!("{e}"));
+    let addr = receiver.addr();
     let notifier = notifier(Sink::new(kind, &url(addr)).unwrap_or_else(|e| panic!("{e}")));
     for notice in examples() {
         assert!(notifier.send(notice));
@@ -193,12 +144,13 @@ async fn telegram_gets_send_message_with_the_chat_id() {
 
 #[tokio::test]
 async fn a_failed_delivery_is_retried_until_it_goes_through() {
-    let (addr, receiver) = receiver().await;
-    *receiver.fail_first.lock().unwrap_or_else(PoisonError::into_inner) = 2;
+    let receiver = Receiver::start().await.unwrap_or_else(|e| panic!("{e}"));
+    let addr = receiver.addr();
+    receiver.fail_first(2);
     let notifier = notifier(Sink::new(SinkKind::Slack, &format!("http://{addr}/x")).unwrap_or_else(|e| panic!("{e}")));
     notifier.send(examples().remove(0));
     notifier.flush().await;
-    assert_eq!(*receiver.seen.lock().unwrap_or_else(PoisonError::into_inner), 3, "two 503s, then delivered");
+    assert_eq!(receiver.seen(), 3, "two 503s, then delivered");
     assert_eq!(receiver.got().len(), 1);
 }
 
@@ -228,13 +180,9 @@ fn request(attempt: u32) -> CodeRequest {
     CodeRequest::new(&challenge, attempt, 3)
 }
 
-fn events(got: &[Got]) -> Vec<(String, String)> {
-    let field = |g: &Got, f: &str| g.body[f].as_str().unwrap_or_default().to_owned();
-    got.iter().map(|g| (field(g, "profile"), field(g, "event"))).collect()
-}
-
-async fn webhook() -> (Arc<Notifier>, Arc<Receiver>) {
-    let (addr, receiver) = receiver().await;
+async fn webhook() -> (Arc<Notifier>, Receiver) {
+    let receiver = Receiver::start().await.unwrap_or_else(|e| panic!("{e}"));
+    let addr = receiver.addr();
     (notifier(Sink::new(SinkKind::Webhook, &format!("http://{addr}/")).unwrap_or_else(|e| panic!("{e}"))), receiver)
 }
 
@@ -271,7 +219,7 @@ async fn a_wrapped_source_announces_and_follows_up_each_outcome() {
     assert_no_secret(&got);
     let pairs = |v: &[(&str, &str)]| v.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect::<Vec<_>>();
     assert_eq!(
-        events(&got),
+        receiver.events(),
         pairs(&[
             ("ok", "waiting"),
             ("ok", "refused"),
@@ -316,8 +264,9 @@ async fn a_hundred_logins_waiting_at_once_send_one_message_per_profile() {
     }
     notifier.flush().await;
     let waiting = receiver.got();
-    assert_eq!(waiting.len(), profiles.len(), "{:?}", events(&waiting));
-    let mut announced: Vec<_> = events(&waiting)
+    assert_eq!(waiting.len(), profiles.len(), "{:?}", receiver.events());
+    let mut announced: Vec<_> = receiver
+        .events()
         .into_iter()
         .map(|(p, e)| {
             assert_eq!(e, "waiting");
@@ -333,6 +282,6 @@ async fn a_hundred_logins_waiting_at_once_send_one_message_per_profile() {
     notifier.flush().await;
     let got = receiver.got();
     assert_no_secret(&got);
-    assert_eq!(got.len(), 2 * profiles.len(), "one answered follow-up per profile: {:?}", events(&got));
-    assert!(events(&got[profiles.len()..]).iter().all(|(_, e)| e == "answered"));
+    assert_eq!(got.len(), 2 * profiles.len(), "one answered follow-up per profile: {:?}", receiver.events());
+    assert!(receiver.events()[profiles.len()..].iter().all(|(_, e)| e == "answered"));
 }

@@ -24,6 +24,8 @@ mod message;
 mod sink;
 mod source;
 mod spec;
+#[cfg(feature = "test-util")]
+pub mod testing;
 
 use std::{
     sync::{Arc, Mutex, PoisonError},
