@@ -14,7 +14,8 @@
 //!   then answers 503 with `{"error":"code_needed","where":…}`;
 //! - listens on loopback TCP (guarded by the random access token in the path and a `Host` check)
 //!   or a `0600` Unix socket; answers `/_twofa/healthz`, `/_twofa/readyz` and `/_twofa/metrics`
-//!   (Prometheus text); finishes in-flight requests on [`RunningProxy::shutdown`];
+//!   (Prometheus text, from a [registry](ProxyBuilder::metrics) it can share with the console);
+//!   writes an [audit](ProxyBuilder::audit) line per session taken into use; finishes in-flight requests on [`RunningProxy::shutdown`];
 //! - refuses WebSocket upgrades for now (501): the OMS WebSocket gateway relay is not built yet;
 //!   the OMS HTTP gateway (`/AP/*` with `aptoken`) goes through like any API.
 //!
@@ -100,6 +101,8 @@ impl Proxy {
             extra_credential_headers: Vec::new(),
             token: None,
             shutdown_grace: Duration::from_secs(30),
+            metrics: None,
+            audit: None,
         }
     }
 }
@@ -120,6 +123,8 @@ pub struct ProxyBuilder {
     extra_credential_headers: Vec<HeaderName>,
     token: Option<Secret>,
     shutdown_grace: Duration,
+    metrics: Option<Arc<twofa_ops::metrics::Metrics>>,
+    audit: Option<Arc<twofa_ops::audit::AuditLog>>,
 }
 
 impl fmt::Debug for ProxyBuilder {
@@ -210,6 +215,21 @@ impl ProxyBuilder {
         self
     }
 
+    /// The registry the proxy counts in (default: its own): share the console's, or the one the
+    /// process's [`metrics::layer`](twofa_ops::metrics::layer) feeds, so one `/metrics` serves
+    /// the logins, the console and every proxy of the process.
+    pub fn metrics(mut self, metrics: Arc<twofa_ops::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Writes one audit line (actor `proxy`, with the token's fingerprint) for each session the
+    /// proxy takes into use.
+    pub fn audit(mut self, audit: Arc<twofa_ops::audit::AuditLog>) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
     /// How long [`RunningProxy::shutdown`] waits for in-flight requests (default 30 s).
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
@@ -256,6 +276,7 @@ impl ProxyBuilder {
     fn shared(self, guard: Option<(u16, Secret)>) -> Result<Arc<Shared>, Error> {
         let origin = self.http.base_url(&self.origin)?;
         let http = self.http.build()?;
+        let metrics = Metrics::new(self.metrics.unwrap_or_default(), self.auth.profile());
         Ok(Arc::new(Shared {
             auth: self.auth,
             origin,
@@ -271,7 +292,8 @@ impl ProxyBuilder {
             max_headers: self.max_headers,
             extra_credential_headers: self.extra_credential_headers,
             shutdown_grace: self.shutdown_grace,
-            metrics: Metrics::default(),
+            metrics,
+            audit: self.audit,
             last_session: Mutex::new(0),
         }))
     }
@@ -387,7 +409,8 @@ impl RunningProxy {
         self.shared.auth.session().await
     }
 
-    /// The metrics as `/_twofa/metrics` serves them (Prometheus text format).
+    /// The metrics as `/_twofa/metrics` serves them (Prometheus text format): the whole shared
+    /// registry (see [`ProxyBuilder::metrics`]).
     pub fn metrics(&self) -> String {
         self.shared.metrics.render()
     }

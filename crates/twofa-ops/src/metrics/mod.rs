@@ -26,7 +26,9 @@ pub mod scrape;
 mod waits;
 
 use std::{
-    sync::{PoisonError, RwLock},
+    any::{Any, TypeId},
+    collections::HashMap,
+    sync::{Mutex, PoisonError, RwLock},
     time::Duration,
 };
 
@@ -121,6 +123,8 @@ pub struct Metrics {
     code_wait: Family<ProviderLabel, Histogram, fn() -> Histogram>,
     pending: Gauge,
     seconds_left: Family<ProfileLabel, Gauge>,
+    /// Families others registered, by their type: registered once however many ask.
+    extensions: Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
 }
 
 impl Default for Metrics {
@@ -144,6 +148,7 @@ impl Metrics {
             code_wait: Family::new_with_constructor(wait_histogram),
             pending: Gauge::default(),
             seconds_left: Family::default(),
+            extensions: Mutex::default(),
         };
         registry.register("twofa_logins", "Logins that ended with a session, by provider", m.logins.clone());
         registry.register(
@@ -178,9 +183,23 @@ impl Metrics {
         m
     }
 
-    /// Lets `add` register more families (the proxy's) in this registry.
+    /// Lets `add` register more families in this registry.
     pub fn register(&self, add: impl FnOnce(&mut Registry)) {
         add(&mut self.registry.write().unwrap_or_else(PoisonError::into_inner));
+    }
+
+    /// The families of type `T` (a crate's own set, such as the proxy's), registered by `init`
+    /// the first time they are asked for, and shared afterwards: several proxies in one process
+    /// count in the same families (telling themselves apart by a label), so each name is
+    /// exposed once.
+    pub fn families<T: Clone + Send + Sync + 'static>(&self, init: impl FnOnce(&mut Registry) -> T) -> T {
+        let mut extensions = self.extensions.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(families) = extensions.get(&TypeId::of::<T>()).and_then(|b| b.downcast_ref::<T>()) {
+            return families.clone();
+        }
+        let families = init(&mut self.registry.write().unwrap_or_else(PoisonError::into_inner));
+        extensions.insert(TypeId::of::<T>(), Box::new(families.clone()));
+        families
     }
 
     /// The Prometheus text exposition (format 0.0.4; serve it with [`CONTENT_TYPE`]).
