@@ -22,7 +22,6 @@ async fn watched() -> (Env, Arc<Metrics>, Arc<Notifier>, Receiver) {
         .sink(sink)
         .retry(Retry::new(3, Duration::from_millis(1), Duration::from_millis(5)))
         .min_interval(Duration::ZERO)
-        .pending_url("http://127.0.0.1:1/pending")
         .build()
         .unwrap();
     let (metrics, notifier) = (Arc::new(Metrics::new()), Arc::new(notifier));
@@ -116,6 +115,8 @@ async fn a_bot_login_moves_the_metrics_and_notifies_waiting_then_answered() {
         receiver.events(),
         [("alice".to_owned(), "waiting".to_owned()), ("alice".to_owned(), "answered".to_owned())]
     );
+    let pending = format!("{}pending", e.console.base_url());
+    assert_eq!(receiver.got()[0].body["pending_url"], pending.as_str(), "the console links its Pending page");
     let code = code.lock().unwrap().clone();
     let bot_key = e.console.bot_key("alice").unwrap();
     let secrets = [code.as_str(), etna::PASSWORD, &token, e.console.token().expose_secret(), bot_key.expose_secret()];

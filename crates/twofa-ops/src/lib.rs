@@ -9,6 +9,7 @@
 //!   failures, codes waited for and sessions' time left, in the Prometheus text format; the web
 //!   console and the proxy serve it.
 //! - [`audit`]: an [`AuditLog`](audit::AuditLog) of JSON lines with token fingerprints.
+//! - [`layer`]: the [`OpsLayer`](layer::OpsLayer) that feeds both from `twofa-core`'s spans.
 //!
 //! ```
 //! use twofa_ops::audit::{Action, AuditLog, Filter, Record, read};
@@ -25,6 +26,7 @@
 
 pub mod audit;
 mod error;
+pub mod layer;
 pub mod metrics;
 pub mod notify;
 mod private_file;

@@ -165,7 +165,8 @@ impl ConsoleBuilder {
     }
 
     /// Tells a person through `notifier` when a login (a bot's or the console's own) waits for a
-    /// code, and what became of it. Give it the console's Pending page as its link.
+    /// code, and what became of it. Its notices link to the console's Pending page unless it was
+    /// given another link (a name the phone reaches the console by).
     pub fn notifier(mut self, notifier: Arc<Notifier>) -> Self {
         self.notifier = Some(notifier);
         self
@@ -202,6 +203,10 @@ impl ConsoleBuilder {
             None => None,
         };
         let metrics = self.metrics.unwrap_or_default();
+        if let Some(notifier) = &self.notifier {
+            let scheme = if self.tls.is_some() { "https" } else { "http" };
+            notifier.link_pending(format!("{}pending", shown_url(scheme, addr)));
+        }
         let app = Arc::new(App {
             keys: access::Keys::new(self.token, self.tls.is_some(), addr),
             registry: Arc::new(Registry::with_ops(Some(Arc::clone(&metrics)), self.notifier)),
@@ -256,6 +261,16 @@ fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
+/// `scheme://addr/`, an unspecified address (`0.0.0.0`) shown as loopback.
+fn shown_url(scheme: &str, addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("{scheme}://{}/", SocketAddr::new(ip, addr.port()))
+}
+
 /// A running console; stops when dropped.
 #[derive(Debug)]
 pub struct Console {
@@ -303,12 +318,7 @@ impl Console {
     /// `http://127.0.0.1:PORT/` (or `https://…`), without the token. An unspecified listen
     /// address (`0.0.0.0`) is shown as loopback.
     pub fn base_url(&self) -> String {
-        let ip = match self.addr.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ip => ip,
-        };
-        format!("{}://{}/", self.scheme, SocketAddr::new(ip, self.addr.port()))
+        shown_url(self.scheme, self.addr)
     }
 
     /// The link to open: [`Console::base_url`] with `?token=…`. It grants full access.

@@ -113,6 +113,12 @@ impl Record {
         self
     }
 
+    /// The same record with the outcome `ok`, or an error kind.
+    pub fn with_outcome(mut self, outcome: &str) -> Self {
+        self.outcome = outcome.to_owned();
+        self
+    }
+
     /// The same record with the session's subject ids.
     pub fn subject(mut self, subject: &BTreeMap<String, String>) -> Self {
         self.subject = subject.clone();

@@ -3,7 +3,8 @@
 //! pending codes, and each profile's session time left.
 //!
 //! The operation counters fill themselves from the spans `twofa-core` opens for every login,
-//! renewal, resume and logout: install [`layer`] in the process's `tracing` subscriber. The code
+//! renewal, resume and logout: install an [`OpsLayer`](crate::layer::OpsLayer) in the process's
+//! `tracing` subscriber. The code
 //! waits are counted by whoever waits (the web console, or [`CodeWaits`] around any code source);
 //! the gauges are set when scraped. Others (the proxy) [`register`](Metrics::register) their own
 //! families in the same registry, so one `/metrics` serves all. Labels are provider names,
@@ -14,13 +15,13 @@
 //! use tracing_subscriber::layer::SubscriberExt as _;
 //!
 //! let metrics = Arc::new(twofa_ops::metrics::Metrics::new());
-//! let subscriber = tracing_subscriber::registry().with(twofa_ops::metrics::layer(Arc::clone(&metrics)));
+//! let layer = twofa_ops::layer::OpsLayer::new().metrics(Arc::clone(&metrics));
+//! let subscriber = tracing_subscriber::registry().with(layer.filtered());
 //! # drop(subscriber);
 //! metrics.code_asked("etna", "sms");
 //! assert!(metrics.encode().contains("twofa_codes_waited_total{provider=\"etna\",method=\"sms\"} 1"));
 //! ```
 
-mod layer;
 #[cfg(feature = "test-util")]
 pub mod scrape;
 mod waits;
@@ -38,7 +39,6 @@ use prometheus_client::{
     registry::Registry,
 };
 
-pub use layer::{MetricsLayer, layer};
 pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 pub use waits::CodeWaits;
 

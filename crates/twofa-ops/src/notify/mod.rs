@@ -28,7 +28,7 @@ mod spec;
 pub mod testing;
 
 use std::{
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Arc, Mutex, OnceLock, PoisonError},
     time::Duration,
 };
 
@@ -111,7 +111,7 @@ impl NotifierBuilder {
             http,
             retry: self.retry,
             limiter: limit::Limiter::new(self.min_interval.unwrap_or(DEFAULT_MIN_INTERVAL)),
-            pending_url: self.pending_url,
+            pending_url: self.pending_url.map(OnceLock::from).unwrap_or_default(),
             jobs: Mutex::new(None),
         })
     }
@@ -124,7 +124,7 @@ pub struct Notifier {
     http: reqwest::Client,
     retry: Retry,
     limiter: limit::Limiter,
-    pending_url: Option<String>,
+    pending_url: OnceLock<String>,
     jobs: Mutex<Option<mpsc::UnboundedSender<deliver::Job>>>,
 }
 
@@ -141,7 +141,13 @@ impl Notifier {
 
     /// The page waiting notices link to.
     pub fn pending_url(&self) -> Option<&str> {
-        self.pending_url.as_deref()
+        self.pending_url.get().map(String::as_str)
+    }
+
+    /// Links waiting notices to `url` unless a page was given already (the console links its own
+    /// Pending page once it knows its address). Whether this link was taken.
+    pub fn link_pending(&self, url: impl Into<String>) -> bool {
+        self.pending_url.set(url.into()).is_ok()
     }
 
     /// A login of `profile` at `provider` waits for the answer of `method` (a
@@ -152,7 +158,7 @@ impl Notifier {
             return false;
         }
         let now = OffsetDateTime::now_utc();
-        self.send(Notice::waiting(profile, provider, method, expires_at, self.pending_url.as_deref(), now))
+        self.send(Notice::waiting(profile, provider, method, expires_at, self.pending_url(), now))
     }
 
     /// What became of `profile`'s wait: sent only if its waiting notice went out and was not
