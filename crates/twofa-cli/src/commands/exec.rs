@@ -16,12 +16,13 @@ use std::{
 use time::OffsetDateTime;
 use tokio::{process::Child, time::Instant};
 use twofa_core::{Authenticator, Error, Session, store::private_fs};
+use twofa_ops::audit::Action;
 use zeroize::Zeroizing;
 
 use super::Context;
 use crate::{
     args::{ExecArgs, RenewSignal},
-    contract,
+    contract, ops,
     output::Failure,
     session::{self, Inputs},
 };
@@ -61,7 +62,9 @@ pub async fn exec(ctx: &Context, args: ExecArgs) -> Result<ExitCode, Failure> {
         let profile = ctx.profile(name)?;
         let inputs = Inputs::from_profile(name, &profile);
         let authenticator = session::authenticator(&ctx.settings, name, &profile, inputs, None).await?;
-        let session = authenticator.session().await?;
+        let session = authenticator.session().await;
+        ops::record(&ctx.settings, Action::Token, name, profile.provider(), "cli:exec", session.as_deref())?;
+        let session = session?;
         profiles.push(Profiled { name: name.clone(), prefix, authenticator, session });
     }
     let headers_file = args.headers_file.as_deref();
