@@ -17,12 +17,16 @@ use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 use twofa_core::{Challenge, CodeRequest, CodeSource, Error, Method, OneTimeCode, Secret};
 use twofa_ops::notify::{
-    Event, Notice, Notifier, Notifying, Retry, Sink, SinkKind,
+    Backoff, Event, Notice, Notifier, Notifying, Sink, SinkKind,
     testing::{Received as Got, Receiver},
 };
 
-fn fast() -> Retry {
-    Retry::new(4, Duration::from_millis(1), Duration::from_millis(5))
+fn fast() -> Backoff {
+    let mut backoff = Backoff::default();
+    backoff.attempts = 4;
+    backoff.base = Duration::from_millis(1);
+    backoff.max = Duration::from_millis(5);
+    backoff
 }
 
 fn notifier(sink: Sink) -> Arc<Notifier> {

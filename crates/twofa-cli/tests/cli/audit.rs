@@ -92,22 +92,7 @@ async fn login_notify_tells_a_webhook_of_the_wait_and_its_outcome() {
     let e = env().await;
     let receiver = twofa_ops::notify::testing::Receiver::start().await.unwrap();
     let hook = format!("http://{}/twofa", receiver.addr());
-    let url = e.sandbox.oms_ws_url();
-    let args = [
-        "login",
-        "oms",
-        "--url",
-        &url,
-        "--username",
-        oms::USER_TOTP,
-        "--password-env",
-        "TWOFA_PASSWORD",
-        "--totp-secret-env",
-        "OMS_SEED",
-        "--notify",
-        "webhook:env:HOOK",
-    ];
-    let mut cmd = e.command(&args);
+    let mut cmd = e.oms_login(&["--notify", "webhook:env:HOOK"]);
     cmd.env("HOOK", &hook);
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -122,7 +107,7 @@ async fn login_notify_tells_a_webhook_of_the_wait_and_its_outcome() {
     let profile = std::fs::read_to_string(e.home.path().join("profiles/oms.json")).unwrap();
     assert!(profile.contains("webhook:env:HOOK") && !profile.contains(&hook), "the spec is kept, never the URL");
     // A spec that names no variable is refused before anything is sent.
-    let mut cmd = e.command(&[&args[..10], &["--notify", "webhook:https://hooks.example/x"]].concat());
+    let mut cmd = e.oms_login(&["--profile", "other", "--notify", "webhook:https://hooks.example/x"]);
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("not a notify spec"), "{}", text(&out.stderr));

@@ -1,46 +1,12 @@
 //! Delivery: one worker per notifier sends the notices in order, each to every sink, retrying a
-//! failed `POST` with jittered exponential backoff.
+//! failed `POST` with the jittered exponential [`Backoff`] of `twofa-core`.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
-use rand::Rng as _;
 use tokio::sync::{mpsc, oneshot};
+use twofa_core::retry::Backoff;
 
 use super::{message::Notice, sink::Sink};
-
-/// How failed deliveries are retried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Retry {
-    /// Tries in all (at least 1).
-    pub attempts: u32,
-    /// The first backoff; each next one doubles, up to `max`.
-    pub base: Duration,
-    /// The longest backoff.
-    pub max: Duration,
-}
-
-impl Default for Retry {
-    fn default() -> Self {
-        Self { attempts: 5, base: Duration::from_secs(1), max: Duration::from_secs(60) }
-    }
-}
-
-impl Retry {
-    /// `attempts` tries, backing off from `base` up to `max`.
-    pub fn new(attempts: u32, base: Duration, max: Duration) -> Self {
-        Self { attempts: attempts.max(1), base, max }
-    }
-
-    /// The wait before try `n + 1` (after `n` failed ones): a random time up to
-    /// `min(max, base · 2ⁿ⁻¹)` ("full jitter"), so many notifiers that failed together do not
-    /// retry together.
-    pub fn delay(&self, n: u32) -> Duration {
-        let ceiling = self.base.saturating_mul(1u32 << n.saturating_sub(1).min(20)).min(self.max);
-        let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos(rand::rng().random_range(0..=nanos))
-    }
-}
 
 /// What the worker is asked to do.
 pub(crate) enum Job {
@@ -50,7 +16,7 @@ pub(crate) enum Job {
 }
 
 /// Starts the worker; it ends when the last sender is dropped.
-pub(crate) fn spawn(sinks: Arc<[Sink]>, http: reqwest::Client, retry: Retry) -> mpsc::UnboundedSender<Job> {
+pub(crate) fn spawn(sinks: Arc<[Sink]>, http: reqwest::Client, retry: Backoff) -> mpsc::UnboundedSender<Job> {
     let (jobs, mut queue) = mpsc::unbounded_channel::<Job>();
     tokio::spawn(async move {
         while let Some(job) = queue.recv().await {
@@ -75,7 +41,7 @@ fn retryable(status: reqwest::StatusCode) -> bool {
 }
 
 /// Sends `notice` to `sink`, retrying; a failure is logged (kind and host, never the URL).
-async fn deliver(http: &reqwest::Client, sink: &Sink, notice: &Notice, retry: Retry) {
+async fn deliver(http: &reqwest::Client, sink: &Sink, notice: &Notice, retry: Backoff) {
     for attempt in 1..=retry.attempts {
         let problem = match sink.request(http, notice).send().await {
             Ok(answer) if answer.status().is_success() => return,
@@ -104,24 +70,5 @@ async fn deliver(http: &reqwest::Client, sink: &Sink, notice: &Notice, retry: Re
         }
         tracing::debug!(sink = sink.kind().name(), host = sink.host(), problem, attempt, "retrying the notification");
         tokio::time::sleep(retry.delay(attempt)).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_ceiling_with_jitter() {
-        let retry = Retry::new(5, Duration::from_millis(100), Duration::from_millis(350));
-        for _ in 0..50 {
-            assert!(retry.delay(1) <= Duration::from_millis(100));
-            assert!(retry.delay(2) <= Duration::from_millis(200));
-            assert!(retry.delay(3) <= Duration::from_millis(350), "capped");
-            assert!(retry.delay(30) <= Duration::from_millis(350));
-        }
-        let delays: std::collections::HashSet<_> = (0..20).map(|_| retry.delay(3)).collect();
-        assert!(delays.len() > 1, "jittered");
-        assert_eq!(Retry::new(0, Duration::ZERO, Duration::ZERO).attempts, 1);
     }
 }

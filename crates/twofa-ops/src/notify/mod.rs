@@ -3,7 +3,7 @@
 //! [`Notifying`] wraps any [`CodeSource`](twofa_core::CodeSource) to do it.
 //!
 //! Notices go out in order from one background task, each retried with jittered backoff
-//! ([`Retry`]), so a login never waits on a slow webhook. A per-profile limit sends one waiting
+//! ([`Backoff`]), so a login never waits on a slow webhook. A per-profile limit sends one waiting
 //! notice while a profile waits, however many logins wait with it, and one final follow-up.
 //!
 //! ```no_run
@@ -35,11 +35,11 @@ use std::{
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
-pub use deliver::Retry;
 pub use message::{Event, Notice, SCHEMA};
 pub use sink::{Sink, SinkKind};
 pub use source::Notifying;
 pub use spec::{NotifySpec, UrlFrom};
+pub use twofa_core::retry::Backoff;
 
 use crate::OpsError;
 
@@ -49,11 +49,21 @@ pub const DEFAULT_MIN_INTERVAL: Duration = Duration::from_secs(30);
 /// How long one delivery may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How a failed delivery is retried by default: 5 tries in all, each wait doubling from 1 s up to
+/// 60 s, less a random part of up to half (so notifiers that failed together do not retry together).
+pub fn default_backoff() -> Backoff {
+    let mut backoff = Backoff::default();
+    backoff.attempts = 5;
+    backoff.base = Duration::from_secs(1);
+    backoff.max = Duration::from_secs(60);
+    backoff
+}
+
 /// Settings of a [`Notifier`].
 #[derive(Debug, Default)]
 pub struct NotifierBuilder {
     sinks: Vec<Sink>,
-    retry: Retry,
+    retry: Option<Backoff>,
     min_interval: Option<Duration>,
     pending_url: Option<String>,
 }
@@ -77,9 +87,9 @@ impl NotifierBuilder {
         Ok(self)
     }
 
-    /// How failed deliveries are retried (default: 5 tries, from 1 s up to 60 s).
-    pub fn retry(mut self, retry: Retry) -> Self {
-        self.retry = retry;
+    /// How failed deliveries are retried (default [`default_backoff`]).
+    pub fn retry(mut self, retry: Backoff) -> Self {
+        self.retry = Some(retry);
         self
     }
 
@@ -109,7 +119,7 @@ impl NotifierBuilder {
         Ok(Notifier {
             sinks: self.sinks.into(),
             http,
-            retry: self.retry,
+            retry: self.retry.unwrap_or_else(default_backoff),
             limiter: limit::Limiter::new(self.min_interval.unwrap_or(DEFAULT_MIN_INTERVAL)),
             pending_url: self.pending_url.map(OnceLock::from).unwrap_or_default(),
             jobs: Mutex::new(None),
@@ -122,7 +132,7 @@ impl NotifierBuilder {
 pub struct Notifier {
     sinks: Arc<[Sink]>,
     http: reqwest::Client,
-    retry: Retry,
+    retry: Backoff,
     limiter: limit::Limiter,
     pending_url: OnceLock<String>,
     jobs: Mutex<Option<mpsc::UnboundedSender<deliver::Job>>>,
