@@ -11,22 +11,17 @@ use twofa_console::{Console, ConsoleCodeSource};
 use twofa_core::Authenticator;
 use twofa_ops::{
     metrics::{Metrics, scrape::Scrape},
-    notify::{Backoff, Notifier, Sink, SinkKind, testing::Receiver},
+    notify::{
+        Notifier, Sink, SinkKind,
+        testing::{Receiver, quick_retries},
+    },
 };
 use twofa_sandbox::etna;
-
-fn fast() -> Backoff {
-    let mut backoff = Backoff::default();
-    backoff.attempts = 3;
-    backoff.base = Duration::from_millis(1);
-    backoff.max = Duration::from_millis(5);
-    backoff
-}
 
 async fn watched() -> (Env, Arc<Metrics>, Arc<Notifier>, Receiver) {
     let receiver = Receiver::start().await.unwrap();
     let sink = Sink::new(SinkKind::Webhook, &format!("http://{}/hook", receiver.addr())).unwrap();
-    let notifier = Notifier::builder().sink(sink).retry(fast()).min_interval(Duration::ZERO).build().unwrap();
+    let notifier = Notifier::builder().sink(sink).retry(quick_retries()).min_interval(Duration::ZERO).build().unwrap();
     let (metrics, notifier) = (Arc::new(Metrics::new()), Arc::new(notifier));
     let (m, n) = (Arc::clone(&metrics), Arc::clone(&notifier));
     let e = env_with(move |b| b.metrics(m).notifier(n).ops_listen("127.0.0.1:0".parse().unwrap())).await;

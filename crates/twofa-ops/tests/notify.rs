@@ -17,20 +17,12 @@ use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 use twofa_core::{Challenge, CodeRequest, CodeSource, Error, Method, OneTimeCode, Secret};
 use twofa_ops::notify::{
-    Backoff, Event, Notice, Notifier, Notifying, Sink, SinkKind,
-    testing::{Received as Got, Receiver},
+    Event, Notice, Notifier, Notifying, Sink, SinkKind,
+    testing::{Received as Got, Receiver, quick_retries},
 };
 
-fn fast() -> Backoff {
-    let mut backoff = Backoff::default();
-    backoff.attempts = 4;
-    backoff.base = Duration::from_millis(1);
-    backoff.max = Duration::from_millis(5);
-    backoff
-}
-
 fn notifier(sink: Sink) -> Arc<Notifier> {
-    let built = Notifier::builder().sink(sink).retry(fast()).min_interval(Duration::ZERO);
+    let built = Notifier::builder().sink(sink).retry(quick_retries()).min_interval(Duration::ZERO);
     Arc::new(built.pending_url("http://127.0.0.1:8700/pending").build().unwrap_or_else(|e| panic!("{e}")))
 }
 

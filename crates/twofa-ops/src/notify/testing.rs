@@ -13,6 +13,17 @@ use axum::{
 };
 use serde_json::Value;
 
+use super::Backoff;
+
+/// Retries for tests: a few tries, milliseconds apart.
+pub fn quick_retries() -> Backoff {
+    let mut backoff = Backoff::default();
+    backoff.attempts = 4;
+    backoff.base = std::time::Duration::from_millis(1);
+    backoff.max = std::time::Duration::from_millis(5);
+    backoff
+}
+
 /// One request the receiver got.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
