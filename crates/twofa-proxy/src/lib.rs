@@ -216,7 +216,7 @@ impl ProxyBuilder {
     }
 
     /// The registry the proxy counts in (default: its own): share the console's, or the one the
-    /// process's [`metrics::layer`](twofa_ops::metrics::layer) feeds, so one `/metrics` serves
+    /// process's [`OpsLayer`](twofa_ops::layer::OpsLayer) feeds, so one `/metrics` serves
     /// the logins, the console and every proxy of the process.
     pub fn metrics(mut self, metrics: Arc<twofa_ops::metrics::Metrics>) -> Self {
         self.metrics = Some(metrics);

@@ -158,7 +158,7 @@ impl ConsoleBuilder {
     }
 
     /// The registry `/metrics` serves (default: a new one): share it with the process's
-    /// [`metrics::layer`](twofa_ops::metrics::layer) and a proxy to serve all in one place.
+    /// [`OpsLayer`](twofa_ops::layer::OpsLayer) and a proxy to serve all in one place.
     pub fn metrics(mut self, metrics: Arc<Metrics>) -> Self {
         self.metrics = Some(metrics);
         self
