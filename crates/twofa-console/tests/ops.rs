@@ -74,6 +74,13 @@ async fn ops_routes_need_the_token_on_the_console_and_none_on_the_ops_address() 
     for path in ["/", "/pending", "/sessions/alice/login", "/api/hello"] {
         assert_eq!(get(path).await.0, 404, "the ops address serves nothing of the console: {path}");
     }
+    let rebound = reqwest::Client::new()
+        .get(format!("{ops}/metrics"))
+        .header("host", format!("evil.example:{}", e.console.ops_addr().unwrap().port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), 421, "a page rebound to loopback sends its own name");
     let remote = Console::builder().ops_listen("0.0.0.0:0".parse().unwrap()).start().await;
     assert!(matches!(remote, Err(twofa_core::Error::Config(m)) if m.contains("loopback")));
 }

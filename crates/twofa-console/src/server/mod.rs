@@ -222,9 +222,11 @@ impl ConsoleBuilder {
         let (shutdown, stop) = watch::channel(());
         let ops_addr = match ops_listener {
             Some(listener) => {
-                let ops_addr = listener.local_addr().ok();
-                tokio::spawn(serve::run(listener, None, ops::router(Arc::clone(&app)), self.limits, stop.clone()));
-                ops_addr
+                let ops_addr =
+                    listener.local_addr().map_err(|e| Error::Config(format!("cannot read the ops address: {e}")))?;
+                let router = ops::router(Arc::clone(&app), ops_addr.port());
+                tokio::spawn(serve::run(listener, None, router, self.limits, stop.clone()));
+                Some(ops_addr)
             }
             None => None,
         };

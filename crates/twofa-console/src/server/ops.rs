@@ -5,8 +5,9 @@ use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     Router,
-    extract::State,
+    extract::{Request, State},
     http::{StatusCode, header},
+    middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -26,13 +27,22 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
     TcpListener::bind(addr).await.map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))
 }
 
-/// The token-free router of the ops address: these three routes and nothing else.
-pub fn router(app: Arc<App>) -> Router {
+/// The token-free router of the ops address (listening on `port`): these three routes and nothing
+/// else, for requests that name the loopback address (a page of another site rebound to 127.0.0.1
+/// sends its own name, and is refused).
+pub fn router(app: Arc<App>, port: u16) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(middleware::from_fn(move |request: Request, next: Next| async move {
+            if twofa_core::local::host_is_loopback(request.headers(), port, 80) {
+                next.run(request).await
+            } else {
+                (StatusCode::MISDIRECTED_REQUEST, "this address answers its own loopback name only\n").into_response()
+            }
+        }))
         .with_state(app)
 }
 
