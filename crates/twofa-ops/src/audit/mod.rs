@@ -202,10 +202,17 @@ impl AuditLog {
         line.push(b'\n');
         let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
         self.reopen_if_rotated(&mut file)?;
-        let len = file.metadata().map_err(OpsError::io(&self.path))?.len();
-        if len > 0 && len + line.len() as u64 > self.max_bytes {
-            self.rotate()?;
-            *file = private_file::open_append(&self.path)?;
+        if self.too_long(&file, line.len())? {
+            // One process rotates at a time: under the lock, look again (another may have just
+            // rotated, and this one's descriptor then follows the new file).
+            let lock = private_file::open_append(&lock_path(&self.path))?;
+            lock.lock().map_err(OpsError::io(lock_path(&self.path)))?;
+            self.reopen_if_rotated(&mut file)?;
+            if self.too_long(&file, line.len())? {
+                self.rotate()?;
+                *file = private_file::open_append(&self.path)?;
+            }
+            // Unlocked when `lock` is closed.
         }
         // One write on an O_APPEND descriptor: the line lands whole at the end, after any other
         // process's line. A short write (disk full) is an error, not a retry that could interleave.
@@ -214,6 +221,12 @@ impl AuditLog {
             return Err(OpsError::Io { path: self.path.clone(), source: std::io::ErrorKind::WriteZero.into() });
         }
         Ok(())
+    }
+
+    /// Whether `line_len` more bytes would take the (non-empty) file past its size.
+    fn too_long(&self, file: &File, line_len: usize) -> Result<bool, OpsError> {
+        let len = file.metadata().map_err(OpsError::io(&self.path))?.len();
+        Ok(len > 0 && len + line_len as u64 > self.max_bytes)
     }
 
     /// Another process rotated the file: write to the new one.
@@ -271,6 +284,13 @@ pub fn key_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// The lock the writers of `path` rotate under: `path` + `.lock` (empty).
+fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
 /// The `n`th rotated file of `path`: `path.n`.
 pub fn rotated(path: &Path, n: usize) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
@@ -306,6 +326,39 @@ mod tests {
                 let mode = std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
                 assert_eq!(mode, 0o600, "{}", path.display());
             }
+        }
+    }
+
+    #[test]
+    fn two_writers_rotating_one_file_lose_no_line() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("audit.log");
+        let key = FingerprintKey::random();
+        let writers: Vec<_> = (0..2)
+            .map(|w| {
+                let log =
+                    AuditLog::with_key(&path, key.clone()).unwrap_or_else(|e| panic!("{e}")).rotate_at(2000, 1000);
+                std::thread::spawn(move || {
+                    for n in 0..200 {
+                        let record = Record::new(Action::Token, &format!("w{w}-{n}"), "etna", "test");
+                        log.append(&record).unwrap_or_else(|e| panic!("{e}"));
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.join().unwrap_or_else(|_| panic!("a writer panicked"));
+        }
+        let read = read(&path, &Filter::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((read.records.len(), read.torn, read.unreadable), (400, 0, 0));
+        for w in 0..2 {
+            let mine: Vec<_> = read.records.iter().filter(|r| r.profile.starts_with(&format!("w{w}-"))).collect();
+            let order: Vec<_> = mine.iter().map(|r| r.profile.clone()).collect();
+            assert_eq!(
+                order,
+                (0..200).map(|n| format!("w{w}-{n}")).collect::<Vec<_>>(),
+                "each writer's lines in order"
+            );
         }
     }
 
