@@ -149,3 +149,24 @@ async fn a_code_nobody_types_is_followed_up_as_expired() {
         [("alice".to_owned(), "waiting".to_owned()), ("alice".to_owned(), "expired".to_owned())]
     );
 }
+
+#[tokio::test]
+async fn a_wrong_code_typed_is_followed_up_as_refused_then_answered() {
+    let (e, _, notifier, receiver) = watched().await;
+    let person = Browser::open(&e.console).await;
+    let auth = alice_bot(&e, Duration::from_secs(600));
+    let login = tokio::spawn(async move { auth.token().await.map(drop) });
+    while e.console.registry().for_profile("alice").is_none() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let page = person.get("/pending").await;
+    let wrong = person.post(&page.code_action("alice"), &[("csrf", &page.csrf()), ("code", "000000")]).await;
+    assert_eq!(wrong.status, 422, "{}", wrong.body);
+    let outbox = e.sandbox.outbox();
+    type_code(&person, "alice", || outbox.latest_code(etna::USER_2FA).unwrap()).await;
+    login.await.unwrap().unwrap();
+    notifier.flush().await;
+    let events: Vec<_> = receiver.events().into_iter().map(|(_, event)| event).collect();
+    assert_eq!(events, ["waiting", "refused", "answered"], "one waiting notice for both codes");
+    assert_eq!(receiver.got()[1].body["retry"], true);
+}
