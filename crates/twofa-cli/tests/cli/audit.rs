@@ -112,3 +112,25 @@ async fn login_notify_tells_a_webhook_of_the_wait_and_its_outcome() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("not a notify spec"), "{}", text(&out.stderr));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_inside_token_is_audited_before_the_hand_out() {
+    let e = env().await;
+    let audit = e.home.path().join("audit.log");
+    let run = |args: &[&str]| {
+        let mut cmd = e.command(args);
+        cmd.env("TWOFA_AUDIT_FILE", &audit);
+        tokio::task::spawn_blocking(move || cmd.output().unwrap())
+    };
+    let login = e.etna_login(etna::USER_NO_2FA);
+    assert!(run(&login.iter().map(String::as_str).collect::<Vec<_>>()).await.unwrap().status.success());
+    // The session is gone (its file removed): `token` renews by logging in again from the profile.
+    std::fs::remove_file(e.home.path().join("sessions/etna.json")).unwrap();
+    let token = json(&run(&["token", "--profile", "etna", "--format", "json"]).await.unwrap());
+    let all = lines(&run(&["audit", "--format", "json"]).await.unwrap());
+    let seen: Vec<_> = all.iter().map(|l| (l["action"].as_str().unwrap(), l["actor"].as_str().unwrap())).collect();
+    assert_eq!(seen, [("login", "cli:login"), ("renewal", "cli:token"), ("token", "cli:token")]);
+    assert_eq!(all[1]["outcome"], "ok");
+    assert_ne!(all[0]["token"], all[2]["token"], "the new token has another fingerprint");
+    assert!(!std::fs::read_to_string(&audit).unwrap().contains(token["access_token"].as_str().unwrap()));
+}
