@@ -188,9 +188,18 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
         sweep.error(&flow.verify(&c, &wrong(&code)).await.unwrap_err());
         let session = flow.verify(&c, &code).await.unwrap().session().unwrap();
         sweep.session(&session);
+        // 2FA once, then an API key (docs/protocols/oms.md#api-keys): the new pair never shows.
+        let keys = flow.api_keys(&session).unwrap();
+        let made = keys.create(&[twofa::oms::Permission::Trading]).await.unwrap();
+        sweep.secret(made.key.expose_secret());
+        sweep.secret(made.secret.expose_secret());
+        sweep.show(&made);
+        sweep.show(keys.list().await.unwrap());
+        keys.remove(&made.key).await.unwrap();
+        sweep.error(&keys.remove(&made.key).await.unwrap_err());
         match flow.resume(&session).await {
             Ok(resumed) => sweep.session(&resumed),
-            // HTTP cannot resume (no documented call, §2.5).
+            // HTTP cannot resume (no documented call, docs/protocols/oms.md#resume).
             Err(e) => sweep.error(&e),
         }
         flow.logout(&session).await.unwrap();
@@ -200,7 +209,8 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
         sweep.show(&auth);
     }
 
-    // OMS API-key logins (§2.3): the key and its secret, right and wrong, over both gateways.
+    // OMS API-key logins (docs/protocols/oms.md#api-key-login): the key and its secret, right and wrong,
+    // over both gateways.
     sweep.secret(oms_api_key::API_KEY);
     sweep.secret(oms_api_key::API_SECRET);
     for endpoint in [sandbox.oms_ws_url(), sandbox.oms_http_url()] {

@@ -1,6 +1,6 @@
-//! The OMS API-key login over WebSocket (§2.3 of the provider reference) against a gateway scripted
-//! here: the frame we send is checked key by key, its signature against Python's `hmac`, and each
-//! hostile answer yields its own typed error.
+//! The OMS API-key login over WebSocket (docs/protocols/oms.md#api-key-login) against a gateway scripted
+//! here: the frame we send is checked key by key, its signature against Python's `hmac`, and each hostile
+//! answer yields its own typed error.
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::{net::TcpListener, sync::mpsc};

@@ -1,5 +1,5 @@
-//! Online Ordering guest login (The three backends: protocol reference, §3.8) against bad answers: each one a typed
-//! error, never a panic, never a session.
+//! Online Ordering guest login (docs/protocols/onlineordering.md#guest) against bad answers: each one a
+//! typed error, never a panic, never a session.
 
 use mockito::{Matcher, Server};
 

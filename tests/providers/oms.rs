@@ -117,7 +117,8 @@ async fn an_idle_session_expires_and_resume_says_so() {
         let Step::Authenticated(session) = flow.start().await.unwrap() else { panic!() };
         assert_eq!(session.idle_timeout(), Some(Duration::from_secs(3600)));
         h.sandbox.clock().advance(Duration::from_secs(3601));
-        // HTTP has no documented re-authentication call: resume is unsupported there (§2.5).
+        // HTTP has no documented re-authentication call: resume is unsupported there
+        // (docs/protocols/oms.md#resume).
         let resumed = flow.resume(&session).await;
         if h.websocket {
             assert!(matches!(resumed, Err(Error::SessionExpired)), "{resumed:?}");
@@ -215,7 +216,8 @@ async fn the_client_passes_against_every_sandbox_variant() {
             let session = login(&flow, &totp(), &LoginOptions::default()).await.unwrap();
             assert_eq!(session.subject()["UserId"], "2", "{variant:?} websocket={websocket}");
             assert_eq!(h.call_api(&session).await, 200);
-            // HTTP has no documented re-authentication call (§2.5): resume is WebSocket-only.
+            // HTTP has no documented re-authentication call (docs/protocols/oms.md#resume): resume is
+            // WebSocket-only.
             let resumed = match flow.resume(&session).await {
                 Err(Error::Unsupported { operation: "resume" }) if !websocket => session.clone(),
                 other => other.unwrap(),

@@ -12,8 +12,9 @@ use twofa::{
 };
 use twofa_sandbox::{Sandbox, onlineordering as demo};
 
-/// Where the customer token travels on later calls: undocumented (The three backends: protocol reference, §3.2), so
-/// every candidate is a sandbox variant and the whole suite runs against each.
+/// Where the customer token travels on later calls: undocumented
+/// (docs/protocols/onlineordering.md#headers), so every candidate is a sandbox variant and the whole
+/// suite runs against each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Placement {
     /// `Authorization: Bearer`, the integrator's Basic in `x-api-custom-auth` (the default).
@@ -124,7 +125,7 @@ impl Harness for Online {
 
 crate::conformance_suite!(online());
 
-/// The whole suite again with the token in a named header (The three backends: protocol reference, §3.2).
+/// The whole suite again with the token in a named header (docs/protocols/onlineordering.md#headers).
 mod oo_3_2_token_in_a_named_header {
     use super::*;
 
@@ -144,8 +145,9 @@ async fn oo_3_2_a_token_in_the_other_place_is_refused() {
     }
 }
 
-/// The three backends: protocol reference, §3.8 + §3.5: the guest login's 303 names the emailed code, verified by the
-/// customer's `GET v1/Authenticate/2FA`; no password is ever asked for.
+/// docs/protocols/onlineordering.md#guest + docs/protocols/onlineordering.md#verify: the guest login's
+/// 303 names the emailed code, verified by the customer's `GET v1/Authenticate/2FA`; no password is ever
+/// asked for.
 #[tokio::test]
 async fn oo_3_8_guest_login_with_emailed_code() {
     for placement in [Placement::Bearer, Placement::Header] {
@@ -162,8 +164,8 @@ async fn oo_3_8_guest_login_with_emailed_code() {
     }
 }
 
-/// The three backends: protocol reference, §3.8: "Return a limited guest token" at once (the
-/// sandbox's `Direct` variant).
+/// docs/protocols/onlineordering.md#guest: "Return a limited guest token" at once (the sandbox's `Direct`
+/// variant).
 #[tokio::test]
 async fn oo_3_8_guest_login_without_a_second_factor() {
     let h = online().await;
@@ -173,8 +175,8 @@ async fn oo_3_8_guest_login_without_a_second_factor() {
     assert!(h.sandbox.outbox().latest_code(demo::GUEST_EMAIL).is_none(), "no code was mailed");
 }
 
-/// The three backends: protocol reference, §3.5: a wrong guest code is a 404, `InvalidCode`; the
-/// right one still works.
+/// docs/protocols/onlineordering.md#verify: a wrong guest code is a 404, `InvalidCode`; the right one
+/// still works.
 #[tokio::test]
 async fn oo_3_5_guest_wrong_code_then_right_code() {
     let h = online().await;
@@ -187,7 +189,7 @@ async fn oo_3_5_guest_wrong_code_then_right_code() {
     flow.verify(&c, &OneTimeCode::new(right).unwrap()).await.unwrap();
 }
 
-/// The three backends: protocol reference, §3.6: the guest's refresh token renews it like a customer's.
+/// docs/protocols/onlineordering.md#refresh: the guest's refresh token renews it like a customer's.
 #[tokio::test]
 async fn oo_3_6_guest_session_refreshes() {
     let h = online().await;
@@ -318,8 +320,9 @@ async fn oo_3_5_code_expiry_and_the_400_cases() {
     assert_eq!(raw.status(), 400);
 }
 
-/// The three backends: protocol reference, §3.5: the sandbox's `ConfirmCodeResult` has exactly the documented fields
-/// (plus Json.NET's `$id`, §3.4 [OBS]), `expires_in_seconds` a decimal as in the sample.
+/// docs/protocols/onlineordering.md#verify: the sandbox's `ConfirmCodeResult` has exactly the documented
+/// fields (plus Json.NET's `$id`, docs/protocols/onlineordering.md#login [OBS]), `expires_in_seconds` a
+/// decimal as in the sample.
 #[tokio::test]
 async fn oo_3_5_sandbox_confirm_code_result_has_the_documented_fields() {
     let h = online().await;

@@ -5,10 +5,12 @@
 //! published Python approach; concurrent logins; 500 simultaneous OMS WebSocket logins;
 //! `Authenticator::token()` on a fresh cache; single-flight at expiry; TCP connections per login;
 //! peak RSS and size of the release `twofa` binary; and instructions per login counted by
-//! callgrind, library and raw client side by side. `twofa-bench ratios` prints only the login-vs-raw
-//! rows, `twofa-bench instructions` only the callgrind ones.
+//! callgrind, library and raw client side by side; a request through `twofa proxy` vs direct and
+//! vs nginx, and the CPU of `twofa token`. `twofa-bench ratios` prints only the login-vs-raw rows,
+//! `twofa-bench instructions` only the callgrind ones, `twofa-bench proxy` only the proxy's.
 
 mod instructions;
+mod proxy;
 mod raw;
 mod stats;
 
@@ -471,10 +473,31 @@ async fn connections_per_login(table: &mut Table) -> Result<()> {
     Ok(())
 }
 
-async fn binary(sandbox: &Sandbox, table: &mut Table) -> Result<()> {
-    let bin = std::env::var_os("TWOFA_BIN")
+/// The release `twofa` (`TWOFA_BIN`, else the workspace's `target/release/twofa`).
+fn release_binary() -> PathBuf {
+    std::env::var_os("TWOFA_BIN")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/release/twofa")));
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/release/twofa")))
+}
+
+/// The rows of [`proxy::rows`], or one saying they were skipped without the release binary.
+async fn proxy_rows(sandbox: &Sandbox, table: &mut Table) -> Result<()> {
+    let bin = release_binary();
+    if !bin.exists() {
+        table.row(
+            "`twofa proxy` and `twofa token` rows",
+            "-".into(),
+            "-".into(),
+            "skipped: no release `twofa`".into(),
+            "-",
+        );
+        return Ok(());
+    }
+    proxy::rows(sandbox, &bin, table).await
+}
+
+async fn binary(sandbox: &Sandbox, table: &mut Table) -> Result<()> {
+    let bin = release_binary();
     let Ok(meta) = std::fs::metadata(&bin) else {
         table.row(
             "release `twofa`: size, peak RSS of a login",
@@ -534,16 +557,17 @@ fn main() -> Result<()> {
             .build()?
             .block_on(instructions::logins(side, n.parse()?, base)),
         [] => runtime()?.block_on(table()),
-        [mode] if mode == "instructions" || mode == "ratios" => runtime()?.block_on(async {
+        [mode] if mode == "instructions" || mode == "ratios" || mode == "proxy" => runtime()?.block_on(async {
             let (sandbox, mut table) = (bench_sandbox().await?, Table(Vec::new()));
             match mode.as_str() {
                 "ratios" => library_vs_raw(&sandbox, &mut table).await?,
+                "proxy" => proxy_rows(&sandbox, &mut table).await?,
                 _ => instructions::rows(&sandbox, &mut table).await?,
             }
             table.print();
             Ok(())
         }),
-        _ => Err("usage: twofa-bench [instructions | ratios]".into()),
+        _ => Err("usage: twofa-bench [instructions | ratios | proxy]".into()),
     }
 }
 
@@ -577,6 +601,7 @@ async fn table() -> Result<()> {
     single_flight(&sandbox, &mut table).await?;
     connections_per_login(&mut table).await?;
     binary(&sandbox, &mut table).await?;
+    proxy_rows(&sandbox, &mut table).await?;
     table.print();
     Ok(())
 }

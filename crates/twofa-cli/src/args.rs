@@ -91,7 +91,8 @@ pub enum Command {
   twofa exec --profile etna -- python bot.py            # TWOFA_ACCESS_TOKEN, TWOFA_HEADERS (JSON), TWOFA_EXPIRES_AT
   twofa exec --profile etna --profile oms -- ./sync.sh  # TWOFA_ETNA_ACCESS_TOKEN, TWOFA_OMS_HEADERS, …
   twofa exec --profile etna --headers-file ~/.twofa-run/etna.json --signal-on-renew hup -- ./daemon
-  twofa exec --profile etna --restart-on-renew -- ./job  # restarted with fresh variables at each renewal")]
+  twofa exec --profile etna --restart-on-renew -- ./job  # restarted with fresh variables at each renewal
+  twofa exec --profile etna --proxy -- python bot.py     # TWOFA_PROXY_URL: a base URL that needs no credential")]
     Exec(Box<ExecArgs>),
     /// List stored profiles: provider, subject, expiry, renewal (never a secret)
     #[command(after_help = "Example:
@@ -110,6 +111,12 @@ pub enum Command {
         /// Every stored profile
         #[arg(long)]
         all: bool,
+    },
+    /// Exchange OMS tools: the API keys bots log in with, made once after a 2FA login
+    Oms {
+        /// What to do.
+        #[command(subcommand)]
+        command: OmsCommand,
     },
     /// Run the simulator of all three backends on loopback until Ctrl-C
     #[cfg(feature = "sandbox")]
@@ -142,6 +149,14 @@ pub enum Command {
   twofa audit --profile etna --since 24h        # one profile, the last day
   twofa audit --outcome error --format json     # every failure, one JSON object a line")]
     Audit(AuditArgs),
+    /// Run a local reverse proxy to the profile's API that adds the session's headers: any client
+    /// changes only its base URL, and needs no credential
+    #[command(after_help = "Examples:
+  twofa proxy --profile etna                       # prints twofa proxy: http://127.0.0.1:PORT/<token>/
+  twofa proxy --profile etna --url-file ~/.etna-proxy-url   # the base URL in a 0600 file instead
+  twofa proxy --profile etna --unix /run/user/1000/etna.sock  # curl --unix-socket …; no token needed
+  curl \"$(cat ~/.etna-proxy-url)v1.0/users/me\"   # no Authorization, no Et-App-Key")]
+    Proxy(Box<ProxyArgs>),
     /// Print a shell completion script
     #[command(after_help = "Examples:
   source <(twofa completions bash)
@@ -196,6 +211,11 @@ pub enum Provider {
         /// server asks for it; its first line is the PIN. Kept in the profile, like --pin-env
         #[arg(long, value_name = "COMMAND", conflicts_with = "pin_env")]
         pin_command: Option<String>,
+        /// How long the server's tokens live, in seconds: ETNA's answer does not say, and its
+        /// documents give 24 h and 60 min. Sessions are renewed this long after each login
+        /// (a 401 renews sooner whatever the clock says) [default: 86400]
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        token_lifetime: Option<u64>,
         /// The flags every login takes.
         #[command(flatten)]
         common: Common,
@@ -265,6 +285,63 @@ pub enum Provider {
         /// The flags every login takes.
         #[command(flatten)]
         common: Common,
+    },
+}
+
+/// `twofa oms …`.
+#[derive(Debug, Subcommand)]
+pub enum OmsCommand {
+    /// "2FA once, then an API key": create, list and remove the user's API keys
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+}
+
+/// `twofa oms api-key …`: `AddUserAPIKey`, `GetUserAPIKeys`, `RemoveUserAPIKey` with a profile's session.
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key with the session of an OMS profile (a code is asked for if that session
+    /// ended) and write an API-key profile that logs in with it, no code. The key and its secret go
+    /// to the OS keyring (a keyring profile) or a 0600 file, never to the terminal unless asked
+    #[command(after_help = "Examples:
+  twofa login oms --url wss://apex.example/WSGateway --username trader1 --profile oms   # 2FA once
+  twofa oms api-key create --profile oms --permissions Trading,AccountReadOnly --key-profile bot
+  twofa token --profile bot                                  # an API-key login: no code, ever")]
+    Create {
+        /// The OMS profile whose session creates the key
+        #[arg(long, value_name = "NAME")]
+        profile: String,
+        /// The key's permissions, comma-separated: Trading, Deposit, Withdraw, AccountReadOnly
+        #[arg(long, value_name = "LIST", value_delimiter = ',', required = true)]
+        permissions: Vec<String>,
+        /// The name of the new API-key profile [default: PROFILE-api-key]
+        #[arg(long, value_name = "NAME")]
+        key_profile: Option<String>,
+        /// Also print the new API key and its secret (stored either way; shown by the server once)
+        #[arg(long)]
+        show_secret: bool,
+    },
+    /// List the API keys of an OMS profile's user and their permissions (never a secret)
+    #[command(after_help = "Example:
+  twofa oms api-key list --profile oms")]
+    List {
+        /// The OMS profile whose session lists the keys
+        #[arg(long, value_name = "NAME")]
+        profile: String,
+    },
+    /// Remove an API key: it stops logging in
+    #[command(after_help = "Examples:
+  twofa oms api-key remove --profile oms --key-profile bot   # the key the profile `bot` holds
+  twofa oms api-key remove --profile oms 0bad72d6353624305cd6fabecc11b7ad   # a key `list` printed")]
+    Remove {
+        /// The OMS profile whose session removes the key
+        #[arg(long, value_name = "NAME")]
+        profile: String,
+        /// The API key, as `list` prints it
+        #[arg(value_name = "KEY", required_unless_present = "key_profile")]
+        key: Option<String>,
+        /// Remove the key this API-key profile logs in with, instead of naming it
+        #[arg(long, value_name = "NAME", conflicts_with = "key")]
+        key_profile: Option<String>,
     },
 }
 
@@ -424,6 +501,28 @@ pub struct ServeArgs {
     pub ops_listen: Option<SocketAddr>,
 }
 
+/// The flags of `twofa proxy`.
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// The profile whose API the proxy reaches and whose session it adds
+    #[arg(long, value_name = "NAME")]
+    pub profile: String,
+    /// The loopback address to listen on; a port of 0 takes any free one
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0", conflicts_with = "unix")]
+    pub listen: SocketAddr,
+    /// Listen on a Unix socket at this path instead (0600: no access token in the URL)
+    #[arg(long, value_name = "PATH")]
+    pub unix: Option<PathBuf>,
+    /// Write the base URL (it carries the access token) to this new file (0600; refused if it
+    /// exists or is a symbolic link) instead of printing it. Removed when the proxy stops
+    #[arg(long, value_name = "PATH")]
+    pub url_file: Option<PathBuf>,
+    /// How long requests wait, in seconds, for a renewal that needs a person's code before they
+    /// are answered 503 `code_needed`
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub code_wait: u64,
+}
+
 /// Where `login` keeps the session (`--store`); the profile records what was actually chosen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum StoreArg {
@@ -456,6 +555,11 @@ pub struct ExecArgs {
     /// then SIGKILL after --stop-timeout)
     #[arg(long)]
     pub restart_on_renew: bool,
+    /// Start a local proxy to each profile's API for the command's lifetime (as `twofa proxy`)
+    /// and give its base URL in TWOFA_PROXY_URL (`TWOFA_<PROFILE>_PROXY_URL` with several): the
+    /// command sends no credential, and the proxy renews the session as it goes
+    #[arg(long)]
+    pub proxy: bool,
     /// How long a command restarted by --restart-on-renew has to exit after SIGTERM, in seconds
     #[arg(long, value_name = "SECONDS", default_value_t = 10, requires = "restart_on_renew")]
     pub stop_timeout: u64,

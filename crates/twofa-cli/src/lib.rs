@@ -3,7 +3,7 @@
 //! draws the layers; each imports only those below it:
 //!
 //! - [`commands`]: one file per command; the only builder of a [`Failure`].
-//! - `settings`, `session`, `accounts`, `stores`, `profile`, `pending`, `input`,
+//! - `settings`, `session`, `accounts`, `stores`, `api_key_store`, `profile`, `pending`, `input`,
 //!   `secret_command`, `contract` (the token contract), `ops` (metrics, audit trail,
 //!   notifiers): resolving flags and files into an
 //!   [`Authenticator`](twofa_core::Authenticator); they return [`twofa_core::Error`].
@@ -23,11 +23,14 @@ pub mod commands;
 pub mod output;
 
 mod accounts;
+mod api_key_store;
 mod contract;
 mod input;
+mod link_file;
 mod ops;
 mod pending;
 mod profile;
+mod running_proxy;
 mod secret_command;
 mod session;
 mod settings;

@@ -24,6 +24,9 @@ pub enum Backend {
         username: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pin_env: Option<String>,
+        /// `login etna --token-lifetime`, in seconds (the flow's default when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token_lifetime: Option<u64>,
     },
     Oms {
         url: String,
@@ -61,13 +64,53 @@ pub enum StoreKind {
     Redis,
 }
 
-/// An OMS API-key login as a profile keeps it: the *names* of the variables holding the key and
-/// the secret, never their values.
+/// An OMS API-key login as a profile keeps it: the user id, and where the key and the secret are —
+/// the *names* of the variables holding them, or the store `twofa oms api-key create` put them in;
+/// never their values.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OmsApiKey {
     pub user_id: u64,
-    pub api_key_env: String,
-    pub api_secret_env: String,
+    #[serde(flatten)]
+    pub source: ApiKeySource,
+}
+
+/// Where an API-key profile finds its key and secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ApiKeySource {
+    /// `login oms --api-key-env … --api-secret-env …`: two environment variables, by name.
+    Env { api_key_env: String, api_secret_env: String },
+    /// `oms api-key create`: the OS keyring or a 0600 file (see `api_key_store`).
+    Stored { api_key_store: ApiKeyStore },
+}
+
+/// Where `oms api-key create` keeps a new key and its secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiKeyStore {
+    /// A 0600 file under the store directory (`api-keys/{profile}.json`)
+    File,
+    /// The OS keyring (`twofa/api-key:{profile}`, `twofa/api-secret:{profile}`)
+    Keyring,
+}
+
+/// An API key and its secret, as read from a store.
+pub type KeyPair = (ApiKey, ApiSecret);
+
+impl OmsApiKey {
+    /// The key and the secret: from the variables, or `stored` as read from the profile's store.
+    pub fn pair(&self, stored: Option<&Result<KeyPair, Error>>) -> Result<KeyPair, Error> {
+        match (&self.source, stored) {
+            (ApiKeySource::Env { api_key_env, api_secret_env }, _) => Ok((
+                ApiKey::new(secret_env(api_key_env, "the API key")?.as_str()),
+                ApiSecret::new(secret_env(api_secret_env, "the API secret")?.as_str()),
+            )),
+            (ApiKeySource::Stored { .. }, Some(read)) => read.clone(),
+            (ApiKeySource::Stored { .. }, None) => {
+                Err(Error::Config("the profile's API key was not read from its store".into()))
+            }
+        }
+    }
 }
 
 /// A stored profile.
@@ -130,15 +173,34 @@ impl Profile {
         })
     }
 
+    /// The API's URL as the profile gives it: ETNA's and Online Ordering's base URL, the OMS
+    /// gateway's URL (`wss://…/WSGateway` or the root of its HTTP `/AP/` calls).
+    pub fn api_url(&self) -> &str {
+        match &self.backend {
+            Backend::Etna { base_url, .. } | Backend::Onlineordering { base_url, .. } => base_url,
+            Backend::Oms { url, .. } => url,
+        }
+    }
+
+    /// The origin `twofa proxy` forwards HTTP requests to: [`Profile::api_url`], but for an OMS
+    /// WebSocket profile the root of the same host over HTTP(S), where its `/AP/` calls live
+    /// (`wss://host/WSGateway` → `https://host/`).
+    pub fn http_origin(&self) -> String {
+        let url = self.api_url().trim();
+        let (scheme, rest) = match url.split_once("://") {
+            Some(("wss", rest)) => ("https", rest),
+            Some(("ws", rest)) => ("http", rest),
+            _ => return url.to_owned(),
+        };
+        let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+        format!("{scheme}://{host}/")
+    }
+
     /// Refuses a URL with userinfo before anything is asked or saved: a `user:secret@` in it would
     /// be written into the profile file. The builders refuse it too; this says so before the
     /// password prompt.
     pub fn check(&self) -> Result<(), Error> {
-        let url = match &self.backend {
-            Backend::Etna { base_url, .. } | Backend::Onlineordering { base_url, .. } => base_url,
-            Backend::Oms { url, .. } => url,
-        };
-        match twofa_core::reqwest::Url::parse(url.trim()) {
+        match twofa_core::reqwest::Url::parse(self.api_url().trim()) {
             Ok(url) => twofa_core::http::refuse_userinfo(&url),
             // Not a URL at all: the builder says why.
             Err(_) => Ok(()),
@@ -202,17 +264,67 @@ impl Profile {
         }
     }
 
+    /// The gateway URL and whether it is the WebSocket one, for an OMS profile.
+    pub fn oms_endpoint(&self) -> Option<(&str, bool)> {
+        match &self.backend {
+            Backend::Oms { url, websocket, .. } => Some((url, *websocket)),
+            _ => None,
+        }
+    }
+
+    /// Where the key of an API-key profile made by `oms api-key create` is kept.
+    pub fn stored_api_key(&self) -> Option<ApiKeyStore> {
+        match &self.backend {
+            Backend::Oms {
+                api_key: Some(OmsApiKey { source: ApiKeySource::Stored { api_key_store }, .. }), ..
+            } => Some(*api_key_store),
+            _ => None,
+        }
+    }
+
+    /// The OMS flow of an OMS profile (`None` for another backend); `stored` is the key pair of a
+    /// profile whose key is [stored](Profile::stored_api_key), as read (or why it could not be).
+    pub fn oms_flow(
+        &self,
+        password: Arc<dyn PasswordSource>,
+        timeout: std::time::Duration,
+        stored: Option<&Result<KeyPair, Error>>,
+    ) -> Option<Result<OmsFlow, Error>> {
+        let Backend::Oms { url, websocket, username, api_key } = &self.backend else { return None };
+        let http = HttpOptions::default().timeout(timeout).allow_insecure_http(self.allow_insecure_http);
+        let builder = OmsFlow::builder()
+            .endpoint(url)
+            .transport(if *websocket { Transport::WebSocket } else { Transport::Http })
+            .http(http);
+        // Either a username and password or an API key; the builder refuses both and neither.
+        let builder = match (username, api_key) {
+            (_, Some(key)) => match key.pair(stored) {
+                Ok((api_key, api_secret)) => builder.api_key(key.user_id, api_key, api_secret),
+                Err(e) => return Some(Err(e)),
+            },
+            (Some(username), None) => builder.username(username).password_source(password),
+            (None, None) => builder,
+        };
+        Some(builder.build())
+    }
+
     /// The flow for this profile; `password` is asked only when a fresh login starts (and only by
-    /// a profile that [uses one](Profile::uses_password)). `previous` supplies a remembered device id.
+    /// a profile that [uses one](Profile::uses_password)). `previous` supplies a remembered device
+    /// id; `stored` the key pair of a profile whose API key is stored.
     pub fn flow(
         &self,
         password: Arc<dyn PasswordSource>,
         timeout: std::time::Duration,
         previous: Option<&Session>,
+        stored: Option<&Result<KeyPair, Error>>,
     ) -> Result<Arc<dyn TwoFactorFlow>, Error> {
+        if let Some(oms) = self.oms_flow(Arc::clone(&password), timeout, stored) {
+            return Ok(Arc::new(oms?));
+        }
+        // The other backends.
         let http = HttpOptions::default().timeout(timeout).allow_insecure_http(self.allow_insecure_http);
         Ok(match &self.backend {
-            Backend::Etna { base_url, app_key_env, username, pin_env } => {
+            Backend::Etna { base_url, app_key_env, username, pin_env, token_lifetime } => {
                 let mut builder = EtnaFlow::builder()
                     .base_url(base_url)
                     .app_key(ApiKey::new(secret_env(app_key_env, "the app key")?.as_str()))
@@ -222,25 +334,12 @@ impl Profile {
                 if let Some(var) = pin_env {
                     builder = builder.pin(Pin::new(secret_env(var, "the security PIN")?.as_str()));
                 }
+                if let Some(seconds) = token_lifetime {
+                    builder = builder.token_lifetime(std::time::Duration::from_secs(*seconds));
+                }
                 Arc::new(builder.build()?)
             }
-            Backend::Oms { url, websocket, username, api_key } => {
-                let builder = OmsFlow::builder()
-                    .endpoint(url)
-                    .transport(if *websocket { Transport::WebSocket } else { Transport::Http })
-                    .http(http);
-                // Either a username and password or an API key; the builder refuses both and neither.
-                let builder = match (username, api_key) {
-                    (_, Some(key)) => builder.api_key(
-                        key.user_id,
-                        ApiKey::new(secret_env(&key.api_key_env, "the API key")?.as_str()),
-                        ApiSecret::new(secret_env(&key.api_secret_env, "the API secret")?.as_str()),
-                    ),
-                    (Some(username), None) => builder.username(username).password_source(password),
-                    (None, None) => builder,
-                };
-                Arc::new(builder.build()?)
-            }
+            Backend::Oms { .. } => return Err(Error::Config("an OMS profile's flow is `oms_flow`".into())),
             Backend::Onlineordering { base_url, company_code, api_credentials_env, email, remember_device, guest } => {
                 let credentials = secret_env(api_credentials_env, "the integrator's user:password")?;
                 let (user, api_password) = credentials
@@ -284,5 +383,21 @@ mod fuzz_tests {
     #[test]
     fn profile_corpus_replays_without_panic() {
         twofa_core::fuzzing::replay("cli_profile", super::fuzz_profile_file);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn oms(url: &str) -> Profile {
+        serde_json::from_value(serde_json::json!({ "provider": "oms", "url": url, "websocket": true })).unwrap()
+    }
+
+    #[test]
+    fn the_proxys_http_origin_of_an_oms_websocket_profile_is_its_hosts_root() {
+        assert_eq!(oms("wss://apex.example/WSGateway").http_origin(), "https://apex.example/");
+        assert_eq!(oms("ws://127.0.0.1:8700/WSGateway/?x=1").http_origin(), "http://127.0.0.1:8700/");
+        assert_eq!(oms("https://apex.example/").http_origin(), "https://apex.example/");
     }
 }

@@ -20,10 +20,11 @@ use twofa_core::{
 };
 
 use crate::{
+    api_key_store,
     input::{self, AskPin, PasswordInput},
     ops,
     output::progress::Progress,
-    profile::Profile,
+    profile::{KeyPair, Profile},
     secret_command,
     settings::Settings,
     stores,
@@ -87,7 +88,14 @@ pub async fn authenticator(
     };
     // Online Ordering remembers a device id in the session; the flow sends it with a new login.
     let previous = store.load(name).await.ok().flatten();
+    // A key `oms api-key create` stored: read now (the flow is built without awaiting), and a
+    // failure kept for the login that needs the key.
+    let stored = match profile.stored_api_key() {
+        Some(kind) => Some(api_key_store::load(kind, &settings.store_dir, name).await),
+        None => None,
+    };
     let flow = ProfileFlow {
+        stored,
         origin: profile.origin(),
         profile: profile.clone(),
         password: inputs.password,
@@ -117,6 +125,8 @@ struct ProfileFlow {
     password: Arc<ProfilePassword>,
     timeout: Duration,
     previous: Option<Session>,
+    /// The stored API key of a profile `oms api-key create` made, as read.
+    stored: Option<Result<KeyPair, Error>>,
     built: OnceLock<Result<Arc<dyn TwoFactorFlow>, Error>>,
 }
 
@@ -124,7 +134,7 @@ impl ProfileFlow {
     fn flow(&self) -> Result<&Arc<dyn TwoFactorFlow>, Error> {
         let password: Arc<dyn PasswordSource> = Arc::clone(&self.password) as Arc<dyn PasswordSource>;
         self.built
-            .get_or_init(|| self.profile.flow(password, self.timeout, self.previous.as_ref()))
+            .get_or_init(|| self.profile.flow(password, self.timeout, self.previous.as_ref(), self.stored.as_ref()))
             .as_ref()
             .map_err(Clone::clone)
     }

@@ -96,6 +96,12 @@ pub async fn open(kind: StoreKind, files: FileStore) -> Result<Opened, Error> {
     }
 }
 
+/// The OS keyring, if one answers this process's one probe (as [`open`] probes it).
+pub async fn keyring_if_answers() -> Option<KeyringStore> {
+    let answers = *KEYRING_ANSWERS.get_or_init(|| async { keyring().probe().await.is_ok() }).await;
+    answers.then(keyring)
+}
+
 /// The Redis store the variables describe.
 async fn redis() -> Result<RedisStore, Error> {
     let url = std::env::var(REDIS_URL_ENV)

@@ -150,3 +150,41 @@ async fn status_over_several_keyring_profiles_probes_and_warns_once() {
     assert_eq!(stderr.matches("no OS keyring answers").count(), 1, "{stderr}");
     assert!(text(&status.stdout).contains("one") && text(&status.stdout).contains("two"));
 }
+
+/// `oms api-key create` from a keyring profile keeps the new pair in the keyring (no file), the
+/// API-key profile logs in from it with no code, and `logout` forgets it (docs/protocols/oms.md#api-keys).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_key_made_from_a_keyring_profile_lives_in_the_keyring_until_logout() {
+    if std::env::var_os("TWOFA_TEST_KEYRING").is_none() {
+        assert!(std::env::var_os("TWOFA_REQUIRE_KEYRING").is_none(), "no Secret Service was started");
+        eprintln!("skipped: no Secret Service (set TWOFA_TEST_KEYRING=1 under .ci/keyring-test)");
+        return;
+    }
+    let sandbox = Sandbox::start().await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let url = sandbox.oms_ws_url();
+    let cli = |args: Vec<String>| twofa(home.path(), args, true, None);
+    let entry = |name: &'static str| {
+        tokio::task::spawn_blocking(move || twofa_keyring::keyring::Entry::new("twofa", name)?.get_password())
+    };
+
+    let login = cli(oms_login(&url, &["--password-env", "TWOFA_PASSWORD", "--store", "keyring"])).await;
+    assert!(login.status.success(), "{}", text(&login.stderr));
+    let create = cli(own(&["oms", "api-key", "create", "--profile", "oms", "--permissions", "Trading"])).await;
+    assert!(create.status.success(), "{}", text(&create.stderr));
+    assert!(text(&create.stdout).contains("the OS keyring (twofa/api-key:oms-api-key"), "{}", text(&create.stdout));
+    assert!(!home.path().join("api-keys").join("oms-api-key.json").exists(), "no key file");
+    let profile = std::fs::read_to_string(home.path().join("profiles/oms-api-key.json")).unwrap();
+    assert!(profile.contains("\"api_key_store\": \"keyring\""), "{profile}");
+    let secret = entry("api-secret:oms-api-key").await.unwrap().unwrap();
+    assert!(!profile.contains(&secret) && !text(&create.stdout).contains(&secret));
+
+    let token = cli(own(&["token", "--profile", "oms-api-key"])).await;
+    assert!(token.status.success(), "{}", text(&token.stderr));
+    let logout = cli(own(&["logout", "--profile", "oms-api-key"])).await;
+    assert!(logout.status.success(), "{}", text(&logout.stderr));
+    for name in ["api-key:oms-api-key", "api-secret:oms-api-key"] {
+        let gone = entry(name).await.unwrap();
+        assert!(matches!(gone, Err(twofa_keyring::keyring::Error::NoEntry)), "{name}: logout forgets it");
+    }
+}

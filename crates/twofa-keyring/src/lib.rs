@@ -6,7 +6,8 @@
 //! [`KeyringStore`] is a [`SessionStore`](twofa_core::store::SessionStore): one keyring item per
 //! profile (service `twofa`, account `session:{profile}`), holding the same versioned JSON as a
 //! session file. It also keeps a profile's *password* (account `password:{profile}`), so that a
-//! program or `twofa token` can log in again without an environment variable.
+//! program or `twofa token` can log in again without an environment variable, and an API key
+//! with its secret (accounts `api-key:{profile}` and `api-secret:{profile}`) for a bot's profile.
 //!
 //! ```no_run
 //! # async fn demo(flow: std::sync::Arc<dyn twofa_core::TwoFactorFlow>) -> Result<(), twofa_core::Error> {

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use keyring::{Entry, credential::CredentialBuilder};
 use serde::{Deserialize, Serialize};
 use twofa_core::{
-    Error, ExposedSession, Password, Session,
+    ApiKey, ApiSecret, Error, ExposedSession, Password, Session,
     store::{SessionStore, check_profile},
 };
 use zeroize::Zeroizing;
@@ -174,6 +174,29 @@ impl KeyringStore {
     pub async fn delete_password(&self, profile: &str) -> Result<(), Error> {
         check_profile(profile)?;
         self.remove(format!("password:{profile}")).await
+    }
+
+    /// Keeps an API key and its secret for `profile` (items `api-key:{profile}` and
+    /// `api-secret:{profile}`), replacing those there.
+    pub async fn save_api_key(&self, profile: &str, key: &ApiKey, secret: &ApiSecret) -> Result<(), Error> {
+        check_profile(profile)?;
+        self.set(format!("api-key:{profile}"), Zeroizing::new(key.expose_secret().to_owned()), MAX_PASSWORD).await?;
+        self.set(format!("api-secret:{profile}"), Zeroizing::new(secret.expose_secret().to_owned()), MAX_PASSWORD).await
+    }
+
+    /// The API key and secret kept for `profile`; `None` unless both are there.
+    pub async fn load_api_key(&self, profile: &str) -> Result<Option<(ApiKey, ApiSecret)>, Error> {
+        check_profile(profile)?;
+        let Some(key) = self.get(format!("api-key:{profile}"), MAX_PASSWORD).await? else { return Ok(None) };
+        let Some(secret) = self.get(format!("api-secret:{profile}"), MAX_PASSWORD).await? else { return Ok(None) };
+        Ok(Some((ApiKey::new(key.as_str()), ApiSecret::new(secret.as_str()))))
+    }
+
+    /// Forgets the API key and secret of `profile`; forgetting none is not an error.
+    pub async fn delete_api_key(&self, profile: &str) -> Result<(), Error> {
+        check_profile(profile)?;
+        self.remove(format!("api-key:{profile}")).await?;
+        self.remove(format!("api-secret:{profile}")).await
     }
 
     async fn read_index(&self) -> Result<Vec<String>, Error> {

@@ -148,6 +148,24 @@ async fn round_trip_list_and_delete() {
 }
 
 #[tokio::test]
+async fn api_key_round_trip_and_delete() {
+    let keyring = MapKeyring::default();
+    let store = keyring.store();
+    assert!(store.load_api_key("bot").await.unwrap().is_none());
+    let (key, secret) = (twofa_core::ApiKey::new("key-VALUE-1"), twofa_core::ApiSecret::new("secret-VALUE-2"));
+    store.save_api_key("bot", &key, &secret).await.unwrap();
+    let (k, s) = store.load_api_key("bot").await.unwrap().unwrap();
+    assert_eq!((k.expose_secret(), s.expose_secret()), ("key-VALUE-1", "secret-VALUE-2"));
+    assert_eq!(keyring.get("twofa/api-key:bot").unwrap(), b"key-VALUE-1");
+    assert_eq!(keyring.get("twofa/api-secret:bot").unwrap(), b"secret-VALUE-2");
+    assert!(store.profiles().await.unwrap().is_empty(), "an API key is not a session");
+    store.delete_api_key("bot").await.unwrap();
+    store.delete_api_key("bot").await.unwrap();
+    assert!(store.load_api_key("bot").await.unwrap().is_none());
+    assert!(keyring.get("twofa/api-secret:bot").is_none());
+}
+
+#[tokio::test]
 async fn password_round_trip_and_delete() {
     let keyring = MapKeyring::default();
     let store = keyring.store();

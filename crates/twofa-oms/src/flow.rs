@@ -279,6 +279,41 @@ impl OmsFlow {
         Self::reply(&self.http.send(request).await?, call)
     }
 
+    /// Refuses a session this flow did not issue (another endpoint, account or provider).
+    pub(crate) fn check_session(&self, session: &Session) -> Result<(), Error> {
+        session.ensure_issued_by(PROVIDER, &self.origin)
+    }
+
+    /// `function` with `payload` on `session`, sent once (it may change state): over WebSocket on a
+    /// new connection re-authenticated with the session token, over HTTP as a POST with `aptoken`.
+    /// The reply's payload, whatever its shape; HTTP-level refusals are errors.
+    pub(crate) async fn session_call(
+        &self,
+        session: &Session,
+        function: &'static str,
+        payload: &Value,
+    ) -> Result<Vec<u8>, Error> {
+        self.check_session(session)?;
+        match self.transport {
+            Transport::WebSocket => {
+                let (mut conn, _) = self.reconnect(session).await?;
+                let reply = conn.call(function, payload).await;
+                conn.close().await;
+                Ok(reply?.into_bytes())
+            }
+            Transport::Http => {
+                let answer = self.http.send(Self::with_session(self.post(function, payload)?, session)?).await?;
+                match answer.status {
+                    200..=299 => Ok(answer.body),
+                    429 => Err(Error::RateLimited { retry_after: answer.retry_after() }),
+                    404 => Err(Error::Unsupported { operation: function }),
+                    401 | 403 => Err(Error::SessionExpired),
+                    _ => Err(answer.unexpected("a 2xx answer")),
+                }
+            }
+        }
+    }
+
     fn with_session(request: RequestBuilder, session: &Session) -> Result<RequestBuilder, Error> {
         Ok(request
             .header(SESSION_HEADER, sensitive_value(session.access_token().expose_secret(), "the session token")?))

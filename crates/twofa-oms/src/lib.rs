@@ -22,6 +22,12 @@
 //! `Nonce + UserId + APIKey` keyed with the API secret — headers over HTTP, the payload over
 //! WebSocket. It bypasses 2FA; a refused key is [`Error::InvalidApiKey`].
 //!
+//! **2FA once, then an API key**: [`OmsFlow::api_keys`] manages the keys of a logged-in user over
+//! the session's transport — [`ApiKeys::create`] (`AddUserAPIKey` with [`Permission`]s; the
+//! secret, shown only then, comes back as an [`ApiSecret`](twofa_core::ApiSecret)),
+//! [`ApiKeys::list`] (`GetUserAPIKeys`) and [`ApiKeys::remove`] (`RemoveUserAPIKey`, after which
+//! the key is refused).
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let sandbox = twofa_sandbox::Sandbox::start().await?;
@@ -47,12 +53,14 @@
 //! [`Error::InvalidApiKey`]: twofa_core::Error::InvalidApiKey
 
 mod api_key;
+mod api_keys;
 mod config;
 mod flow;
 mod frame;
 mod wire;
 mod ws;
 
+pub use api_keys::{ApiKeyEntry, ApiKeys, NewApiKey, Permission};
 pub use config::{DEFAULT_IDLE_TIMEOUT, OmsBuilder, Transport};
 pub use flow::{OmsFlow, PROVIDER, SESSION_HEADER};
 

@@ -41,6 +41,49 @@ pub(crate) struct User {
     pub omsid: Option<String>,
 }
 
+/// An API key as `AddUserAPIKey` answers it and `GetUserAPIKeys` lists it: `{APIKey, APISecret,
+/// UserId, Permissions, Nonce}` (keys lower-cased before parsing).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct KeyWire {
+    apikey: Option<Secret>,
+    apisecret: Option<Secret>,
+    #[serde(deserialize_with = "id")]
+    userid: Option<String>,
+    permissions: Option<Vec<Value>>,
+}
+
+/// An API key of a reply, its key and secret checked as every credential a server issues.
+pub(crate) struct KeyReply {
+    pub apikey: Secret,
+    /// Empty or absent except in the `AddUserAPIKey` reply.
+    pub apisecret: Option<Secret>,
+    /// The user who owns the key, when the reply names one as a number.
+    pub user_id: Option<u64>,
+    /// The permission names (entries that are not strings are skipped).
+    pub permissions: Option<Vec<String>>,
+}
+
+impl KeyReply {
+    /// The key of `payload`; `None` when it is no object with a non-empty `APIKey` (an error reply).
+    pub(crate) fn parse(payload: &[u8]) -> Result<Option<Self>, Error> {
+        if !matches!(serde_json::from_slice::<Value>(payload), Ok(Value::Object(_))) {
+            return Ok(None);
+        }
+        let wire: KeyWire =
+            from_slice_ci(payload).map_err(|_| Error::unexpected(None, "an API-key reply of the wrong shape"))?;
+        let Some(apikey) = untrusted::optional_credential("APIKey", wire.apikey)? else { return Ok(None) };
+        if apikey.expose_secret().is_empty() {
+            return Ok(None);
+        }
+        let permissions =
+            wire.permissions.map(|names| names.into_iter().filter_map(|n| n.as_str().map(str::to_owned)).collect());
+        let user_id = wire.userid.and_then(|id| id.trim().parse().ok());
+        let apisecret = untrusted::optional_credential("APISecret", wire.apisecret)?;
+        Ok(Some(Self { apikey, apisecret, user_id, permissions }))
+    }
+}
+
 /// `true`, `"true"`, `1` (any case); `null` is absent.
 fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
     Ok(match Value::deserialize(d)? {

@@ -1,13 +1,14 @@
-//! API-key login, logout and resume against the in-process sandbox, over both gateways. Test names
-//! carry the section of the provider reference they follow (§2.3 AuthenticateUser, §2.5 session
-//! re-establishment, §2.6 LogOut).
+//! API-key login, logout and resume against the in-process sandbox, over both gateways, and the keys a
+//! 2FA session manages. Test names carry the section number they were written for: 2.3
+//! docs/protocols/oms.md#api-key-login, 2.5 docs/protocols/oms.md#resume, 2.6
+//! docs/protocols/oms.md#logout; the key calls follow docs/protocols/oms.md#api-keys.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::{sync::Arc, time::Duration};
 
 use serde_json::Value;
 use twofa_core::{Authenticator, Error, ManualClock, Session, Step, TwoFactorFlow, time::OffsetDateTime};
-use twofa_oms::{OmsBuilder, OmsFlow};
+use twofa_oms::{OmsBuilder, OmsFlow, Permission};
 use twofa_sandbox::{
     Sandbox,
     oms_api_key::{API_KEY, API_SECRET, API_USER_ID},
@@ -150,4 +151,63 @@ async fn oms_2_3_a_replayed_nonce_is_refused_by_a_strict_sandbox_and_ours_never_
     let lax: Value = serde_json::from_slice(&send().await.unwrap().bytes().await.unwrap()).unwrap();
     assert_eq!(lax["Authenticated"], true);
     start(&flow).await.unwrap();
+}
+
+/// "2FA once, then an API key" (docs/protocols/oms.md#api-keys): a 2FA login mints a key with
+/// `AddUserAPIKey`, the key logs in with no code, `GetUserAPIKeys` lists it without its secret, and
+/// after `RemoveUserAPIKey` its login is refused — over both gateways.
+#[tokio::test]
+async fn oms_api_keys_created_after_2fa_log_in_are_listed_and_once_removed_are_refused() {
+    let sandbox = Sandbox::builder()
+        .oms_variant(twofa_sandbox::oms::OmsVariant::default().allow_totp_replay(true))
+        .start()
+        .await
+        .unwrap();
+    let totp =
+        twofa_core::code_source::Totp::from_base32(&twofa_core::TotpSeed::new(twofa_sandbox::oms::TOTP_SEED)).unwrap();
+    for endpoint in endpoints(&sandbox) {
+        let user = OmsFlow::builder()
+            .endpoint(&endpoint)
+            .username(twofa_sandbox::oms::USER_TOTP)
+            .password(twofa_sandbox::oms::PASSWORD)
+            .build()
+            .unwrap();
+        let session = twofa_core::login(&user, &totp, &twofa_core::LoginOptions::default()).await.unwrap();
+        let keys = user.api_keys(&session).unwrap();
+        assert_eq!(keys.user_id(), API_USER_ID, "{endpoint}");
+        let made = keys.create(&[Permission::Trading, Permission::AccountReadOnly]).await.unwrap();
+        assert_eq!(made.permissions, [Permission::Trading, Permission::AccountReadOnly], "{endpoint}");
+        assert!(!format!("{made:?}").contains(made.secret.expose_secret()), "{endpoint}");
+
+        let bot = keyed(&endpoint);
+        let bot = bot.api_key(made.user_id, made.key.expose_secret(), made.secret.expose_secret()).build().unwrap();
+        assert!(alive(&sandbox, &start(&bot).await.unwrap()).await, "{endpoint}: the new key logs in, no code");
+
+        let listed = keys.list().await.unwrap();
+        let entry = listed.iter().find(|k| k.key.expose_secret() == made.key.expose_secret()).expect("listed");
+        assert_eq!(entry.permissions, [Permission::Trading, Permission::AccountReadOnly], "{endpoint}");
+        assert!(listed.iter().any(|k| k.key.expose_secret() == API_KEY), "{endpoint}: the seeded key too");
+
+        keys.remove(&made.key).await.unwrap();
+        assert!(matches!(start(&bot).await, Err(Error::InvalidApiKey)), "{endpoint}: a removed key is refused");
+        assert!(keys.list().await.unwrap().iter().all(|k| k.key.expose_secret() != made.key.expose_secret()));
+        // Removing it again: the gateway's "Resource Not Found".
+        assert!(matches!(keys.remove(&made.key).await, Err(Error::Provider { code: 104, .. })), "{endpoint}");
+        // No permission: refused before anything is sent; an undocumented one by the gateway.
+        assert!(matches!(keys.create(&[]).await, Err(Error::InvalidInput(_))), "{endpoint}");
+        let other = keys.create(&[Permission::Other("Operator".into())]).await;
+        assert!(matches!(other, Err(Error::Provider { code: 100, .. })), "{endpoint}: {other:?}");
+    }
+    assert!(sandbox.stats().requests("oms.http.api_keys") >= 5, "the HTTP calls reached /AP/…UserAPIKey…");
+}
+
+#[tokio::test]
+async fn oms_api_keys_refuse_a_session_of_another_endpoint_and_an_ended_one() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let (http, ws) = (keyed(&sandbox.oms_http_url()).build().unwrap(), keyed(&sandbox.oms_ws_url()).build().unwrap());
+    let session = start(&http).await.unwrap();
+    assert!(matches!(ws.api_keys(&session), Err(Error::ForeignSession)));
+    http.logout(&session).await.unwrap();
+    let listed = http.api_keys(&session).unwrap().list().await;
+    assert!(matches!(listed, Err(Error::SessionExpired)), "Not Authorized after logout: {listed:?}");
 }

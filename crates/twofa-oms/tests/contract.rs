@@ -5,7 +5,7 @@
 use mockito::{Matcher, Server, ServerGuard};
 use serde_json::json;
 use twofa_core::{Error, Method, OneTimeCode, Session, Step, TwoFactorFlow};
-use twofa_oms::OmsFlow;
+use twofa_oms::{OmsFlow, Permission};
 
 mod support {
     pub mod python_hmac;
@@ -193,8 +193,9 @@ async fn oms_2_7_operation_in_process_is_not_an_error() {
     mock.assert_async().await;
 }
 
-// §2.3, API-key login over HTTP: `GET /AP/AuthenticateUser` with `APIKey`, `Signature`, `UserId`
-// and `Nonce` headers; the signature is checked against Python's `hmac`, not our own code.
+// docs/protocols/oms.md#api-key-login, API-key login over HTTP: `GET /AP/AuthenticateUser` with `APIKey`,
+// `Signature`, `UserId` and `Nonce` headers; the signature is checked against Python's `hmac`, not our
+// own code.
 
 const API_KEY: &str = "key-96-abc";
 const API_SECRET: &str = "secret-96-xyz";
@@ -317,4 +318,118 @@ fn oms_2_3_username_and_password_or_an_api_key_not_both_nor_neither() {
     assert!(matches!(base().api_key(1, "k", "").build(), Err(Error::Config(_))), "an empty secret");
     let shown = format!("{:?}", base().api_key(1, "key-shown?", "secret-shown?"));
     assert!(!shown.contains("key-shown?") && !shown.contains("secret-shown?"), "{shown}");
+}
+
+// docs/protocols/oms.md#api-keys: `AddUserAPIKey`, `GetUserAPIKeys` and `RemoveUserAPIKey` over HTTP,
+// the requests asserted and the APEX v4 "User" samples answered byte for byte.
+
+#[tokio::test]
+async fn oms_api_keys_over_http_send_the_documented_requests_and_read_the_documented_samples() {
+    let mut server = Server::new_async().await;
+    let s = session(&mut server).await;
+    let f = flow(&server);
+    let keys = f.api_keys(&s).unwrap();
+    assert_eq!(keys.user_id(), 7);
+    // `UserId` goes as a number: a Coins Pro client notes a string "will not push the request".
+    let add = server
+        .mock("POST", "/AP/AddUserAPIKey")
+        .match_header("aptoken", "tok-1")
+        .match_header("content-type", "application/json")
+        .match_body(Matcher::Json(json!({ "UserId": 7, "Permissions": ["Trading", "Withdraw"] })))
+        .with_body(
+            r#"{
+  "APIKey": "75e81e03303c365cf5409bece487ced5",
+  "APISecret": "12323c2854d28f5947e75191212121211",
+  "UserId": 6,
+  "Permissions": [
+    "Trading"
+  ],
+  "Nonce": 0,
+  "IpWhiteList": "1.1.2.3"
+}"#,
+        )
+        .create_async()
+        .await;
+    let made = keys.create(&[Permission::Trading, Permission::Withdraw]).await.unwrap();
+    add.assert_async().await;
+    assert_eq!(made.key.expose_secret(), "75e81e03303c365cf5409bece487ced5");
+    assert_eq!(made.secret.expose_secret(), "12323c2854d28f5947e75191212121211");
+    assert_eq!((made.user_id, made.permissions.clone()), (6, vec![Permission::Trading]), "as the reply says");
+
+    let list = server
+        .mock("POST", "/AP/GetUserAPIKeys")
+        .match_header("aptoken", "tok-1")
+        .match_body(Matcher::Json(json!({ "UserId": 7 })))
+        .with_body(
+            r#"[
+  {
+    "APIKey": "b0a58da50d64df5dc5ec11b851aa1a3a",
+    "APISecret": "",
+    "UserId": 18,
+    "Permissions": [
+      "Trading",
+      "Withdraw",
+      "Deposit",
+      "AccountReadOnly"
+    ],
+    "IpWhiteList": "1.2.3.4"
+  }
+]"#,
+        )
+        .create_async()
+        .await;
+    let listed = keys.list().await.unwrap();
+    list.assert_async().await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].key.expose_secret(), "b0a58da50d64df5dc5ec11b851aa1a3a");
+    assert_eq!(listed[0].permissions, Permission::DOCUMENTED.to_vec());
+
+    let remove = server
+        .mock("POST", "/AP/RemoveUserAPIKey")
+        .match_header("aptoken", "tok-1")
+        .match_body(Matcher::Json(json!({ "UserId": 7, "APIKey": "04c58e781cf23ddb7889beacebaf36ef" })))
+        .with_body(r#"{"result": true, "errormsg": null, "errorcode": 0, "detail": null}"#)
+        .create_async()
+        .await;
+    keys.remove(&twofa_core::ApiKey::new("04c58e781cf23ddb7889beacebaf36ef")).await.unwrap();
+    remove.assert_async().await;
+}
+
+#[tokio::test]
+async fn oms_api_keys_hostile_answers_are_typed_errors() {
+    let mut server = Server::new_async().await;
+    let s = session(&mut server).await;
+    let f = flow(&server);
+    let keys = f.api_keys(&s).unwrap();
+    let answer = |server: &mut ServerGuard, function: &str, status: usize, body: &str| {
+        server.mock("POST", format!("/AP/{function}").as_str()).with_status(status).with_body(body)
+    };
+    for (body, check) in [
+        (r#"{"APIKey":"bad key\r\nX: 1","APISecret":"s"}"#, "malformed"),
+        (r#"{"APIKey":"k","APISecret":""}"#, "no secret"),
+        (r#"{"result":false,"errormsg":"Not Authorized","errorcode":20,"detail":null}"#, "not authorized"),
+        (r#"{"result":false,"errormsg":"Invalid Request","errorcode":100,"detail":null}"#, "invalid request"),
+        ("[]", "a list"),
+    ] {
+        let mock = answer(&mut server, "AddUserAPIKey", 200, body).create_async().await;
+        let err = keys.create(&[Permission::Trading]).await.unwrap_err();
+        mock.remove_async().await;
+        let expected = match check {
+            "malformed" => matches!(err, Error::MalformedCredential { field: "APIKey" }),
+            "no secret" | "a list" => matches!(err, Error::UnexpectedResponse { .. }),
+            "not authorized" => matches!(err, Error::SessionExpired),
+            _ => matches!(err, Error::Provider { code: 100, .. }),
+        };
+        assert!(expected, "{check}: {err:?}");
+        assert!(!err.to_string().contains("bad key"), "{err}");
+    }
+    let gone = answer(&mut server, "GetUserAPIKeys", 404, "").create_async().await;
+    assert!(matches!(keys.list().await, Err(Error::Unsupported { operation: "GetUserAPIKeys" })));
+    gone.remove_async().await;
+    let object = answer(&mut server, "GetUserAPIKeys", 200, r#"{"result":true}"#).create_async().await;
+    assert!(matches!(keys.list().await, Err(Error::UnexpectedResponse { .. })));
+    object.remove_async().await;
+    let limited = answer(&mut server, "RemoveUserAPIKey", 429, "").create_async().await;
+    assert!(matches!(keys.remove(&twofa_core::ApiKey::new("k")).await, Err(Error::RateLimited { .. })));
+    limited.remove_async().await;
 }

@@ -355,7 +355,7 @@ async fn transport_errors_never_show_the_code_from_the_query_string() {
     assert!(!shown.contains("987654") && !shown.contains("127.0.0.1:1/v1"), "{shown}");
 }
 
-// ---- Guest login (The three backends: protocol reference, §3.8) ----
+// ---- Guest login (docs/protocols/onlineordering.md#guest) ----
 
 const GUEST_CUSTOMER: &str = "5b3f0a52-6c1e-4a4e-9d1f-0f6f3d2a9c11";
 

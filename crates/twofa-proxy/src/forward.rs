@@ -46,6 +46,8 @@ pub(crate) struct Shared {
     pub(crate) max_head_bytes: usize,
     pub(crate) max_headers: usize,
     pub(crate) extra_credential_headers: Vec<HeaderName>,
+    /// The owner token that `/_twofa/session` asks for; `None`: that path does not exist.
+    pub(crate) owner: Option<Secret>,
     pub(crate) shutdown_grace: Duration,
     pub(crate) metrics: Metrics,
     pub(crate) audit: Option<Arc<AuditLog>>,
@@ -82,7 +84,7 @@ impl Shared {
         let path = request.uri().path();
         let rest = self.strip_token(path)?.to_owned();
         if let Some(own) = rest.strip_prefix(OWN_PREFIX) {
-            return Ok(self.own_endpoint(own).await);
+            return Ok(self.own_endpoint(own, request.headers()).await);
         }
         if ws::is_upgrade(request.headers()) {
             return Err(ws::refuse());
@@ -134,7 +136,7 @@ impl Shared {
         }
     }
 
-    async fn own_endpoint(&self, name: &str) -> Response<ProxyBody> {
+    async fn own_endpoint(&self, name: &str, headers: &http::HeaderMap) -> Response<ProxyBody> {
         let text = |status: StatusCode, body: String, kind: &'static str| {
             let mut r = Response::new(full(body));
             *r.status_mut() = status;
@@ -156,7 +158,25 @@ impl Shared {
                 }
                 text(StatusCode::OK, self.metrics.render(), twofa_ops::metrics::CONTENT_TYPE)
             }
+            "session" if self.is_owner(headers) => match self.session().await {
+                Ok(session) => match serde_json::to_string(&session.expose_secrets()) {
+                    Ok(json) => text(StatusCode::OK, json, "application/json"),
+                    Err(_) => {
+                        Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the session did not serialize")
+                            .into_response()
+                    }
+                },
+                Err(refusal) => refusal.into_response(),
+            },
             _ => Refusal::new(StatusCode::NOT_FOUND, "not_found", "not found").into_response(),
+        }
+    }
+
+    /// Whether `headers` carry the owner token (compared in constant time).
+    fn is_owner(&self, headers: &http::HeaderMap) -> bool {
+        match (&self.owner, headers.get(crate::OWNER_HEADER)) {
+            (Some(owner), Some(given)) => constant_time_eq(given.as_bytes(), owner.expose_secret().as_bytes()),
+            _ => false,
         }
     }
 

@@ -76,6 +76,9 @@ use crate::{forward::Shared, metrics::Metrics};
 /// The path prefix of the proxy's own endpoints; no API of the three backends has a path like it.
 pub const OWN_PREFIX: &str = "/_twofa/";
 
+/// The header carrying the [owner token](ProxyBuilder::owner_token) to `/_twofa/session`.
+pub const OWNER_HEADER: &str = "x-twofa-owner";
+
 /// The namespace of the proxy's entry point, [`Proxy::builder`].
 #[derive(Debug)]
 #[non_exhaustive]
@@ -100,6 +103,7 @@ impl Proxy {
             max_headers: 100,
             extra_credential_headers: Vec::new(),
             token: None,
+            owner: None,
             shutdown_grace: Duration::from_secs(30),
             metrics: None,
             audit: None,
@@ -122,6 +126,7 @@ pub struct ProxyBuilder {
     max_headers: usize,
     extra_credential_headers: Vec<HeaderName>,
     token: Option<Secret>,
+    owner: Option<Secret>,
     shutdown_grace: Duration,
     metrics: Option<Arc<twofa_ops::metrics::Metrics>>,
     audit: Option<Arc<twofa_ops::audit::AuditLog>>,
@@ -230,6 +235,17 @@ impl ProxyBuilder {
         self
     }
 
+    /// A second secret that lets the proxy's owner — `twofa token` run by the same user — take the
+    /// session itself: `GET /_twofa/session` (under the access token on TCP) with the header
+    /// [`OWNER_HEADER`]` = owner` answers the session as a store keeps it (its secrets included),
+    /// renewed first if needed, with no round trip to the API while it is fresh. Without an owner
+    /// token, or without the header, that path is a bare 404: clients holding only the base URL
+    /// never see a credential.
+    pub fn owner_token(mut self, owner: Secret) -> Self {
+        self.owner = Some(owner);
+        self
+    }
+
     /// How long [`RunningProxy::shutdown`] waits for in-flight requests (default 30 s).
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
@@ -291,6 +307,7 @@ impl ProxyBuilder {
             max_head_bytes: self.max_head_bytes,
             max_headers: self.max_headers,
             extra_credential_headers: self.extra_credential_headers,
+            owner: self.owner,
             shutdown_grace: self.shutdown_grace,
             metrics,
             audit: self.audit,
@@ -299,8 +316,9 @@ impl ProxyBuilder {
     }
 }
 
-/// 43 letters and digits (about 256 bits) from the operating system's generator.
-fn random_token() -> Secret {
+/// A fresh secret for [`ProxyBuilder::access_token`] or [`ProxyBuilder::owner_token`]: 43
+/// letters and digits (about 256 bits) from the operating system's generator.
+pub fn random_token() -> Secret {
     use rand::{Rng as _, distr::Alphanumeric};
     Secret::new(rand::rng().sample_iter(Alphanumeric).take(43).map(char::from).collect::<String>())
 }

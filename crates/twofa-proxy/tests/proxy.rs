@@ -472,3 +472,38 @@ async fn the_oms_http_gateway_gets_the_aptoken_and_never_the_clients() {
     assert_eq!(info["UserName"], demo::USER_NO_2FA, "{info}");
     assert_eq!(sandbox.stats().requests("oms.http.userinfo"), 1);
 }
+
+#[tokio::test]
+async fn only_the_owner_token_takes_the_session_itself() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let auth = Arc::new(Authenticator::builder(etna_flow(&sandbox)).build());
+    let owner = "owner-token-of-the-test-0123456789";
+    let proxy = Proxy::builder(Arc::clone(&auth), sandbox.etna_base_url())
+        .owner_token(twofa_core::Secret::new(owner))
+        .listen_tcp(LOOPBACK)
+        .await
+        .unwrap();
+    let url = format!("{}_twofa/session", base(&proxy));
+    let http = reqwest::Client::new();
+    // A client with the base URL only, or a wrong owner token: nothing is there.
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 404);
+    let wrong = http.get(&url).header(twofa_proxy::OWNER_HEADER, "owner-token-of-the-test-012345678X");
+    assert_eq!(wrong.send().await.unwrap().status(), 404);
+    assert_eq!(sandbox.stats().requests("etna.token"), 0, "no login for a refused caller");
+    let taken = http.get(&url).header(twofa_proxy::OWNER_HEADER, owner).send().await.unwrap();
+    assert_eq!(taken.status(), 200);
+    assert_eq!(taken.headers()["cache-control"], "no-store");
+    let session: twofa_core::Session = serde_json::from_str(&taken.text().await.unwrap()).unwrap();
+    assert_eq!(session.access_token().expose_secret(), auth.peek().unwrap().access_token().expose_secret());
+    // Fresh: asked again, no round trip to the API.
+    let again = http.get(&url).header(twofa_proxy::OWNER_HEADER, owner).send().await.unwrap();
+    assert_eq!(again.status(), 200);
+    assert_eq!(sandbox.stats().requests("etna.token"), 1);
+    proxy.shutdown().await;
+
+    // Without an owner token configured, the path does not exist whatever the header says.
+    let (plain, _) = etna_proxy(&sandbox).await;
+    let url = format!("{}_twofa/session", base(&plain));
+    assert_eq!(http.get(&url).header(twofa_proxy::OWNER_HEADER, owner).send().await.unwrap().status(), 404);
+    plain.shutdown().await;
+}

@@ -1,37 +1,20 @@
 //! The bridge between Python threads and the tokio runtime: waiting with the GIL released, Ctrl-C,
-//! and the shutdown flag that keeps Rust from calling into a finalizing interpreter.
+//! and callbacks into Python (never once the interpreter shuts down).
 
 use std::{
     future::Future,
-    sync::{
-        Arc, Mutex, PoisonError,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Arc, Mutex, PoisonError},
     task::{Context, Poll, Waker},
     time::Duration,
 };
 
 use pyo3::prelude::*;
 
-use crate::errors::to_py_err;
+use crate::{errors::to_py_err, interpreter::shutting_down};
 
 /// How often a waiting Python thread wakes up to look for Ctrl-C: well under the 200 ms a person
 /// notices, and rare enough to cost nothing.
 const SIGNAL_POLL: Duration = Duration::from_millis(50);
-
-static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
-
-/// Called by `atexit`: from now on no Rust task calls into Python (code and password callbacks
-/// fail with `CodeSource`, log records are dropped).
-#[pyfunction]
-pub(crate) fn _shutdown() {
-    SHUTTING_DOWN.store(true, Ordering::SeqCst);
-}
-
-/// Whether the interpreter has started to shut down.
-pub(crate) fn shutting_down() -> bool {
-    SHUTTING_DOWN.load(Ordering::SeqCst)
-}
 
 /// The one runtime every call runs on (the one pyo3-async-runtimes hands to asyncio too).
 pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
@@ -136,10 +119,7 @@ where
     match (called, locals) {
         (Ok(value), _) => Ok(value),
         (Err(awaitable), Some(locals)) => {
-            let fut =
-                Python::attach(|py| pyo3_async_runtimes::into_future_with_locals(&locals, awaitable.into_bound(py)))
-                    .map_err(failed)?;
-            let value = fut.await.map_err(failed)?;
+            let value = crate::on_loop::run(&locals, awaitable).await.map_err(failed)?;
             if shutting_down() {
                 return Err(gone());
             }

@@ -7,7 +7,9 @@ mod auth;
 mod bridge;
 mod errors;
 mod flows;
+mod interpreter;
 mod logging;
+mod on_loop;
 mod sandbox;
 mod secret;
 mod sources;
@@ -30,7 +32,7 @@ fn _twofa(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<auth::PyStore>()?;
     m.add_class::<auth::PyAuthenticator>()?;
     m.add_class::<sandbox::PySandbox>()?;
-    m.add_function(wrap_pyfunction!(bridge::_shutdown, m)?)?;
+    m.add_function(wrap_pyfunction!(interpreter::_shutdown, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use tracing::field::{Field, Visit};
 use tracing_subscriber::{Layer, layer::SubscriberExt as _};
 
-use crate::bridge::shutting_down;
+use crate::interpreter::shutting_down;
 
 /// Forwards tracing events to the `log` logger (pyo3-log), unless the interpreter is going away.
 struct ToLog;

@@ -80,13 +80,21 @@ def test_several_event_loops_in_several_threads(sandbox: Sandbox) -> None:
 
 
 def test_async_code_callable_runs_on_the_callers_loop_and_cancel_stops_the_login(sandbox: Sandbox) -> None:
-    started = asyncio.Event if False else None  # keep mypy quiet about unused names
-    del started
     loops: list[asyncio.AbstractEventLoop] = []
+    cancelled: list[bool] = []
 
     async def slow_code(ch: twofa.Challenge) -> str:
         loops.append(asyncio.get_running_loop())
-        await asyncio.sleep(30)
+        if len(loops) > 1:
+            value = sandbox.latest_code("alice")
+            assert value is not None
+            return value
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            # The Rust future was dropped, and with it the Python coroutine it awaited.
+            cancelled.append(True)
+            raise
         return "000000"
 
     auth = twofa.Authenticator(etna_flow(sandbox), codes=slow_code, store=twofa.MemoryStore())
@@ -103,10 +111,23 @@ def test_async_code_callable_runs_on_the_callers_loop_and_cancel_stops_the_login
         try:
             await task
         except asyncio.CancelledError:
-            return time.monotonic() - t0
-        raise AssertionError("the task was not cancelled")
+            elapsed = time.monotonic() - t0
+        else:
+            raise AssertionError("the task was not cancelled")
+        # The loop runs on: the Rust login is dropped and cancels the code coroutine it awaited
+        # (before this fix it slept on until asyncio.run closed the loop).
+        for _ in range(100):
+            if cancelled:
+                break
+            await asyncio.sleep(0.01)
+        assert cancelled == [True], "the code coroutine was cancelled with the task"
+        return elapsed
 
     assert asyncio.run(main()) < 0.5
+    # Nothing of the cancelled login lingers: the same authenticator's next call runs a login of
+    # its own (the dropped one would hold the single flight forever).
+    assert auth.token().expose_secret()
+    assert len(loops) == 2
 
 
 def test_the_gil_is_released_while_a_login_waits(sandbox: Sandbox) -> None:

@@ -4,7 +4,7 @@
 //!
 //! # The rule: the documents, not the client
 //!
-//! - The sandbox answers as the vendor documents say (what the provider reference tags as
+//! - The sandbox answers as the vendor documents say (what `docs/protocols/*.md` tags as
 //!   documented or observed in public clients), byte for byte where they print a body.
 //! - Where the documents are silent or disagree, it offers each plausible reading as a knob (for
 //!   example both spellings of a field, both types of a value), and the conformance suite runs the
@@ -14,7 +14,7 @@
 //! - It must be able to reach every documented state — each documented kind of user (with a
 //!   second factor, not yet enrolled, locked, …) exists as a seeded account.
 //!
-//! The OMS part's behaviours and knobs, each naming the section of the provider reference it
+//! The OMS part's behaviours and knobs, each naming the part of `docs/protocols/oms.md` it
 //! follows, are listed in [`oms`] and in `docs/providers/oms.md`.
 //!
 //! It runs in-process on loopback, speaks the protocols as the vendor documents describe them,

@@ -2,23 +2,26 @@
 //! under `/AP/`, answering as the APEX documents describe — `AuthenticateUser`,
 //! `WebAuthenticateUser`, `Authenticate2FA`, `LogOut`, `Ping` and `GetUserInfo` (a protected call).
 //!
-//! Section numbers (§2.x) are those of the twofa provider reference, which records what each vendor
-//! document says (AlphaPoint's "Authenticate2FA" API page, the AlphaPoint slate pages, the APEX v4 /
-//! VulcanX "Authentication" section):
+//! The citations are anchors of docs/protocols/oms.md, which records what each vendor document says
+//! (AlphaPoint's "Authenticate2FA" API page, the AlphaPoint slate pages, the APEX v4 / VulcanX
+//! "Authentication" section):
 //!
-//! - paths match whatever their case, with or without a trailing slash (§2.2: the documents write
-//!   `/WSGateway/`, `/wsgateway`, `/AP/` and `/ap/`);
+//! - paths match whatever their case, with or without a trailing slash (docs/protocols/oms.md#frames: the
+//!   documents write `/WSGateway/`, `/wsgateway`, `/AP/` and `/ap/`);
 //! - a WebSocket Close frame is answered with a Close frame (RFC 6455 §5.5.1), so a client close is clean;
-//! - `AuthenticateUser` logs in with `UserName`/`Password` over WebSocket as over HTTP (§2.3), or
-//!   with an API key (`APIKey`, `Signature`, `UserId`, `Nonce`; see [`crate::oms_api_key`]);
-//!   `LogOut` needs no session (§2.6); `Ping` answers `{"msg":"PONG"}` (§2.9);
+//! - `AuthenticateUser` logs in with `UserName`/`Password` over WebSocket as over HTTP
+//!   (docs/protocols/oms.md#authenticateuser), or with an API key (`APIKey`, `Signature`, `UserId`,
+//!   `Nonce`; see [`crate::oms_api_key`]), which also serves `AddUserAPIKey`, `GetUserAPIKeys` and
+//!   `RemoveUserAPIKey` (docs/protocols/oms.md#api-keys); `LogOut` needs no session
+//!   (docs/protocols/oms.md#logout); `Ping` answers `{"msg":"PONG"}` (docs/protocols/oms.md#other-calls);
 //! - `twoFAToken` carries the `otpauth://` enrolment URI only while the user has not enrolled
-//!   ([`USER_ENROLLING`]; AlphaPoint's "Authenticate2FA" API page: the token is the enrolment QR
-//!   code; §2.4), an empty string after and for enrolled users ([`USER_TOTP`]);
-//! - a TOTP code is accepted once: each user remembers the last accepted time step and a code for
-//!   it or an earlier one is refused (RFC 6238 §5.2, §2.9);
-//! - logical errors are HTTP 200 with the generic `{result:false,…}` body (§2.7); the error-frame
-//!   knob answers `m:5` frames.
+//!   ([`USER_ENROLLING`]; AlphaPoint's "Authenticate2FA" API page: the token is the enrolment QR code;
+//!   docs/protocols/oms.md#webauthenticateuser), an empty string after and for enrolled users
+//!   ([`USER_TOTP`]);
+//! - a TOTP code is accepted once: each user remembers the last accepted time step and a code for it or
+//!   an earlier one is refused (RFC 6238 §5.2, docs/protocols/oms.md#authenticate2fa);
+//! - logical errors are HTTP 200 with the generic `{result:false,…}` body
+//!   (docs/protocols/oms.md#generic-response); the error-frame knob answers `m:5` frames.
 //!
 //! Where the documents disagree or are silent, [`OmsVariant`] holds each reading as a knob.
 
@@ -67,28 +70,33 @@ pub const TOTP_SEED: &str = "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU";
 /// The authenticator seed [`USER_ENROLLING`] is offered at enrolment (base32).
 pub const ENROLLING_SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 
-/// The generic "Not Authorized" response, byte for byte as the documents print it (§2.7).
+/// The generic "Not Authorized" response, byte for byte as the documents print it
+/// (docs/protocols/oms.md#generic-response).
 pub const NOT_AUTHORIZED: &str = r#"{"result":false,"errormsg":"Not Authorized","errorcode":20,"detail":null}"#;
-/// The generic "Operation Not Supported" response (§2.7).
+/// The generic "Operation Not Supported" response (docs/protocols/oms.md#generic-response).
 pub const NOT_SUPPORTED: &str =
     r#"{"result":false,"errormsg":"Operation Not Supported","errorcode":106,"detail":null}"#;
-/// The generic "Server Error" response the error-frame knob sends in `m:5` frames (§2.7).
+/// The generic "Server Error" response the error-frame knob sends in `m:5` frames
+/// (docs/protocols/oms.md#generic-response).
 pub const SERVER_ERROR: &str = r#"{"result":false,"errormsg":"Server Error","errorcode":102,"detail":null}"#;
-/// The `LogOut` success response (§2.6).
+/// The `LogOut` success response (docs/protocols/oms.md#logout).
 pub const LOGGED_OUT: &str = r#"{"result":true,"errormsg":null,"errorcode":0,"detail":null}"#;
-/// The `LogOut` success response as the APEX v4 sample prints it, `result` a string (§2.6).
+/// The `LogOut` success response as the APEX v4 sample prints it, `result` a string
+/// (docs/protocols/oms.md#logout).
 pub const LOGGED_OUT_V4: &str = r#"{"result":"true","errormsg":null,"errorcode":0,"detail":null}"#;
-/// The keep-alive reply clients wait for (§2.9).
+/// The keep-alive reply clients wait for (docs/protocols/oms.md#other-calls).
 pub const PONG: &str = r#"{"msg":"PONG"}"#;
 
 /// Readings of the OMS the documents leave open; each is a knob so a client can be run against all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct OmsVariant {
-    /// `UserId` in `WebAuthenticateUser`/`Authenticate2FA` replies as a string, as §2.4 documents it
-    /// (default: a number, as §2.4 observes in practice).
+    /// `UserId` in `WebAuthenticateUser`/`Authenticate2FA` replies as a string, as
+    /// docs/protocols/oms.md#webauthenticateuser documents it (default: a number, as
+    /// docs/protocols/oms.md#webauthenticateuser observes in practice).
     pub user_id_as_string: bool,
-    /// `LogOut` answers `"result":"true"`, as the APEX v4 sample prints it (default: `true`, §2.6).
+    /// `LogOut` answers `"result":"true"`, as the APEX v4 sample prints it (default: `true`,
+    /// docs/protocols/oms.md#logout).
     pub logout_result_as_string: bool,
     /// Accept the same TOTP code again within its time window, as a lax server would (default:
     /// refuse, RFC 6238 §5.2). For load tests that replay one code.
@@ -127,7 +135,7 @@ impl OmsVariant {
     }
 }
 
-/// A seeded account, shaped like the v4 `User` object (§2.3).
+/// A seeded account, shaped like the v4 `User` object (docs/protocols/oms.md#authenticateuser).
 struct Account {
     id: u64,
     name: &'static str,
@@ -163,7 +171,7 @@ fn account(username: &str) -> Option<&'static Account> {
 }
 
 impl Account {
-    /// The v4 `User` object (§2.3), PascalCase.
+    /// The v4 `User` object (docs/protocols/oms.md#authenticateuser), PascalCase.
     fn user(&self) -> Value {
         json!({
             "UserId": self.id, "UserName": self.name, "Email": self.email, "EmailVerified": true,
@@ -171,7 +179,7 @@ impl Account {
         })
     }
 
-    /// The slate `user` object (§2.3), camelCase.
+    /// The slate `user` object (docs/protocols/oms.md#authenticateuser), camelCase.
     fn user_camel(&self) -> Value {
         json!({
             "userId": self.id, "userName": self.name, "email": self.email, "emailVerified": true,
@@ -179,8 +187,8 @@ impl Account {
         })
     }
 
-    /// `GetUserInfo`'s fields, as the Notbank client's model lists them (§2.9); the password hash
-    /// and salt stay empty.
+    /// `GetUserInfo`'s fields, as the Notbank client's model lists them
+    /// (docs/protocols/oms.md#other-calls); the password hash and salt stay empty.
     fn info(&self) -> Value {
         json!({
             "UserId": self.id, "UserName": self.name, "Email": self.email, "PasswordHash": "",
@@ -305,7 +313,8 @@ impl OmsState {
         }
     }
 
-    /// Checks a `UserName`/`Password` pair: the account, or the documented failure reply (§2.3).
+    /// Checks a `UserName`/`Password` pair: the account, or the documented failure reply
+    /// (docs/protocols/oms.md#authenticateuser).
     fn check_password(&self, username: &str, password: &str) -> Result<&'static Account, Value> {
         let Some(account) = account(username).filter(|_| password == PASSWORD) else {
             return Err(json!({ "Authenticated": false, "Locked": false, "errormsg": "Invalid username or password" }));
@@ -322,7 +331,8 @@ impl OmsState {
         Pending { username: account.name.into(), expires: now + self.ticket_ttl, wrong: 0 }
     }
 
-    /// `WebAuthenticateUser {UserName, Password}` (§2.4): its keys, and the pending 2FA login.
+    /// `WebAuthenticateUser {UserName, Password}` (docs/protocols/oms.md#webauthenticateuser): its keys,
+    /// and the pending 2FA login.
     fn web_login(&self, username: &str, password: &str, now: Instant) -> (Value, Option<Pending>) {
         let account = match self.check_password(username, password) {
             Ok(account) => account,
@@ -344,7 +354,8 @@ impl OmsState {
         (reply, None)
     }
 
-    /// `AuthenticateUser`/`Authenticate` with a password, in the v4 PascalCase shape (§2.3).
+    /// `AuthenticateUser`/`Authenticate` with a password, in the v4 PascalCase shape
+    /// (docs/protocols/oms.md#authenticateuser).
     fn user_login(&self, username: &str, password: &str, now: Instant) -> (Value, Option<Pending>) {
         let account = match self.check_password(username, password) {
             Ok(account) => account,
@@ -367,7 +378,8 @@ impl OmsState {
         (reply, None)
     }
 
-    /// `AuthenticateUser {UserName, Password}` over WebSocket, in the slate camelCase shape (§2.3).
+    /// `AuthenticateUser {UserName, Password}` over WebSocket, in the slate camelCase shape
+    /// (docs/protocols/oms.md#authenticateuser).
     fn ws_user_login(&self, username: &str, password: &str, now: Instant) -> (Value, Option<Pending>) {
         let account = match self.check_password(username, password) {
             Ok(account) => account,
@@ -403,16 +415,17 @@ impl OmsState {
         true
     }
 
-    /// An API-key `AuthenticateUser` (`oms_api_key`, §2.3): a session of the key's user in the v4
-    /// shape, never a 2FA request ("authentication using an API key bypasses 2FA"), or the
-    /// documented refusal.
+    /// An API-key `AuthenticateUser` (`oms_api_key`, docs/protocols/oms.md#api-key-login): a session of
+    /// the key's user in the v4 shape, never a 2FA request ("authentication using an API key bypasses
+    /// 2FA"), or the documented refusal.
     fn api_key_login(&self, signed: &Signed, now: Instant) -> Out {
         let account = self.api_keys.check(signed).and_then(|id| ACCOUNTS.iter().find(|a| a.id == id));
         let Some(account) = account else { return Out::Doc(oms_api_key::REFUSED) };
         oms_api_key::accepted(&self.open_session(account.name, now), account.user()).into()
     }
 
-    /// `Authenticate2FA {Code}` against a pending login (§2.5); the pending state survives a wrong code.
+    /// `Authenticate2FA {Code}` against a pending login (docs/protocols/oms.md#authenticate2fa); the
+    /// pending state survives a wrong code.
     fn second_factor(&self, pending: &mut Option<Pending>, code: &str, now: Instant) -> Out {
         let Some(p) = pending.as_mut().filter(|p| p.expires > now) else {
             *pending = None;
@@ -431,7 +444,8 @@ impl OmsState {
         json!({ "Authenticated": true, "UserId": self.user_id(account), "SessionToken": token }).into()
     }
 
-    /// Re-authentication with `{SessionToken}` (§2.5): the session's reply, or the observed refusal.
+    /// Re-authentication with `{SessionToken}` (docs/protocols/oms.md#resume): the session's reply, or
+    /// the observed refusal.
     fn resume(&self, token: &str, now: Instant) -> Value {
         match self.touch(token, now).as_deref().and_then(account) {
             Some(account) => json!({
@@ -442,12 +456,21 @@ impl OmsState {
         }
     }
 
-    /// `LogOut` (§2.6): ends the session if there is one; needs none.
+    /// `LogOut` (docs/protocols/oms.md#logout): ends the session if there is one; needs none.
     fn logout(&self, token: Option<&str>) -> Out {
         if let Some(token) = token {
             lock(&self.sessions).remove(token);
         }
         Out::Doc(if self.variant().logout_result_as_string { LOGGED_OUT_V4 } else { LOGGED_OUT })
+    }
+
+    /// `AddUserAPIKey`, `GetUserAPIKeys` or `RemoveUserAPIKey` (`oms_api_key`) for the session's
+    /// user, or "Not Authorized" without a live session.
+    fn manage_api_keys(&self, function: &str, token: Option<&str>, payload: &Value, now: Instant) -> Out {
+        match token.and_then(|t| self.touch(t, now)).as_deref().and_then(account) {
+            Some(account) => self.api_keys.manage(function, account.id, payload).into(),
+            None => Out::Doc(NOT_AUTHORIZED),
+        }
     }
 
     /// `GetUserInfo` for a session token, or "Not Authorized".
@@ -510,8 +533,9 @@ fn field<'a>(payload: &'a Value, key: &str) -> Option<&'a str> {
     payload.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).and_then(|(_, v)| v.as_str())
 }
 
-/// The documented functions, by their canonical names (§2.3–2.7); looked up case-insensitively.
-const FUNCTIONS: [&str; 8] = [
+/// The documented functions, by their canonical names (docs/protocols/oms.md, AuthenticateUser to
+/// LogOut); looked up case-insensitively.
+const FUNCTIONS: [&str; 11] = [
     "AuthenticateUser",
     "Authenticate",
     "WebAuthenticateUser",
@@ -520,6 +544,9 @@ const FUNCTIONS: [&str; 8] = [
     "Logout",
     "Ping",
     "GetUserInfo",
+    "AddUserAPIKey",
+    "GetUserAPIKeys",
+    "RemoveUserAPIKey",
 ];
 
 fn canonical(function: &str) -> Option<&'static str> {
@@ -529,7 +556,8 @@ fn canonical(function: &str) -> Option<&'static str> {
 
 pub(crate) fn router() -> Router<Arc<Shared>> {
     // Matched by pattern rather than by literal so that any case, with or without a trailing slash,
-    // reaches the gateway (§2.2); literal routes of the other backends take precedence.
+    // reaches the gateway (docs/protocols/oms.md#frames); literal routes of the other backends take
+    // precedence.
     Router::new()
         .route("/{gateway}", any(gateway))
         .route("/{gateway}/", any(gateway))
@@ -620,7 +648,8 @@ fn handle(s: &Shared, conn: &mut Connection, name: &str, payload: &Value) -> Out
                 reply.into()
             }
         },
-        // foxbit-client re-authenticates through Authenticate2FA {SessionToken} (§2.5).
+        // foxbit-client re-authenticates through Authenticate2FA {SessionToken}
+        // (docs/protocols/oms.md#resume).
         Some("Authenticate2FA") => match (field(payload, "SessionToken"), field(payload, "Code")) {
             (Some(token), None) => oms.resume(token, now).into(),
             (_, code) => oms.second_factor(&mut conn.pending, code.unwrap_or_default(), now),
@@ -631,6 +660,9 @@ fn handle(s: &Shared, conn: &mut Connection, name: &str, payload: &Value) -> Out
         }
         Some("Ping") => Out::Doc(PONG),
         Some("GetUserInfo") => oms.user_info(conn.token.as_deref(), now),
+        Some(f @ ("AddUserAPIKey" | "GetUserAPIKeys" | "RemoveUserAPIKey")) => {
+            oms.manage_api_keys(f, conn.token.as_deref(), payload, now)
+        }
         _ => Out::Doc(NOT_SUPPORTED),
     };
     if let Some(token) = reply.session_token() {
@@ -639,7 +671,8 @@ fn handle(s: &Shared, conn: &mut Connection, name: &str, payload: &Value) -> Out
     reply
 }
 
-/// `Authorization: Basic <b64>` or, as the v4 sample writes it, the bare Base64 (§2.3).
+/// `Authorization: Basic <b64>` or, as the v4 sample writes it, the bare Base64
+/// (docs/protocols/oms.md#authenticateuser).
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = header(headers, "authorization")?.trim();
     let encoded = value.strip_prefix("Basic ").unwrap_or(value);
@@ -648,7 +681,7 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((user.to_owned(), password.to_owned()))
 }
 
-/// `/AP/{Function}` over HTTP (§2.2): any case of `AP` and of the function name.
+/// `/AP/{Function}` over HTTP (docs/protocols/oms.md#frames): any case of `AP` and of the function name.
 async fn http_call(
     State(s): State<Arc<Shared>>,
     Path((ap, function)): Path<(String, String)>,
@@ -663,7 +696,8 @@ async fn http_call(
     let now = s.clock.now();
     let aptoken = header(&headers, "aptoken");
     let reply = match function {
-        // The v4 prose says POST, its samples GET: both are served (§2.3).
+        // The v4 prose says POST, its samples GET: both are served
+        // (docs/protocols/oms.md#authenticateuser).
         "AuthenticateUser" | "Authenticate" if method == Method::GET || method == Method::POST => {
             s.stats.hit("oms.http.authenticate");
             // The API-key headers (`oms_api_key`), else `Authorization`.
@@ -701,7 +735,13 @@ async fn http_call(
             s.stats.hit("oms.http.userinfo");
             oms.user_info(aptoken, now)
         }
-        // WebAuthenticateUser is "not applicable in HTTP" (§2.4); wrong methods likewise.
+        f @ ("AddUserAPIKey" | "GetUserAPIKeys" | "RemoveUserAPIKey") if method == Method::POST => {
+            s.stats.hit("oms.http.api_keys");
+            let payload = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
+            oms.manage_api_keys(f, aptoken, &payload, now)
+        }
+        // WebAuthenticateUser is "not applicable in HTTP" (docs/protocols/oms.md#webauthenticateuser);
+        // wrong methods likewise.
         _ => Out::Doc(NOT_SUPPORTED),
     };
     reply.into_response()

@@ -1,5 +1,5 @@
-//! The OMS gateways against the APEX documents, spoken raw (no twofa client): each test names the
-//! section of the provider reference (§2.x) or the RFC it follows.
+//! The OMS gateways against the APEX documents, spoken raw (no twofa client): each test names the part of
+//! docs/protocols/oms.md or the RFC it follows.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use std::time::Duration;
@@ -74,7 +74,7 @@ async fn a_client_close_is_answered_and_ends_cleanly() {
     assert!(answered, "the sandbox never answered the Close frame");
 }
 
-/// §2.2: the documents write `/WSGateway/`, `/wsgateway` and `/AP/` or `/ap/`.
+/// docs/protocols/oms.md#frames: the documents write `/WSGateway/`, `/wsgateway` and `/AP/` or `/ap/`.
 #[tokio::test]
 async fn gateway_paths_match_any_case_with_or_without_a_trailing_slash() {
     let sandbox = Sandbox::start().await.unwrap();
@@ -93,8 +93,9 @@ async fn gateway_paths_match_any_case_with_or_without_a_trailing_slash() {
     assert_eq!(unknown.status(), 404);
 }
 
-/// §2.4 and AlphaPoint's "Authenticate2FA" API page: `twoFAToken` is the enrolment QR code — sent while the user
-/// has not enrolled, an empty string once a code has been accepted.
+/// docs/protocols/oms.md#webauthenticateuser and AlphaPoint's "Authenticate2FA" API page: `twoFAToken` is
+/// the enrolment QR code — sent while the user has not enrolled, an empty string once a code has been
+/// accepted.
 #[tokio::test]
 async fn the_seed_travels_only_until_the_user_enrols() {
     let sandbox = Sandbox::start().await.unwrap();
@@ -115,7 +116,8 @@ async fn the_seed_travels_only_until_the_user_enrols() {
     assert_eq!((later["Requires2FA"].clone(), later["twoFAToken"].clone()), (json!(true), json!("")));
 }
 
-/// §2.3: `AuthenticateUser {UserName, Password}` is a documented WebSocket login (slate's camelCase reply).
+/// docs/protocols/oms.md#authenticateuser: `AuthenticateUser {UserName, Password}` is a documented
+/// WebSocket login (slate's camelCase reply).
 #[tokio::test]
 async fn authenticate_user_with_a_password_over_websocket() {
     let sandbox = Sandbox::start().await.unwrap();
@@ -135,7 +137,8 @@ async fn authenticate_user_with_a_password_over_websocket() {
     assert_eq!(bad, json!({ "authenticated": false, "locked": false, "errormsg": "Invalid username or password" }));
 }
 
-/// §2.6: LogOut needs no authentication, over both gateways, and answers the documented body.
+/// docs/protocols/oms.md#logout: LogOut needs no authentication, over both gateways, and answers the
+/// documented body.
 #[tokio::test]
 async fn logout_needs_no_session() {
     let sandbox = Sandbox::start().await.unwrap();
@@ -149,7 +152,8 @@ async fn logout_needs_no_session() {
     assert_eq!(ws.call("LogOut", json!({})).await, (1, oms::LOGGED_OUT_V4.to_owned()));
 }
 
-/// §2.9: the keep-alive `Ping` answers `{"msg":"PONG"}`, also before any login.
+/// docs/protocols/oms.md#other-calls: the keep-alive `Ping` answers `{"msg":"PONG"}`, also before any
+/// login.
 #[tokio::test]
 async fn ping_answers_pong() {
     let sandbox = Sandbox::start().await.unwrap();
@@ -157,7 +161,8 @@ async fn ping_answers_pong() {
     assert_eq!(ws.call("Ping", json!({})).await, (1, oms::PONG.to_owned()));
 }
 
-/// §2.3: the v4 `User` object; §2.9: `GetUserInfo` with the fields the Notbank client's model reads.
+/// docs/protocols/oms.md#authenticateuser: the v4 `User` object; docs/protocols/oms.md#other-calls:
+/// `GetUserInfo` with the fields the Notbank client's model reads.
 #[tokio::test]
 async fn replies_have_the_documented_shapes() {
     let sandbox = Sandbox::start().await.unwrap();
@@ -246,7 +251,8 @@ async fn a_short_totp_period_is_announced_and_checked() {
     assert_eq!(ws.json("Authenticate2FA", json!({ "Code": code })).await["Authenticated"], true);
 }
 
-/// §2.7: logical errors are HTTP 200 with the generic body, byte for byte; `m:5` frames carry it too.
+/// docs/protocols/oms.md#generic-response: logical errors are HTTP 200 with the generic body, byte for
+/// byte; `m:5` frames carry it too.
 #[tokio::test]
 async fn logical_errors_are_200_and_error_frames_are_m5() {
     let sandbox = Sandbox::start().await.unwrap();
@@ -267,8 +273,9 @@ async fn logical_errors_are_200_and_error_frames_are_m5() {
     assert_eq!(ws.call("Ping", json!({})).await, (5, oms::SERVER_ERROR.to_owned()));
 }
 
-/// §2.5: a session token re-establishes a session on a new socket, by WebAuthenticateUser or (as
-/// foxbit-client does) Authenticate2FA; an unknown one gets the observed refusal.
+/// docs/protocols/oms.md#resume: a session token re-establishes a session on a new socket, by
+/// WebAuthenticateUser or (as foxbit-client does) Authenticate2FA; an unknown one gets the observed
+/// refusal.
 #[tokio::test]
 async fn session_tokens_resume_on_a_new_socket() {
     let sandbox = Sandbox::start().await.unwrap();

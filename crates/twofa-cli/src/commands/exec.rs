@@ -4,6 +4,7 @@
 //! it). For runs longer than a token lives, the sessions are renewed before they expire and either
 //! a headers file is rewritten (`--headers-file`, optionally signalling the command) or the command
 //! is restarted with fresh variables (`--restart-on-renew`), as Vault Agent's supervisor does.
+//! With `--proxy` the command gets a local proxy's base URL instead, and sends no credential.
 
 use std::{
     collections::BTreeSet,
@@ -17,9 +18,10 @@ use time::OffsetDateTime;
 use tokio::{process::Child, time::Instant};
 use twofa_core::{Authenticator, Error, Session, store::private_fs};
 use twofa_ops::audit::Action;
+use twofa_proxy::RunningProxy;
 use zeroize::Zeroizing;
 
-use super::Context;
+use super::{Context, proxy};
 use crate::{
     args::{ExecArgs, RenewSignal},
     contract, ops,
@@ -35,6 +37,8 @@ const RENEW_AHEAD: Duration = Duration::from_secs(55);
 const MIN_WAIT: Duration = Duration::from_secs(5);
 /// The wait before trying again after a renewal failed (the command keeps its old token meanwhile).
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
+/// The variable (after the profile's prefix) holding `--proxy`'s base URL.
+const PROXY_URL_VARIABLE: &str = "PROXY_URL";
 /// The variable holding the headers file's path.
 const HEADERS_FILE_ENV: &str = "TWOFA_HEADERS_FILE";
 
@@ -43,8 +47,10 @@ struct Profiled {
     name: String,
     /// `TWOFA_` for a single profile, `TWOFA_{NAME}_` among several.
     prefix: String,
-    authenticator: Authenticator,
+    authenticator: Arc<Authenticator>,
     session: Arc<Session>,
+    /// `--proxy`: the proxy the command reaches the API through.
+    proxy: Option<RunningProxy>,
 }
 
 /// `twofa exec`.
@@ -61,11 +67,20 @@ pub async fn exec(ctx: &Context, args: ExecArgs) -> Result<ExitCode, Failure> {
         }
         let profile = ctx.profile(name)?;
         let inputs = Inputs::from_profile(name, &profile);
-        let authenticator = session::authenticator(&ctx.settings, name, &profile, inputs, None).await?;
+        let authenticator = Arc::new(session::authenticator(&ctx.settings, name, &profile, inputs, None).await?);
         let session = authenticator.session().await;
         ops::record(&ctx.settings, Action::Token, name, profile.provider(), "cli:exec", session.as_deref())?;
         let session = session?;
-        profiles.push(Profiled { name: name.clone(), prefix, authenticator, session });
+        let proxy = match args.proxy {
+            true => Some(
+                proxy::builder(ctx, name, &profile, Arc::clone(&authenticator), "twofa exec")
+                    .listen_tcp(([127, 0, 0, 1], 0).into())
+                    .await
+                    .map_err(Failure::usage_error)?,
+            ),
+            false => None,
+        };
+        profiles.push(Profiled { name: name.clone(), prefix, authenticator, session, proxy });
     }
     let headers_file = args.headers_file.as_deref();
     if let Some(path) = headers_file {
@@ -76,6 +91,9 @@ pub async fn exec(ctx: &Context, args: ExecArgs) -> Result<ExitCode, Failure> {
     if let Some(path) = headers_file {
         // The tokens die with the run: leave no live-looking file behind.
         let _ = private_fs::remove(path);
+    }
+    for proxy in profiles.into_iter().filter_map(|p| p.proxy) {
+        proxy.shutdown().await;
     }
     outcome
 }
@@ -148,6 +166,11 @@ fn spawn(args: &ExecArgs, profiles: &[Profiled]) -> Result<Child, Failure> {
     }
     if let Some(path) = &args.headers_file {
         command.env(HEADERS_FILE_ENV, absolute(path));
+    }
+    for profile in profiles {
+        if let Some(proxy) = &profile.proxy {
+            command.env(format!("{}{PROXY_URL_VARIABLE}", profile.prefix), proxy.base_url().expose_secret());
+        }
     }
     command.spawn().map_err(|e| {
         let mut failure = Failure::usage(format!("cannot run {}: {e}", Path::new(program).display()));

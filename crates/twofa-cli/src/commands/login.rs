@@ -12,7 +12,7 @@ use crate::{
     ops,
     output::{Failure, progress::PauseForCode},
     pending,
-    profile::{Backend, OmsApiKey, Profile, StoreKind},
+    profile::{ApiKeySource, Backend, OmsApiKey, Profile, StoreKind},
     secret_command,
     session::{self, Inputs, ProfileFirst, ProfilePassword},
     stores,
@@ -22,9 +22,9 @@ use crate::{
 fn profile_of(provider: Provider) -> (Profile, Common, Option<String>) {
     let mut pin_command_flag = None;
     let (backend, common) = match provider {
-        Provider::Etna { base_url, app_key_env, username, pin_env, pin_command, common } => {
+        Provider::Etna { base_url, app_key_env, username, pin_env, pin_command, token_lifetime, common } => {
             pin_command_flag = pin_command;
-            (Backend::Etna { base_url, app_key_env, username, pin_env }, common)
+            (Backend::Etna { base_url, app_key_env, username, pin_env, token_lifetime }, common)
         }
         Provider::Oms { url, transport, username, api_key_env, api_secret_env, user_id, common } => {
             let websocket = match transport {
@@ -35,7 +35,7 @@ fn profile_of(provider: Provider) -> (Profile, Common, Option<String>) {
             // clap requires the three API-key flags together.
             let api_key = match (api_key_env, api_secret_env, user_id) {
                 (Some(api_key_env), Some(api_secret_env), Some(user_id)) => {
-                    Some(OmsApiKey { user_id, api_key_env, api_secret_env })
+                    Some(OmsApiKey { user_id, source: ApiKeySource::Env { api_key_env, api_secret_env } })
                 }
                 _ => None,
             };

@@ -6,7 +6,7 @@ use twofa_ops::audit::Action;
 
 use super::Context;
 use crate::{
-    ops,
+    api_key_store, ops,
     output::Failure,
     pending,
     profile::Profile,
@@ -59,6 +59,11 @@ pub async fn logout(ctx: &Context, name: Option<String>, all: bool) -> Result<()
         }
         if profile.as_ref().is_some_and(|p| p.password_keyring) {
             stores::forget_password(&name).await;
+        }
+        // The key `oms api-key create` stored for this profile goes with it (it stays valid at
+        // the gateway until `oms api-key remove`).
+        if let Some(kind) = profile.as_ref().and_then(Profile::stored_api_key) {
+            api_key_store::delete(kind, &ctx.settings.store_dir, &name).await?;
         }
         pending::delete(&ctx.settings.store_dir, &name)?;
         Profile::delete(&ctx.settings.profiles(), &name)?;

@@ -5,10 +5,12 @@
 //! A new command goes here as `commands/<name>.rs`, its flags in [`crate::args::Command`], and one
 //! arm in [`run`].
 
+mod api_key;
 mod audit;
 mod exec;
 mod login;
 mod logout;
+mod proxy;
 #[cfg(feature = "sandbox")]
 mod sandbox;
 mod serve;
@@ -22,7 +24,7 @@ use std::process::ExitCode;
 use clap::CommandFactory as _;
 
 use crate::{
-    args::{Cli, Command, Format},
+    args::{Cli, Command, Format, OmsCommand},
     output::{Failure, Printer},
     profile::Profile,
     settings::Settings,
@@ -75,9 +77,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Token { profile, header } => token::token(&ctx, &profile, header).await,
         Command::Status => status::status(&ctx).await,
         Command::Logout { profile, all } => logout::logout(&ctx, profile, all).await,
+        Command::Oms { command: OmsCommand::ApiKey(command) } => api_key::api_key(&ctx, command).await,
         #[cfg(feature = "sandbox")]
         Command::Sandbox { port } => sandbox::run(printer, port).await,
         Command::Serve(args) => serve::run(&ctx, *args).await,
+        Command::Proxy(args) => proxy::run(&ctx, *args).await,
         Command::Totp { secret_env } => totp::totp(&ctx, &secret_env),
         Command::Audit(args) => audit::audit(&ctx, args),
         Command::Completions { .. } | Command::Manpage => Ok(()),
@@ -87,7 +91,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
 
 /// The `tracing` layer of this run (see `main.rs`): it counts every login, renewal, resume and
 /// logout in the process's metrics registry and, with `--audit-file`, writes the renewals and
-/// resumes of `token`, `exec` and `serve` to the audit trail as done by `cli:<command>` (`login`,
+/// resumes of `token`, `exec`, `serve` and `proxy` to the audit trail as done by `cli:<command>` (`login`,
 /// `verify` and `logout` write their own line, with the subject and the fingerprint).
 ///
 /// # Errors
@@ -95,7 +99,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
 /// A usage [`Failure`] when the store directory or the audit file cannot be used.
 pub fn observe(cli: &Cli) -> Result<twofa_ops::layer::OpsLayer, Failure> {
     let layer = twofa_ops::layer::OpsLayer::new().metrics(crate::ops::metrics());
-    let renews = matches!(cli.command, Command::Token { .. } | Command::Exec(_) | Command::Serve(_));
+    let renews =
+        matches!(cli.command, Command::Token { .. } | Command::Exec(_) | Command::Serve(_) | Command::Proxy(_));
     if cli.audit_file.is_none() || !renews {
         return Ok(layer);
     }
@@ -119,6 +124,8 @@ fn name(command: &Command) -> &'static str {
         Command::Sandbox { .. } => "sandbox",
         Command::Serve(_) => "serve",
         Command::Audit(_) => "audit",
+        Command::Oms { .. } => "oms",
+        Command::Proxy(_) => "proxy",
         Command::Completions { .. } => "completions",
         Command::Manpage => "manpage",
         Command::Totp { .. } => "totp",

@@ -13,7 +13,7 @@ use super::Context;
 use crate::{
     accounts::ProfileAccounts,
     args::ServeArgs,
-    ops,
+    link_file, ops,
     output::{Failure, Printer},
 };
 
@@ -68,7 +68,7 @@ fn announce(printer: Printer, console: &Console, args: &ServeArgs) -> Result<Opt
     let url = console.access_url();
     let written = match &args.token_file {
         Some(path) => {
-            write_token_file(path, url.expose_secret())?;
+            link_file::create(path, "the token file", url.expose_secret()).map_err(Failure::usage_error)?;
             printer.line(format_args!(
                 "twofa console: {} (the access link is in {}, mode 0600)",
                 console.base_url(),
@@ -100,24 +100,6 @@ fn announce(printer: Printer, console: &Console, args: &ServeArgs) -> Result<Opt
     }
     printer.line(format_args!("  Ctrl-C stops the console."));
     Ok(written)
-}
-
-/// Creates `path` 0600 with `link` in it: never over an existing file, never through a symbolic
-/// link (`O_CREAT|O_EXCL` refuses both), so no other account's file or link receives the token.
-fn write_token_file(path: &std::path::Path, link: &str) -> Result<(), Failure> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let refused = |e: std::io::Error| {
-        Failure::usage(format!(
-            "cannot create the token file {}: {e} (it must not exist yet; a symbolic link is never followed)",
-            path.display()
-        ))
-    };
-    let mut file = options.open(path).map_err(refused)?;
-    writeln!(file, "{link}").and_then(|()| file.sync_all()).map_err(refused)
 }
 
 /// Waits for Ctrl-C, then says the console stopped.

@@ -2,6 +2,7 @@
 //! warnings, as text or JSON), errors as a [`Failure`], and the spinner. Only this module writes to
 //! standard output and standard error (the prompts of `input` aside).
 
+mod api_keys;
 mod failure;
 pub mod progress;
 mod token;

@@ -16,8 +16,19 @@ use crate::common::{Env, env, json, text};
 
 /// Logs the ETNA user without a second factor in as `profile`; the login's JSON.
 async fn login(e: &Env, profile: &str) -> Value {
+    login_with(e, profile, &[]).await
+}
+
+/// A login whose sessions live 58 s (ETNA's answer carries no lifetime: the profile says it),
+/// against a sandbox whose tokens live as long.
+async fn login_short_lived(e: &Env, profile: &str) -> Value {
+    login_with(e, profile, &["--token-lifetime", "58"]).await
+}
+
+async fn login_with(e: &Env, profile: &str, flags: &[&str]) -> Value {
     let mut args = e.etna_login(etna::USER_NO_2FA);
     args.extend(["--profile", profile, "--format", "json"].map(String::from));
+    args.extend(flags.iter().map(|f| (*f).to_owned()));
     let out = e.run(&args.iter().map(String::as_str).collect::<Vec<_>>()).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     json(&out)
@@ -126,10 +137,9 @@ async fn short_lived() -> Env {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "hangs: the renewal round does not yet hand the command a new token (issue 24 item 2, open)"]
 async fn the_headers_file_is_private_rewritten_on_renewal_and_signalled() {
     let e = short_lived().await;
-    login(&e, "etna").await;
+    login_short_lived(&e, "etna").await;
     let run = tempfile::tempdir().unwrap();
     let file = run.path().join("headers.json");
     let (first, second) = (run.path().join("first.json"), run.path().join("second.json"));
@@ -154,10 +164,9 @@ async fn the_headers_file_is_private_rewritten_on_renewal_and_signalled() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "hangs: the renewal round does not yet hand the command a new token (issue 24 item 2, open)"]
 async fn restart_on_renew_restarts_the_command_with_the_new_token() {
     let e = short_lived().await;
-    login(&e, "etna").await;
+    login_short_lived(&e, "etna").await;
     let run = tempfile::tempdir().unwrap();
     let (marker, tokens) = (run.path().join("started"), run.path().join("tokens"));
     // The first run waits to be stopped; the second prints its token and ends the run.
@@ -192,4 +201,22 @@ fn a_headers_file_in_a_shared_directory_is_refused() {
         assert!(text(&out.stderr).contains("writable"), "{}", text(&out.stderr));
         assert!(!file.exists());
     });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_proxy_the_command_reaches_the_api_with_no_credential_and_the_proxy_goes_with_it() {
+    let e = env().await;
+    login(&e, "etna").await;
+    let script = r#"echo "$TWOFA_PROXY_URL"; curl -sS -w '\n%{http_code}\n' "${TWOFA_PROXY_URL}v1.0/users/me""#;
+    let out = exec(&e, &["--profile", "etna", "--proxy", "--", "sh", "-c", script]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    let lines: Vec<&str> = printed.lines().collect();
+    let base = lines[0];
+    assert!(base.starts_with("http://127.0.0.1:") && base.ends_with('/'), "{printed}");
+    assert_eq!(lines.last(), Some(&"200"), "{printed}");
+    assert!(printed.contains(etna::USER_NO_2FA), "{printed}");
+    // The proxy lived as long as the command.
+    let after = std::process::Command::new("curl").args(["-sS", &format!("{base}v1.0/users/me")]).output().unwrap();
+    assert!(!after.status.success(), "the proxy still answers after the run");
 }

@@ -11,6 +11,7 @@ mod exec;
 mod login_path;
 mod oms_api_key;
 mod origin;
+mod proxy;
 mod redis_store;
 mod secret_command;
 mod serve;

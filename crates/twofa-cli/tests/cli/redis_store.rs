@@ -10,9 +10,9 @@ use twofa_sandbox::etna;
 use crate::common::{Env, env, json, text};
 
 /// A sealing key (32 bytes, base64), as `openssl rand -base64 32` prints one.
-const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+pub const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
-fn redis_url() -> Option<String> {
+pub fn redis_url() -> Option<String> {
     match std::env::var("TWOFA_TEST_REDIS") {
         Ok(url) => Some(url),
         Err(_) => {

@@ -218,3 +218,27 @@ async fn curl_and_env_formats_are_refused_outside_token_and_header_outside_text(
     let error: Value = serde_json::from_slice(&both.stderr).unwrap();
     assert_eq!(error["error"]["kind"], "usage");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_etna_profiles_token_lifetime_sets_the_contracts_expiry() {
+    let e = env().await;
+    let mut args = e.etna_login(etna::USER_NO_2FA);
+    args.extend(["--format", "json", "--token-lifetime", "3600"].map(String::from));
+    let before = OffsetDateTime::now_utc();
+    let login = json(&e.run(&args.iter().map(String::as_str).collect::<Vec<_>>()).await);
+    let out = json(&e.run(&["token", "--profile", "etna", "--format", "json"]).await);
+    assert_eq!(out["expires_at"], login["expires_at"]);
+    let expires = OffsetDateTime::parse(out["expires_at"].as_str().unwrap(), &Rfc3339).unwrap();
+    let life = (expires - before).whole_seconds();
+    assert!((3595..=3601).contains(&life), "{life} s, not the profile's 3600");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_lifetime_of_zero_is_refused() {
+    let e = env().await;
+    let mut args = e.etna_login(etna::USER_NO_2FA);
+    args.extend(["--token-lifetime", "0"].map(String::from));
+    let out = e.run(&args.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("0 is not in 1.."), "{}", text(&out.stderr));
+}

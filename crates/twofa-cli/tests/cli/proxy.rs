@@ -1,0 +1,301 @@
+//! `twofa proxy`: a client with no credential of its own reaches the profile's API through the
+//! printed base URL; the URL file is private and goes with the proxy; two proxies on one store
+//! renew once; a non-loopback address is refused.
+
+use std::{
+    io::{BufRead as _, BufReader},
+    os::unix::fs::PermissionsExt as _,
+    process::{Child, ChildStdout, Command, Stdio},
+    time::Duration,
+};
+
+use twofa_core::reqwest;
+use twofa_sandbox::etna;
+
+use crate::{
+    common::{Env, env, text},
+    redis_store::{self, redis_url},
+};
+
+async fn login(e: &Env, flags: &[&str]) {
+    let mut args = e.etna_login(etna::USER_NO_2FA);
+    args.extend(flags.iter().map(|f| (*f).to_owned()));
+    let out = e.run(&args.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// A running `twofa proxy`, killed if a test fails before stopping it.
+struct Running {
+    child: Option<Child>,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Running {
+    fn start(e: &Env, args: &[&str]) -> Self {
+        Self::spawn(e.command(&[&["proxy", "--profile", "etna"], args].concat()))
+    }
+
+    fn spawn(mut command: Command) -> Self {
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Self { child: Some(child), stdout }
+    }
+
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        line.trim_end().to_owned()
+    }
+
+    /// The base URL of the first line (`twofa proxy: URL`).
+    fn base_url(&mut self) -> String {
+        let first = self.line();
+        first.strip_prefix("twofa proxy: ").unwrap_or_else(|| panic!("{first}")).to_owned()
+    }
+
+    /// SIGTERM, then the exit status and what was left on standard output.
+    fn stop(mut self) -> (std::process::ExitStatus, String) {
+        let mut child = self.child.take().unwrap();
+        let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        assert!(kill.success());
+        let status = child.wait().unwrap();
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut self.stdout, &mut rest).unwrap();
+        (status, rest)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_with_no_credentials_reaches_the_api_through_the_printed_base_url() {
+    let e = env().await;
+    login(&e, &[]).await;
+    let mut proxy = Running::start(&e, &[]);
+    let base = proxy.base_url();
+    assert!(base.starts_with("http://127.0.0.1:") && base.ends_with('/'), "{base}");
+    let http = reqwest::Client::new();
+    // The vendor sample's own placeholders are dropped; the session's headers are added.
+    let me = http
+        .get(format!("{base}v1.0/users/me"))
+        .header("Authorization", "Bearer uninitialized")
+        .header("Et-App-Key", "Et App Key from the BO Companies widget")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    let body: serde_json::Value = serde_json::from_str(&me.text().await.unwrap()).unwrap();
+    assert_eq!(body["Username"], etna::USER_NO_2FA, "{body}");
+    // Without the access token in the path, nothing is said.
+    let origin = base.rsplitn(3, '/').nth(2).unwrap();
+    let guessed = http.get(format!("{origin}/v1.0/users/me")).send().await.unwrap();
+    assert_eq!(guessed.status(), 404);
+    let (status, rest) = proxy.stop();
+    assert!(status.success(), "{status:?}");
+    assert!(rest.contains("stopping: finishing the requests in flight"), "{rest}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_url_file_is_private_never_printed_and_goes_with_the_proxy() {
+    let e = env().await;
+    login(&e, &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("etna-url");
+    let mut proxy = Running::start(&e, &["--url-file", file.to_str().unwrap()]);
+    let first = proxy.line();
+    assert!(first.contains("(the base URL is in") && first.contains("mode 0600"), "{first}");
+    let base = std::fs::read_to_string(&file).unwrap().trim().to_owned();
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    let token = base.trim_end_matches('/').rsplit('/').next().unwrap().to_owned();
+    assert!(token.len() >= 40, "{base}");
+    assert!(!first.contains(&token), "the access token reached stdout: {first}");
+    let me = reqwest::get(format!("{base}v1.0/users/me")).await.unwrap();
+    assert_eq!(me.status(), 200);
+    let (status, rest) = proxy.stop();
+    assert!(status.success());
+    assert!(!rest.contains(&token));
+    assert!(!file.exists(), "the URL file goes with the proxy");
+
+    // An existing file (or a planted link) is never written through.
+    std::fs::write(&file, b"keep").unwrap();
+    let out = e.run(&["proxy", "--profile", "etna", "--url-file", file.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("cannot create the URL file"), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read(&file).unwrap(), b"keep");
+    assert!(!e.home.path().join("run/etna.proxy.json").exists(), "no note of a proxy that did not start");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unix_socket_proxy_needs_no_token() {
+    let e = env().await;
+    login(&e, &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("etna.sock");
+    let mut proxy = Running::start(&e, &["--unix", socket.to_str().unwrap()]);
+    let first = proxy.line();
+    assert!(first.contains("the Unix socket"), "{first}");
+    assert_eq!(std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777, 0o600);
+    let curl = Command::new("curl")
+        .args([
+            "-sS",
+            "--unix-socket",
+            socket.to_str().unwrap(),
+            "-w",
+            "\n%{http_code}",
+            "http://localhost/v1.0/users/me",
+        ])
+        .output()
+        .unwrap();
+    let out = text(&curl.stdout);
+    assert!(out.ends_with("\n200"), "{out} {}", text(&curl.stderr));
+    assert!(out.contains(etna::USER_NO_2FA), "{out}");
+    let (status, _) = proxy.stop();
+    assert!(status.success());
+    assert!(!socket.exists(), "the socket goes with the proxy");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_proxies_on_one_file_store_renew_once() {
+    let e = env().await;
+    // Fresh for about a second (the renewal margin is 60 s), then renewed by whoever asks first.
+    login(&e, &["--token-lifetime", "61"]).await;
+    let (mut one, mut two) = (Running::start(&e, &[]), Running::start(&e, &[]));
+    let bases = [one.base_url(), two.base_url()];
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let before = e.sandbox.stats().requests("etna.token");
+    let http = reqwest::Client::new();
+    let requests = (0..20).map(|i| {
+        let (http, url) = (http.clone(), format!("{}v1.0/users/me", bases[i % 2]));
+        tokio::spawn(async move { http.get(url).send().await.unwrap().status() })
+    });
+    for status in futures_join(requests).await {
+        assert_eq!(status, 200);
+    }
+    assert_eq!(e.sandbox.stats().requests("etna.token") - before, 1, "one login across the two proxies");
+    assert!(one.stop().0.success() && two.stop().0.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_proxies_on_two_machines_sharing_redis_renew_once() {
+    let Some(url) = redis_url() else { return };
+    let prefix = format!("twofa-cli-proxy-test-{}", std::process::id());
+    let with_redis = |mut command: Command| {
+        command
+            .env("TWOFA_REDIS_URL", &url)
+            .env("TWOFA_REDIS_PREFIX", &prefix)
+            .env("TWOFA_REDIS_KEY", redis_store::KEY);
+        command
+    };
+    let first = env().await;
+    let mut args = first.etna_login(etna::USER_NO_2FA);
+    args.extend(["--store", "redis", "--token-lifetime", "61"].map(String::from));
+    let login = with_redis(first.command(&args.iter().map(String::as_str).collect::<Vec<_>>())).output().unwrap();
+    assert!(login.status.success(), "{}", text(&login.stderr));
+    // Another machine: its own home with the same profile file, the same Redis and sealing key.
+    let second = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(second.path().join("profiles")).unwrap();
+    std::fs::copy(first.home.path().join("profiles/etna.json"), second.path().join("profiles/etna.json")).unwrap();
+    let mut one = Running::spawn(with_redis(first.command(&["proxy", "--profile", "etna"])));
+    let mut elsewhere = first.command(&["proxy", "--profile", "etna"]);
+    elsewhere.env("TWOFA_HOME", second.path());
+    let mut two = Running::spawn(with_redis(elsewhere));
+    let bases = [one.base_url(), two.base_url()];
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let before = first.sandbox.stats().requests("etna.token");
+    let http = reqwest::Client::new();
+    let requests = (0..20).map(|i| {
+        let (http, url) = (http.clone(), format!("{}v1.0/users/me", bases[i % 2]));
+        tokio::spawn(async move { http.get(url).send().await.unwrap().status() })
+    });
+    for status in futures_join(requests).await {
+        assert_eq!(status, 200);
+    }
+    assert_eq!(first.sandbox.stats().requests("etna.token") - before, 1, "one login across the two machines");
+    assert!(one.stop().0.success() && two.stop().0.success());
+}
+
+async fn futures_join<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::new();
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_other_than_loopback_is_refused() {
+    let e = env().await;
+    login(&e, &[]).await;
+    let out = e.run(&["proxy", "--profile", "etna", "--listen", "0.0.0.0:0"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("the proxy listens on loopback only"), "{}", text(&out.stderr));
+    let out = e.run(&["proxy", "--profile", "nobody"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("there is no profile `nobody`"), "{}", text(&out.stderr));
+}
+
+/// Every request the sandbox's OMS answered, over both gateways.
+fn oms_requests(e: &Env) -> u64 {
+    ["oms.ws.connect", "oms.ws.request", "oms.http.authenticate", "oms.http.authenticate2fa", "oms.http.userinfo"]
+        .iter()
+        .map(|name| e.sandbox.stats().requests(name))
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_takes_the_running_proxys_session_with_no_call_to_the_api() {
+    let e = env().await;
+    let login = e.login_oms(&[]).await;
+    assert!(login.status.success(), "{}", text(&login.stderr));
+    // Without a proxy, each `token` of an OMS session resumes it at the gateway.
+    let before = oms_requests(&e);
+    let alone = e.run(&["token", "--profile", "oms"]).await;
+    assert!(alone.status.success(), "{}", text(&alone.stderr));
+    assert!(oms_requests(&e) > before, "a token without a proxy went to the gateway");
+
+    let mut command = e.command(&["proxy", "--profile", "oms"]);
+    command.stdout(Stdio::piped());
+    let mut proxy = Running::spawn(command);
+    proxy.base_url();
+    let note = e.home.path().join("run/oms.proxy.json");
+    assert_eq!(std::fs::metadata(&note).unwrap().permissions().mode() & 0o777, 0o600);
+    let first = e.run(&["token", "--profile", "oms"]).await;
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let before = oms_requests(&e);
+    for _ in 0..3 {
+        let again = e.run(&["token", "--profile", "oms"]).await;
+        assert!(again.status.success(), "{}", text(&again.stderr));
+        assert_eq!(again.stdout, first.stdout, "the proxy's one session");
+    }
+    assert_eq!(oms_requests(&e), before, "no call to the gateway while the proxy runs");
+    assert!(proxy.stop().0.success());
+    assert!(!note.exists(), "the note goes with the proxy");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_note_naming_another_host_never_gets_the_owner_token() {
+    let e = env().await;
+    login(&e, &[]).await;
+    // A listener that records whatever reaches it, named in a planted note as a non-loopback host.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let run = e.home.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
+    for url in [format!("http://localhost.example:{port}/x/"), format!("https://127.0.0.1:{port}/x/")] {
+        let note = serde_json::json!({ "url": url, "owner": "planted-owner" }).to_string();
+        std::fs::write(run.join("etna.proxy.json"), note).unwrap();
+        std::fs::set_permissions(run.join("etna.proxy.json"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        let out = e.run(&["token", "--profile", "etna"]).await;
+        assert!(out.status.success(), "the stored session still answers: {}", text(&out.stderr));
+        assert!(listener.accept().is_err(), "{url}: the note's host was contacted");
+    }
+}
