@@ -8,8 +8,11 @@ use async_trait::async_trait;
 use twofa_console::Account;
 use twofa_core::{CodeRequest, CodeSource, Error, OneTimeCode, Password, code_source::Prompt, store::SessionStore};
 
+use twofa_ops::audit::Action;
+
 use crate::{
     input::{self, PasswordInput},
+    ops,
     profile::Profile,
     session::{self, Inputs, ProfilePassword},
     settings::Settings,
@@ -57,7 +60,8 @@ impl ProfileAccounts {
                 (Arc::new(PinToConsole { codes: own, console }), attempts)
             }
         };
-        Inputs { password, codes, attempts }
+        // The console tells of its own waits (`serve --notify`): the profile's notifier would repeat it.
+        Inputs { password, codes, attempts, notifier: None }
     }
 }
 
@@ -82,7 +86,9 @@ impl twofa_console::Accounts for ProfileAccounts {
         let profile = self.profile(name)?;
         let inputs = Self::inputs(name, &profile, typed, console);
         let auth = session::authenticator(&self.settings, name, &profile, inputs, None).await?;
-        auth.session().await.map(drop)
+        let session = auth.session().await;
+        ops::record(&self.settings, Action::Login, name, profile.provider(), "console", session.as_deref())?;
+        session.map(drop)
     }
 
     async fn logout(&self, name: &str) -> Result<(), Error> {
@@ -92,7 +98,9 @@ impl twofa_console::Accounts for ProfileAccounts {
         };
         let inputs = Self::inputs(name, &profile, None, Arc::new(NoCodes));
         let auth = session::authenticator(&self.settings, name, &profile, inputs, None).await?;
-        auth.logout().await
+        let done = auth.logout().await;
+        ops::record_outcome(&self.settings, Action::Logout, name, profile.provider(), "console", done.as_ref().err())?;
+        done
     }
 }
 

@@ -37,6 +37,10 @@ pub struct Cli {
     /// typing a code does not count)
     #[arg(long, global = true, default_value_t = 60, value_name = "SECONDS")]
     pub deadline: u64,
+    /// Append one JSON line per login, renewal, resume, logout and token hand-out to this file
+    /// (0600, rotated by size; tokens only as fingerprints): read it with `twofa audit`
+    #[arg(long, global = true, env = "TWOFA_AUDIT_FILE", value_name = "PATH")]
+    pub audit_file: Option<PathBuf>,
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
@@ -142,6 +146,12 @@ pub enum Command {
   twofa serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem")
     )]
     Serve(Box<ServeArgs>),
+    /// Print the audit trail (`--audit-file` or TWOFA_AUDIT_FILE), oldest first, filtered
+    #[command(after_help = "Examples:
+  twofa audit                                   # every line of $TWOFA_AUDIT_FILE and its rotated files
+  twofa audit --profile etna --since 24h        # one profile, the last day
+  twofa audit --outcome error --format json     # every failure, one JSON object a line")]
+    Audit(AuditArgs),
     /// Run a local reverse proxy to the profile's API that adds the session's headers: any client
     /// changes only its base URL, and needs no credential
     #[command(after_help = "Examples:
@@ -414,6 +424,43 @@ pub struct Common {
     /// terminal otherwise; refused without one). The old session is never sent to the new endpoint
     #[arg(long)]
     pub replace: bool,
+    /// Tell a person when a login of this profile waits for a code, and what became of it:
+    /// KIND:env:VAR or KIND:file:PATH, KIND one of webhook, ntfy, slack, discord, telegram (the
+    /// variable or 0600 file holds the URL). Kept in the profile; repeat for several
+    #[arg(long = "notify", value_name = "SPEC")]
+    pub notify: Vec<String>,
+}
+
+/// The filters of `twofa audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only this profile's lines
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Only lines since this time: RFC 3339 (2026-12-07T08:00:00Z) or an age (90s, 30m, 12h, 7d)
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Only this outcome: ok, error (any failure) or an error kind (invalid_code, transport…)
+    #[arg(long, value_name = "OUTCOME")]
+    pub outcome: Option<String>,
+    /// Only this action
+    #[arg(long, value_enum)]
+    pub action: Option<AuditAction>,
+}
+
+/// An audited action, for `twofa audit --action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditAction {
+    /// Logins
+    Login,
+    /// Renewals
+    Renewal,
+    /// Resumes of idle sessions
+    Resume,
+    /// Logouts
+    Logout,
+    /// Tokens handed out
+    Token,
 }
 
 /// The flags of `twofa serve`.
@@ -447,6 +494,14 @@ pub struct ServeArgs {
     /// The file is removed when the console stops
     #[arg(long, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
+    /// Tell a person when a login waits for a code in the console (bots' and the console's own),
+    /// and what became of it: KIND:env:VAR or KIND:file:PATH (see `login --notify`); repeat for several
+    #[arg(long = "notify", value_name = "SPEC")]
+    pub notify: Vec<String>,
+    /// Also serve /metrics, /healthz and /readyz without the access token on this loopback
+    /// address (they are always served on the console's address, behind its token)
+    #[arg(long, value_name = "ADDR")]
+    pub ops_listen: Option<SocketAddr>,
 }
 
 /// The flags of `twofa proxy`.

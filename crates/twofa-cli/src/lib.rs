@@ -4,7 +4,8 @@
 //!
 //! - [`commands`]: one file per command; the only builder of a [`Failure`].
 //! - `settings`, `session`, `accounts`, `stores`, `api_key_store`, `profile`, `pending`, `input`,
-//!   `secret_command`, `contract` (the token contract): resolving flags and files into an
+//!   `secret_command`, `contract` (the token contract), `ops` (metrics, audit trail,
+//!   notifiers): resolving flags and files into an
 //!   [`Authenticator`](twofa_core::Authenticator); they return [`twofa_core::Error`].
 //! - [`output`]: the [`Printer`](output::Printer) every command prints through, errors, the spinner.
 //! - [`args`]: the command line as clap reads it.
@@ -26,6 +27,7 @@ mod api_key_store;
 mod contract;
 mod input;
 mod link_file;
+mod ops;
 mod pending;
 mod profile;
 mod running_proxy;
@@ -34,7 +36,7 @@ mod session;
 mod settings;
 mod stores;
 
-pub use commands::run;
+pub use commands::{observe, run};
 pub use output::Failure;
 
 /// The `cli_profile` fuzz target's body: a profile file that loads saves and loads as itself.

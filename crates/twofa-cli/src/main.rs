@@ -7,7 +7,7 @@
 use std::{io::IsTerminal as _, process::ExitCode};
 
 use clap::Parser as _;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::{EnvFilter, Layer as _, layer::SubscriberExt as _, util::SubscriberInitExt as _};
 use twofa_cli::{
     args::{Cli, Format},
     output,
@@ -20,8 +20,12 @@ fn main() -> ExitCode {
         Err(e) if !e.use_stderr() || !json_requested() => e.exit(),
         Err(e) => return output::report(Format::Json, twofa_cli::commands::usage_failure(&e)),
     };
-    init_logging(&cli);
     let format = cli.format;
+    let ops = match twofa_cli::observe(&cli) {
+        Ok(ops) => ops,
+        Err(failure) => return output::report(format, failure),
+    };
+    init_logging(&cli, ops);
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -41,8 +45,9 @@ fn json_requested() -> bool {
 }
 
 /// Logs go to standard error only: `RUST_LOG` when set, else the level of `-q`/`-v`/`-vv`.
-/// Colour only on a terminal, and never with `NO_COLOR` (<https://no-color.org>).
-fn init_logging(cli: &Cli) {
+/// Colour only on a terminal, and never with `NO_COLOR` (<https://no-color.org>). The ops layer
+/// (metrics, audit trail) has a filter of its own: it sees the operations whatever the log level.
+fn init_logging(cli: &Cli, ops: twofa_ops::layer::OpsLayer) {
     let level = match (cli.quiet, cli.verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -51,10 +56,10 @@ fn init_logging(cli: &Cli) {
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_env_filter(filter)
         .with_ansi(colour)
         .with_target(false)
-        .init();
+        .with_filter(filter);
+    tracing_subscriber::registry().with(logs).with(ops.filtered()).init();
 }

@@ -138,6 +138,10 @@ pub struct Profile {
     /// Whether the OS keyring holds the password.
     #[serde(default)]
     pub password_keyring: bool,
+    /// `--notify` specs (`ntfy:env:VAR`…): who is told when a login waits for a code. Names of
+    /// variables and files, never a URL.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<String>,
 }
 
 /// Reads a secret from the environment, naming the variable (never the value) when it is missing.

@@ -22,6 +22,7 @@ use twofa_core::{
 use crate::{
     api_key_store,
     input::{self, AskPin, PasswordInput},
+    ops,
     output::progress::Progress,
     profile::{KeyPair, Profile},
     secret_command,
@@ -37,6 +38,9 @@ pub struct Inputs {
     pub codes: Arc<dyn CodeSource>,
     /// How many codes to try on one challenge.
     pub attempts: u32,
+    /// Who is told when the login waits for a code (the profile's `--notify`), wrapped around
+    /// `codes` already; kept to let its last notice go out before the command exits.
+    pub notifier: Option<Arc<twofa_ops::notify::Notifier>>,
 }
 
 impl Inputs {
@@ -48,13 +52,18 @@ impl Inputs {
         let (codes, attempts) = secret_command::codes(profile).unwrap_or_else(|| {
             input::codes(None, profile.code_env.clone(), profile.totp_secret_env.clone(), Prompt::new())
         });
+        let codes: Arc<dyn CodeSource> =
+            Arc::new(AskPin::new(codes, secret_command::pin(profile).unwrap_or_else(|| Arc::new(Prompt::new()))));
+        // A notifier that cannot be built (its variable unset) must not stop a renewal.
+        let notifier = ops::notifier(&profile.notify).unwrap_or_else(|e| {
+            tracing::warn!(profile = name, error = %e, "nobody will be told when this login waits for a code");
+            None
+        });
         Self {
             password: Arc::new(ProfilePassword::new(name, profile, password, profile.password_keyring)),
-            codes: Arc::new(AskPin::new(
-                codes,
-                secret_command::pin(profile).unwrap_or_else(|| Arc::new(Prompt::new())),
-            )),
+            codes: ops::notifying(codes, notifier.as_ref(), name),
             attempts,
+            notifier,
         }
     }
 }

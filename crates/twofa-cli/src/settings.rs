@@ -19,6 +19,8 @@ pub struct Settings {
     pub timeout: Duration,
     /// The time limit of one login, renewal or logout (time typing a code excluded).
     pub deadline: Duration,
+    /// The audit trail (`--audit-file`, `TWOFA_AUDIT_FILE`), if one is kept.
+    pub audit_file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -40,12 +42,18 @@ impl Settings {
             store_dir,
             timeout: Duration::from_secs(cli.timeout.max(1)),
             deadline: Duration::from_secs(cli.deadline.max(1)),
+            audit_file: cli.audit_file.clone().filter(|p| !p.as_os_str().is_empty()),
         })
     }
 
     /// The files store of sessions (`sessions/`); a keyring profile falls back to it.
     pub fn sessions(&self) -> FileStore {
         FileStore::new(self.store_dir.join("sessions"))
+    }
+
+    /// The key of the audit trail's token fingerprints: one per store directory.
+    pub fn audit_key(&self) -> PathBuf {
+        self.store_dir.join("audit.key")
     }
 
     /// The directory of profiles.

@@ -5,7 +5,7 @@ mod common;
 
 use std::{sync::Arc, time::Duration};
 
-use common::{Browser, env, state_of};
+use common::{Browser, env, state_of, type_code};
 use twofa_console::{ConsoleCodeSource, server::SessionState, wire::Register};
 use twofa_core::{Authenticator, store::SessionStore as _, time::OffsetDateTime};
 use twofa_sandbox::etna;
@@ -191,20 +191,6 @@ async fn hints_are_escaped() {
     let page = Browser::open(&e.console).await.get("/pending").await;
     assert!(page.body.contains("code sent to +1 ••• ••• 0042 &lt;b&gt;"), "{}", page.body);
     assert!(page.body.contains("SMS"));
-}
-
-/// A person typing the code on the Pending page for `profile`, as soon as it shows.
-async fn type_code(person: &Browser, profile: &str, code: impl Fn() -> String) {
-    for _ in 0..200 {
-        let page = person.get("/pending").await;
-        if page.body.contains(&format!("id=\"pending-{profile}\"")) && page.body.contains("action=\"/pending/") {
-            let answer = person.post(&page.code_action(profile), &[("csrf", &page.csrf()), ("code", &code())]).await;
-            assert_eq!(answer.status, 303, "{}", answer.body);
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("no pending code for {profile}");
 }
 
 #[tokio::test]

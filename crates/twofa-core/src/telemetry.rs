@@ -2,7 +2,8 @@
 //!
 //! Spans are named after the operation (`login`, `renewal`, `resume`, `logout`) and carry
 //! `provider`, `profile` (when an authenticator runs them), `outcome` and, on failure, `error` —
-//! the error's message, which never holds a secret. Each ends with a `finished` event at INFO
+//! the error's message, which never holds a secret — and `kind`, its stable
+//! [`Error::kind`] (what metrics count failures by). Each ends with a `finished` event at INFO
 //! carrying the outcome, so a plain `fmt` subscriber shows it too. Failures are INFO as well, not
 //! WARN: the error is returned to the caller, who decides whether it deserves a warning.
 
@@ -23,7 +24,7 @@ pub(crate) enum Operation {
 pub(crate) fn span(operation: Operation, provider: &'static str, profile: Option<&str>) -> Span {
     macro_rules! named {
         ($name:literal) => {
-            info_span!($name, provider, profile, outcome = Empty, error = Empty)
+            info_span!($name, provider, profile, outcome = Empty, error = Empty, kind = Empty)
         };
     }
     match operation {
@@ -50,7 +51,8 @@ pub(crate) fn record(span: &Span, outcome: Result<&'static str, &Error>) {
         Err(e) => {
             span.record("outcome", "error");
             span.record("error", tracing::field::display(e));
-            info!(parent: span, outcome = "error", error = %e, "finished");
+            span.record("kind", e.kind());
+            info!(parent: span, outcome = "error", error = %e, kind = e.kind(), "finished");
         }
     }
 }

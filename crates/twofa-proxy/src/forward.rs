@@ -2,7 +2,7 @@
 //! exchange with the upstream under the session's headers.
 
 use std::{
-    sync::{Arc, Mutex, PoisonError, atomic::Ordering},
+    sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
 };
 
@@ -17,6 +17,8 @@ use twofa_core::{
     local::{constant_time_eq, is_loopback_authority},
     reqwest::{self, Url},
 };
+
+use twofa_ops::audit::{Action, AuditLog, Record};
 
 use crate::{
     OWN_PREFIX,
@@ -48,6 +50,7 @@ pub(crate) struct Shared {
     pub(crate) owner: Option<Secret>,
     pub(crate) shutdown_grace: Duration,
     pub(crate) metrics: Metrics,
+    pub(crate) audit: Option<Arc<AuditLog>>,
     /// The address of the last session taken into use, to count renewals.
     pub(crate) last_session: Mutex<usize>,
     /// The OMS WebSocket relays (upgrades are refused without a gateway).
@@ -150,7 +153,13 @@ impl Shared {
                 Some(_) => text(StatusCode::OK, "ready\n".into(), "text/plain"),
                 None => text(StatusCode::SERVICE_UNAVAILABLE, "no session yet\n".into(), "text/plain"),
             },
-            "metrics" => text(StatusCode::OK, self.metrics.render(), "text/plain; version=0.0.4"),
+            "metrics" => {
+                if let Some(expires) = self.auth.peek().and_then(|s| s.expires_at()) {
+                    let left = (expires - twofa_core::time::OffsetDateTime::now_utc()).whole_seconds();
+                    self.metrics.shared().set_session(self.auth.profile(), left);
+                }
+                text(StatusCode::OK, self.metrics.render(), twofa_ops::metrics::CONTENT_TYPE)
+            }
             "session" if self.is_owner(headers) => match self.session().await {
                 Ok(session) => match serde_json::to_string(&session.expose_secrets()) {
                     Ok(json) => text(StatusCode::OK, json, "application/json"),
@@ -185,7 +194,7 @@ impl Shared {
                 return Err(Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the renewal task failed"));
             }
             Err(_) => {
-                self.metrics.person_waits.fetch_add(1, Ordering::Relaxed);
+                self.metrics.person_waited();
                 return Err(self.code_needed("the renewal, waiting for a person's code, did not finish in time"));
             }
         };
@@ -193,9 +202,22 @@ impl Shared {
         let mut last = self.last_session.lock().unwrap_or_else(PoisonError::into_inner);
         if *last != address {
             *last = address;
-            self.metrics.renewals.fetch_add(1, Ordering::Relaxed);
+            self.metrics.renewed();
+            self.audit_hand_out(&session);
         }
         Ok(session)
+    }
+
+    /// One audit line for a session the proxy takes into use: every client request after it
+    /// carries that token, told apart by its fingerprint.
+    fn audit_hand_out(&self, session: &Session) {
+        let Some(audit) = &self.audit else { return };
+        let record = Record::new(Action::Token, self.auth.profile(), session.provider(), "proxy")
+            .subject(session.subject())
+            .token(audit.fingerprint(session.access_token().expose_secret()));
+        if let Err(e) = audit.append(&record) {
+            warn!(profile = %self.auth.profile(), error = %e, "cannot write the audit line");
+        }
     }
 
     fn code_needed(&self, message: &str) -> Refusal {
@@ -269,7 +291,7 @@ impl Shared {
             if answer.status() == reqwest::StatusCode::UNAUTHORIZED && !retried && replayable {
                 info!(profile = %self.auth.profile(), "the API answered 401; renewing and retrying once");
                 self.auth.invalidate(&session);
-                self.metrics.retries_401.fetch_add(1, Ordering::Relaxed);
+                self.metrics.retried_401();
                 retried = true;
                 session = self.session().await?;
                 continue;

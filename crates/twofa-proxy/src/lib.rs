@@ -14,7 +14,9 @@
 //!   then answers 503 with `{"error":"code_needed","where":…}`;
 //! - listens on loopback TCP (guarded by the random access token in the path and a `Host` check)
 //!   or a `0600` Unix socket; answers `/_twofa/healthz`, `/_twofa/readyz` and `/_twofa/metrics`
-//!   (Prometheus text); finishes in-flight requests on [`RunningProxy::shutdown`];
+//!   (Prometheus text, from a [registry](ProxyBuilder::metrics) it can share with the console);
+//!   writes an [audit](ProxyBuilder::audit) line per session taken into use; finishes in-flight
+//!   requests on [`RunningProxy::shutdown`];
 //! - for the OMS, relays WebSocket upgrades to the gateway ([`ProxyBuilder::oms_gateway`]): its
 //!   own socket, logged in with the session, frames relayed with `i`/`n` kept, the client's login
 //!   frames answered from the session or refused and never forwarded, every relay bounded in
@@ -114,6 +116,8 @@ impl Proxy {
                 idle: Duration::from_secs(300),
                 write: Duration::from_secs(30),
             },
+            metrics: None,
+            audit: None,
         }
     }
 }
@@ -137,6 +141,8 @@ pub struct ProxyBuilder {
     shutdown_grace: Duration,
     gateway: Option<Arc<twofa_oms::OmsFlow>>,
     ws_limits: WsLimits,
+    metrics: Option<Arc<twofa_ops::metrics::Metrics>>,
+    audit: Option<Arc<twofa_ops::audit::AuditLog>>,
 }
 
 impl fmt::Debug for ProxyBuilder {
@@ -224,6 +230,21 @@ impl ProxyBuilder {
     /// The access token in the base URL (default: 43 random letters and digits, new each start).
     pub fn access_token(mut self, token: Secret) -> Self {
         self.token = Some(token);
+        self
+    }
+
+    /// The registry the proxy counts in (default: its own): share the console's, or the one the
+    /// process's [`OpsLayer`](twofa_ops::layer::OpsLayer) feeds, so one `/metrics` serves
+    /// the logins, the console and every proxy of the process.
+    pub fn metrics(mut self, metrics: Arc<twofa_ops::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Writes one audit line (actor `proxy`, with the token's fingerprint) for each session the
+    /// proxy takes into use.
+    pub fn audit(mut self, audit: Arc<twofa_ops::audit::AuditLog>) -> Self {
+        self.audit = Some(audit);
         self
     }
 
@@ -317,6 +338,7 @@ impl ProxyBuilder {
     fn shared(self, guard: Option<(u16, Secret)>) -> Result<(Arc<Shared>, watch::Sender<bool>), Error> {
         let origin = self.http.base_url(&self.origin)?;
         let http = self.http.build()?;
+        let metrics = Metrics::new(self.metrics.unwrap_or_default(), self.auth.profile());
         let (stop, stopping) = watch::channel(false);
         let shared = Arc::new(Shared {
             relays: Arc::new(ws::Relays::new(
@@ -341,7 +363,8 @@ impl ProxyBuilder {
             extra_credential_headers: self.extra_credential_headers,
             owner: self.owner,
             shutdown_grace: self.shutdown_grace,
-            metrics: Metrics::default(),
+            metrics,
+            audit: self.audit,
             last_session: Mutex::new(0),
         });
         Ok((shared, stop))
@@ -460,7 +483,8 @@ impl RunningProxy {
         self.shared.auth.session().await
     }
 
-    /// The metrics as `/_twofa/metrics` serves them (Prometheus text format).
+    /// The metrics as `/_twofa/metrics` serves them (Prometheus text format): the whole shared
+    /// registry (see [`ProxyBuilder::metrics`]).
     pub fn metrics(&self) -> String {
         self.shared.metrics.render()
     }

@@ -8,8 +8,14 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use common::{Echo, EchoFlow, hostile, raw_exchange, status_of};
 use twofa_core::{Authenticator, ManualClock, TwoFactorFlow, store::FileStore};
 use twofa_etna::EtnaFlow;
+use twofa_ops::metrics::scrape::Scrape;
 use twofa_proxy::{Proxy, RunningProxy};
 use twofa_sandbox::{Sandbox, etna};
+
+/// The value of the sample `name` with `labels` in `text`.
+fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    Scrape::parse(text).unwrap().value(name, labels)
+}
 
 const LOOPBACK: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
 
@@ -177,7 +183,12 @@ async fn a_401_renews_once_and_retries_once() {
     assert_eq!(reqwest::get(&url).await.unwrap().status(), 200);
     assert_eq!(sandbox.stats().requests("etna.token"), 2, "one renewal");
     assert_eq!(sandbox.stats().requests("etna.me"), 3, "one retry");
-    assert!(proxy.metrics().contains("twofa_proxy_401_retries_total 1\n"), "{}", proxy.metrics());
+    assert_eq!(
+        metric(&proxy.metrics(), "twofa_proxy_401_retries_total", &[("profile", "etna")]),
+        Some(1.0),
+        "{}",
+        proxy.metrics()
+    );
 }
 
 #[tokio::test]
@@ -281,7 +292,7 @@ async fn a_renewal_that_needs_a_person_waits_then_says_where_to_give_the_code() 
     let body: serde_json::Value = answer.json().await.unwrap();
     assert_eq!(body["error"], "code_needed");
     assert_eq!(body["where"], "http://127.0.0.1:8700/");
-    assert!(proxy.metrics().contains("twofa_proxy_person_waits_total 1\n"));
+    assert_eq!(metric(&proxy.metrics(), "twofa_proxy_person_waits_total", &[]), Some(1.0));
     assert_eq!(sandbox.stats().requests("etna.me"), 0);
 }
 
@@ -340,10 +351,45 @@ async fn health_readiness_and_metrics() {
     assert_eq!(ready.status(), 503, "no session yet");
     assert_eq!(reqwest::get(format!("{b}x")).await.unwrap().status(), 200);
     assert_eq!(reqwest::get(format!("{b}_twofa/readyz")).await.unwrap().status(), 200);
-    let metrics = reqwest::get(format!("{b}_twofa/metrics")).await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("twofa_proxy_requests_total{status=\"200\"} 2\n"), "{metrics}");
-    assert!(metrics.contains("twofa_proxy_renewals_total 1\n"), "{metrics}");
-    assert!(metrics.contains("twofa_proxy_upstream_latency_seconds_count 1\n"), "{metrics}");
+    let answer = reqwest::get(format!("{b}_twofa/metrics")).await.unwrap();
+    assert_eq!(answer.headers()["content-type"], twofa_ops::metrics::CONTENT_TYPE);
+    let metrics = answer.text().await.unwrap();
+    let scrape = Scrape::parse(&metrics).unwrap();
+    let profile = ("profile", "echo");
+    assert_eq!(scrape.value("twofa_proxy_requests_total", &[profile, ("status", "200")]), Some(2.0), "{metrics}");
+    assert_eq!(scrape.value("twofa_proxy_renewals_total", &[profile]), Some(1.0), "{metrics}");
+    assert_eq!(scrape.histogram_count("twofa_proxy_upstream_latency_seconds", &[profile]), Some(1.0), "{metrics}");
+}
+
+#[tokio::test]
+async fn proxies_share_one_registry_and_audit_each_session_they_take_into_use() {
+    let (echo, base_url) = Echo::start().await;
+    let shared = Arc::new(twofa_ops::metrics::Metrics::new());
+    let dir = tempfile::tempdir().unwrap();
+    let audit = Arc::new(twofa_ops::audit::AuditLog::open(dir.path().join("audit.log")).unwrap());
+    let start = |profile: &str| {
+        let flow = Arc::new(EchoFlow::new(&echo, &base_url));
+        let auth = Arc::new(Authenticator::builder(flow).profile(profile).build());
+        let builder = Proxy::builder(auth, base_url.clone()).metrics(Arc::clone(&shared)).audit(Arc::clone(&audit));
+        builder.listen_tcp(LOOPBACK)
+    };
+    let (a, b) = (start("desk-a").await.unwrap(), start("desk-b").await.unwrap());
+    for proxy in [&a, &a, &b] {
+        assert_eq!(reqwest::get(format!("{}x", base(proxy))).await.unwrap().status(), 200);
+    }
+    let text = shared.encode();
+    assert_eq!(text, a.metrics(), "both serve the one registry");
+    assert_eq!(text.matches("# TYPE twofa_proxy_requests_total counter").count(), 1);
+    let scrape = Scrape::parse(&text).unwrap();
+    assert_eq!(scrape.value("twofa_proxy_requests_total", &[("profile", "desk-a")]), Some(2.0));
+    assert_eq!(scrape.value("twofa_proxy_requests_total", &[("profile", "desk-b")]), Some(1.0));
+    let read = twofa_ops::audit::read(audit.path(), &twofa_ops::audit::Filter::default()).unwrap();
+    let lines: Vec<_> = read.records.iter().map(|r| (r.profile.as_str(), r.actor.as_str())).collect();
+    assert_eq!(lines, [("desk-a", "proxy"), ("desk-b", "proxy")], "one line per session taken into use");
+    let session = a.session().await.unwrap();
+    assert_eq!(read.records[0].token.as_deref(), Some(&*audit.fingerprint(session.access_token().expose_secret())));
+    let file = std::fs::read_to_string(audit.path()).unwrap();
+    assert!(!file.contains(session.access_token().expose_secret()), "a fingerprint, never the token");
 }
 
 #[cfg(unix)]

@@ -112,6 +112,8 @@ fn key_profile_of(parent: &Profile, url: &str, websocket: bool, user_id: u64, ki
         allow_insecure_http: parent.allow_insecure_http,
         store: parent.store,
         password_keyring: false,
+        // An API-key login asks no person for a code.
+        notify: Vec::new(),
     }
 }
 

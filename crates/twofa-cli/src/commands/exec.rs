@@ -17,13 +17,14 @@ use std::{
 use time::OffsetDateTime;
 use tokio::{process::Child, time::Instant};
 use twofa_core::{Authenticator, Error, Session, store::private_fs};
+use twofa_ops::audit::Action;
 use twofa_proxy::RunningProxy;
 use zeroize::Zeroizing;
 
 use super::{Context, proxy};
 use crate::{
     args::{ExecArgs, RenewSignal},
-    contract,
+    contract, ops,
     output::Failure,
     session::{self, Inputs},
 };
@@ -71,7 +72,9 @@ pub async fn exec(ctx: &Context, args: ExecArgs) -> Result<ExitCode, Failure> {
             false => None,
         };
         let authenticator = Arc::new(session::authenticator(&ctx.settings, name, &profile, inputs, None).await?);
-        let session = authenticator.session().await?;
+        let session = authenticator.session().await;
+        ops::record(&ctx.settings, Action::Token, name, profile.provider(), "cli:exec", session.as_deref())?;
+        let session = session?;
         let proxy = match args.proxy {
             true => Some(
                 proxy::builder(ctx, name, &profile, Arc::clone(&authenticator), relay, "twofa exec")

@@ -3,11 +3,13 @@
 use std::sync::Arc;
 
 use twofa_core::{Step, store::check_profile};
+use twofa_ops::audit::Action;
 
 use super::Context;
 use crate::{
     args::{Common, Provider, StoreArg, TransportArg},
     input::{self, AskPin, PasswordInput, ShowSetup},
+    ops,
     output::{Failure, progress::PauseForCode},
     pending,
     profile::{ApiKeySource, Backend, OmsApiKey, Profile, StoreKind},
@@ -67,6 +69,7 @@ fn profile_of(provider: Provider) -> (Profile, Common, Option<String>) {
             StoreArg::Redis => StoreKind::Redis,
         },
         password_keyring: common.password_keyring,
+        notify: common.notify.clone(),
     };
     (profile, common, pin_command_flag)
 }
@@ -102,13 +105,16 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
         inner: Arc::new(AskPin::new(codes, secret_command::pin(&profile).unwrap_or_else(|| Arc::new(prompt)))),
         enabled: ctx.printer.to_person(),
     };
+    let notifier = ops::notifier(&profile.notify).map_err(Failure::usage_error)?;
+    let codes = ops::notifying(Arc::new(codes), notifier.as_ref(), &name);
     let progress = ctx.printer.spinner(&format!("logging in to {}", profile.provider()));
     let password = Arc::new(ProfilePassword::new(&name, &profile, password_input, false));
     password.pause(Arc::clone(&progress));
     let inputs = Inputs {
         password: Arc::clone(&password),
-        codes: Arc::new(PauseForCode { inner: Arc::new(codes), progress: Arc::clone(&progress) }),
+        codes: Arc::new(PauseForCode { inner: codes, progress: Arc::clone(&progress) }),
         attempts,
+        notifier: notifier.clone(),
     };
     let store = ProfileFirst { inner: chosen.store(), profile: profile.clone(), dir: ctx.settings.profiles() };
     let authenticator = session::authenticator(&ctx.settings, &name, &profile, inputs, Some(Arc::new(store))).await?;
@@ -126,6 +132,8 @@ pub async fn login(ctx: &Context, provider: Provider) -> Result<(), Failure> {
     }
     let session = authenticator.login().await;
     progress.clear();
+    ops::flush(notifier.as_ref()).await;
+    ops::record(&ctx.settings, Action::Login, &name, profile.provider(), "cli:login", session.as_deref())?;
     let session = session?;
     pending::delete(&ctx.settings.store_dir, &name)?;
     // An API-key profile has no password to remember.

@@ -2,9 +2,11 @@
 
 use twofa_core::{Error, store::check_profile};
 
+use twofa_ops::audit::Action;
+
 use super::Context;
 use crate::{
-    api_key_store,
+    api_key_store, ops,
     output::Failure,
     pending,
     profile::Profile,
@@ -34,7 +36,16 @@ pub async fn logout(ctx: &Context, name: Option<String>, all: bool) -> Result<()
             Some(profile) => {
                 let inputs = Inputs::from_profile(&name, profile);
                 let auth = session::authenticator(&ctx.settings, &name, profile, inputs, None).await?;
-                match auth.logout().await {
+                let done = auth.logout().await;
+                ops::record_outcome(
+                    &ctx.settings,
+                    Action::Logout,
+                    &name,
+                    profile.provider(),
+                    "cli:logout",
+                    done.as_ref().err(),
+                )?;
+                match done {
                     Ok(()) => {}
                     Err(e @ Error::Store { .. }) => return Err(e.into()),
                     Err(e) => ctx.printer.warn(format_args!(

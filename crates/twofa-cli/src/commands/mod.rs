@@ -6,6 +6,7 @@
 //! arm in [`run`].
 
 mod api_key;
+mod audit;
 mod exec;
 mod login;
 mod logout;
@@ -82,9 +83,53 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Serve(args) => serve::run(&ctx, *args).await,
         Command::Proxy(args) => proxy::run(&ctx, *args).await,
         Command::Totp { secret_env } => totp::totp(&ctx, &secret_env),
+        Command::Audit(args) => audit::audit(&ctx, args),
         Command::Completions { .. } | Command::Manpage => Ok(()),
     };
     done.map(|()| ExitCode::SUCCESS)
+}
+
+/// The `tracing` layer of this run (see `main.rs`): it counts every login, renewal, resume and
+/// logout in the process's metrics registry and, with `--audit-file`, writes the renewals and
+/// resumes of `token`, `exec`, `serve` and `proxy` to the audit trail as done by `cli:<command>` (`login`,
+/// `verify` and `logout` write their own line, with the subject and the fingerprint).
+///
+/// # Errors
+///
+/// A usage [`Failure`] when the store directory or the audit file cannot be used.
+pub fn observe(cli: &Cli) -> Result<twofa_ops::layer::OpsLayer, Failure> {
+    let layer = twofa_ops::layer::OpsLayer::new().metrics(crate::ops::metrics());
+    let renews =
+        matches!(cli.command, Command::Token { .. } | Command::Exec(_) | Command::Serve(_) | Command::Proxy(_));
+    if cli.audit_file.is_none() || !renews {
+        return Ok(layer);
+    }
+    let settings = Settings::from_args(cli).map_err(Failure::usage_error)?;
+    Ok(match crate::ops::audit(&settings).map_err(Failure::usage_error)? {
+        Some(log) => layer.audit(log, format!("cli:{}", name(&cli.command))),
+        None => layer,
+    })
+}
+
+/// The command's name, as typed.
+fn name(command: &Command) -> &'static str {
+    match command {
+        Command::Login { .. } => "login",
+        Command::Verify { .. } => "verify",
+        Command::Token { .. } => "token",
+        Command::Exec(_) => "exec",
+        Command::Status => "status",
+        Command::Logout { .. } => "logout",
+        #[cfg(feature = "sandbox")]
+        Command::Sandbox { .. } => "sandbox",
+        Command::Serve(_) => "serve",
+        Command::Audit(_) => "audit",
+        Command::Oms { .. } => "oms",
+        Command::Proxy(_) => "proxy",
+        Command::Completions { .. } => "completions",
+        Command::Manpage => "manpage",
+        Command::Totp { .. } => "totp",
+    }
 }
 
 /// A command line clap refused, as a usage [`Failure`] for `--format json`.

@@ -10,7 +10,7 @@ use twofa_proxy::{Proxy, ProxyBuilder, RunningProxy};
 use super::Context;
 use crate::{
     args::ProxyArgs,
-    link_file,
+    link_file, ops,
     output::{Failure, Printer},
     profile::Profile,
     running_proxy,
@@ -68,7 +68,8 @@ pub(super) async fn relay_flow(
 }
 
 /// A proxy to `profile`'s API over `auth` (and, with `relay`, to its OMS WebSocket gateway), whose
-/// code prompts show in the terminal running `command` (`twofa proxy`, `twofa exec`).
+/// code prompts show in the terminal running `command` (`twofa proxy`, `twofa exec`), counting in
+/// the process's metrics and writing an audit line (actor `proxy`) for each session it takes into use.
 pub(super) fn builder(
     ctx: &Context,
     name: &str,
@@ -81,9 +82,15 @@ pub(super) fn builder(
         .http_options(
             HttpOptions::default().timeout(ctx.settings.timeout).allow_insecure_http(profile.allow_insecure_http),
         )
-        .code_where(format!("the terminal running `{command} --profile {name}`"));
-    match relay {
+        .code_where(format!("the terminal running `{command} --profile {name}`"))
+        .metrics(ops::metrics());
+    let builder = match relay {
         Some(flow) => builder.oms_gateway(flow),
+        None => builder,
+    };
+    // Opened already by `observe` for the commands that run a proxy (an error stopped them there).
+    match ops::audit(&ctx.settings).ok().flatten() {
+        Some(log) => builder.audit(log),
         None => builder,
     }
 }

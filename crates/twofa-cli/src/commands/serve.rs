@@ -7,12 +7,13 @@ mod demo;
 use std::{path::PathBuf, sync::Arc};
 
 use twofa_console::{Accounts, Console};
+use twofa_ops::notify::Notifier;
 
 use super::Context;
 use crate::{
     accounts::ProfileAccounts,
     args::ServeArgs,
-    link_file,
+    link_file, ops,
     output::{Failure, Printer},
 };
 
@@ -23,7 +24,8 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<(), Failure> {
         return demo::run(ctx.printer, &args).await;
     }
     let accounts = Arc::new(ProfileAccounts::new(ctx.settings.clone()));
-    let console = start(&args, accounts).await?;
+    let notifier = ops::notifier(&args.notify).map_err(Failure::usage_error)?;
+    let console = start(&args, accounts, notifier).await?;
     let written = announce(ctx.printer, &console, &args)?;
     wait_for_ctrl_c(ctx.printer).await;
     if let Some(path) = written {
@@ -33,10 +35,24 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The console with `args`' address and TLS, over `accounts`.
-async fn start(args: &ServeArgs, accounts: Arc<dyn Accounts>) -> Result<Console, Failure> {
-    let mut builder =
-        Console::builder().listen(args.listen).allow_remote_plaintext(args.allow_remote_plaintext).accounts(accounts);
+/// The console with `args`' address and TLS, over `accounts`, serving the process's metrics and
+/// telling a person of its waits through `notifier`.
+async fn start(
+    args: &ServeArgs,
+    accounts: Arc<dyn Accounts>,
+    notifier: Option<Arc<Notifier>>,
+) -> Result<Console, Failure> {
+    let mut builder = Console::builder()
+        .listen(args.listen)
+        .allow_remote_plaintext(args.allow_remote_plaintext)
+        .accounts(accounts)
+        .metrics(ops::metrics());
+    if let Some(notifier) = notifier {
+        builder = builder.notifier(notifier);
+    }
+    if let Some(addr) = args.ops_listen {
+        builder = builder.ops_listen(addr);
+    }
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         let read = |path: &PathBuf| {
             std::fs::read(path).map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))
@@ -69,6 +85,13 @@ fn announce(printer: Printer, console: &Console, args: &ServeArgs) -> Result<Opt
     for profile in &args.bots {
         let link = console.bot_url(profile)?;
         printer.line(format_args!("  Bot {profile}: export {}='{}'", twofa_console::CONSOLE_ENV, link.expose_secret()));
+    }
+    match console.ops_addr() {
+        Some(addr) => printer.line(format_args!("  Metrics: http://{addr}/metrics (also /healthz, /readyz; no token)")),
+        None => printer.line(format_args!(
+            "  Metrics: {}metrics with the access token as a Bearer credential",
+            console.base_url()
+        )),
     }
     if args.bots.is_empty() {
         printer.line(format_args!(

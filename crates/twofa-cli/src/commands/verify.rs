@@ -3,10 +3,12 @@
 use std::sync::Arc;
 
 use twofa_core::{Error, Secret, code_source::Prompt};
+use twofa_ops::audit::Action;
 
 use super::Context;
 use crate::{
     input::{self, AskPin},
+    ops,
     output::Failure,
     pending, secret_command,
     session::{self, Inputs, ProfileFirst},
@@ -45,7 +47,9 @@ pub async fn verify(ctx: &Context, name: &str, code: Option<String>) -> Result<(
     let chosen = stores::open(profile.store, ctx.settings.sessions()).await.map_err(Failure::usage_error)?;
     let store = ProfileFirst { inner: chosen.store(), profile: profile.clone(), dir: ctx.settings.profiles() };
     let authenticator = session::authenticator(&ctx.settings, name, &profile, inputs, Some(Arc::new(store))).await?;
-    let session = match authenticator.finish_login(challenge).await {
+    let finished = authenticator.finish_login(challenge).await;
+    ops::record(&ctx.settings, Action::Login, name, profile.provider(), "cli:verify", finished.as_deref())?;
+    let session = match finished {
         // A wrong code leaves the login waiting, so the right one can follow.
         Err(e @ (Error::InvalidCode | Error::InvalidPin)) => {
             let mut failure = Failure::from(e);

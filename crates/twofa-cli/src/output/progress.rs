@@ -71,4 +71,8 @@ impl CodeSource for PauseForCode {
         self.progress.show("checking the code");
         code
     }
+
+    async fn answered(&self, request: &CodeRequest, outcome: Result<(), &Error>) {
+        self.inner.answered(request, outcome).await;
+    }
 }

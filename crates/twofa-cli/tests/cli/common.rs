@@ -50,6 +50,12 @@ impl Env {
     /// Runs `twofa login oms` over the sandbox's WebSocket as the TOTP user (password and seed
     /// from `TWOFA_PASSWORD` and `OMS_SEED`), then `extra`.
     pub async fn login_oms(&self, extra: &[&str]) -> Output {
+        let mut cmd = self.oms_login(extra);
+        tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
+    }
+
+    /// The command [`Env::login_oms`] runs, to add variables to it.
+    pub fn oms_login(&self, extra: &[&str]) -> Command {
         let url = self.sandbox.oms_ws_url();
         let mut args = vec![
             "login",
@@ -64,7 +70,7 @@ impl Env {
             "OMS_SEED",
         ];
         args.extend_from_slice(extra);
-        self.run(&args).await
+        self.command(&args)
     }
 
     pub fn etna_login(&self, user: &str) -> Vec<String> {

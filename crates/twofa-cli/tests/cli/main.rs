@@ -5,6 +5,7 @@
 
 mod common;
 
+mod audit;
 mod cli;
 mod exec;
 mod login_path;

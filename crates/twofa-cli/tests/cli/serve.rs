@@ -213,3 +213,30 @@ async fn a_long_hint_still_reaches_the_console() {
     assert!(!err.to_string().contains("422") && !err.to_string().contains("too long"), "{err}");
     assert!(log.contains("a login waits for a code"), "never registered: {err}\n{log}");
 }
+
+// Multi-threaded: the binary runs (blocking) while the in-process receiver answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_ops_listen_serves_metrics_and_health_without_the_token() {
+    let home = tempfile::tempdir().unwrap();
+    let receiver = twofa_ops::notify::testing::Receiver::start().await.unwrap();
+    let mut serve = twofa(home.path(), &["serve", "--ops-listen", "127.0.0.1:0", "--notify", "slack:env:SLACK_HOOK"])
+        .env("SLACK_HOOK", format!("http://{}/services/x", receiver.addr()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(serve.stdout.take().unwrap()).lines();
+    let _serve = Killed(serve);
+    let metrics_line = lines.map(Result::unwrap).find(|l| l.trim_start().starts_with("Metrics:")).unwrap();
+    let url = metrics_line.split_whitespace().nth(1).unwrap().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/metrics"), "{metrics_line}");
+    let text = twofa_core::reqwest::get(&url).await.unwrap().text().await.unwrap();
+    let scrape = twofa_ops::metrics::scrape::Scrape::parse(&text).unwrap();
+    assert_eq!(scrape.value("twofa_pending_codes", &[]), Some(0.0), "{text}");
+    let health = twofa_core::reqwest::get(url.replace("/metrics", "/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    // A spec whose variable is unset: refused at the start, exit 2.
+    let out = twofa(home.path(), &["serve", "--notify", "ntfy:env:UNSET_NTFY"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("UNSET_NTFY"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -4,6 +4,7 @@ mod access;
 mod accounts;
 mod bots;
 mod html;
+mod ops;
 mod pages;
 mod qr;
 mod registry;
@@ -26,6 +27,7 @@ use axum::{
 };
 use tokio::{net::TcpListener, sync::watch};
 use twofa_core::{Error, Secret};
+use twofa_ops::{metrics::Metrics, notify::Notifier};
 
 pub use access::{COOKIE, constant_time_eq};
 pub use accounts::{Account, Accounts, EXPIRING, NoAccounts, SessionState};
@@ -59,6 +61,8 @@ pub(crate) struct App {
     /// Profiles whose console-started login runs.
     logins: Mutex<HashSet<String>>,
     code_wait: Duration,
+    /// What `/metrics` serves.
+    metrics: Arc<Metrics>,
 }
 
 impl App {
@@ -82,6 +86,9 @@ pub struct ConsoleBuilder {
     token: Option<Secret>,
     code_wait: Duration,
     limits: serve::Limits,
+    metrics: Option<Arc<Metrics>>,
+    notifier: Option<Arc<Notifier>>,
+    ops_listen: Option<SocketAddr>,
 }
 
 impl ConsoleBuilder {
@@ -150,12 +157,35 @@ impl ConsoleBuilder {
         self
     }
 
+    /// The registry `/metrics` serves (default: a new one): share it with the process's
+    /// [`OpsLayer`](twofa_ops::layer::OpsLayer) and a proxy to serve all in one place.
+    pub fn metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Tells a person through `notifier` when a login (a bot's or the console's own) waits for a
+    /// code, and what became of it. Its notices link to the console's Pending page unless it was
+    /// given another link (a name the phone reaches the console by).
+    pub fn notifier(mut self, notifier: Arc<Notifier>) -> Self {
+        self.notifier = Some(notifier);
+        self
+    }
+
+    /// Also serves `/metrics`, `/healthz` and `/readyz`, without the access token, on this
+    /// loopback address (for a local Prometheus or health check). Without it they are served
+    /// on the console's own address, behind its access token (`Authorization: Bearer`).
+    pub fn ops_listen(mut self, addr: SocketAddr) -> Self {
+        self.ops_listen = Some(addr);
+        self
+    }
+
     /// Binds and serves until the [`Console`] is dropped or stopped.
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] for an address other than loopback without TLS or the explicit opt-in, or
-    /// one that cannot be bound.
+    /// [`Error::Config`] for an address other than loopback without TLS or the explicit opt-in, an
+    /// ops address other than loopback, or one that cannot be bound.
     pub async fn start(self) -> Result<Console, Error> {
         if !self.listen.ip().is_loopback() && self.tls.is_none() && !self.allow_remote_plaintext {
             return Err(Error::Config(format!(
@@ -168,20 +198,40 @@ impl ConsoleBuilder {
             .await
             .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", self.listen)))?;
         let addr = listener.local_addr().map_err(|e| Error::Config(format!("cannot read the bound address: {e}")))?;
+        let ops_listener = match self.ops_listen {
+            Some(ops) => Some(ops::bind(ops).await?),
+            None => None,
+        };
+        let metrics = self.metrics.unwrap_or_default();
+        if let Some(notifier) = &self.notifier {
+            let scheme = if self.tls.is_some() { "https" } else { "http" };
+            notifier.link_pending(format!("{}pending", shown_url(scheme, addr)));
+        }
         let app = Arc::new(App {
             keys: access::Keys::new(self.token, self.tls.is_some(), addr),
-            registry: Arc::new(Registry::new()),
+            registry: Arc::new(Registry::with_ops(Some(Arc::clone(&metrics)), self.notifier)),
             bots: bots::Bots::default(),
             accounts: self.accounts,
             logins: Mutex::default(),
             code_wait: self.code_wait,
+            metrics,
         });
         let router = router(Arc::clone(&app));
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         let tls = self.tls.map(tokio_rustls::TlsAcceptor::from);
         let (shutdown, stop) = watch::channel(());
+        let ops_addr = match ops_listener {
+            Some(listener) => {
+                let ops_addr =
+                    listener.local_addr().map_err(|e| Error::Config(format!("cannot read the ops address: {e}")))?;
+                let router = ops::router(Arc::clone(&app), ops_addr.port());
+                tokio::spawn(serve::run(listener, None, router, self.limits, stop.clone()));
+                Some(ops_addr)
+            }
+            None => None,
+        };
         tokio::spawn(serve::run(listener, tls, router, self.limits, stop));
-        Ok(Console { addr, scheme, app, _shutdown: shutdown })
+        Ok(Console { addr, ops_addr, scheme, app, _shutdown: shutdown })
     }
 }
 
@@ -200,6 +250,9 @@ fn router(app: Arc<App>) -> Router {
         .route("/sessions/{profile}/login", post(routes::login))
         .route("/sessions/{profile}/logout", post(routes::logout))
         .route("/static/console.css", get(routes::stylesheet))
+        .route("/metrics", get(ops::metrics))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
         .route("/api/hello", post(bots::hello))
         .merge(sealed)
         .fallback(routes::not_found)
@@ -210,10 +263,21 @@ fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
+/// `scheme://addr/`, an unspecified address (`0.0.0.0`) shown as loopback.
+fn shown_url(scheme: &str, addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("{scheme}://{}/", SocketAddr::new(ip, addr.port()))
+}
+
 /// A running console; stops when dropped.
 #[derive(Debug)]
 pub struct Console {
     addr: SocketAddr,
+    ops_addr: Option<SocketAddr>,
     scheme: &'static str,
     app: Arc<App>,
     /// Dropped with the console: the server stops accepting and ends its connections gracefully.
@@ -231,7 +295,21 @@ impl Console {
             token: None,
             code_wait: Duration::from_secs(600),
             limits: serve::Limits { header_timeout: HEADER_TIMEOUT, max_connections: MAX_CONNECTIONS },
+            metrics: None,
+            notifier: None,
+            ops_listen: None,
         }
+    }
+
+    /// The address of the token-free `/metrics`, `/healthz` and `/readyz`, when
+    /// [`ConsoleBuilder::ops_listen`] asked for one.
+    pub fn ops_addr(&self) -> Option<SocketAddr> {
+        self.ops_addr
+    }
+
+    /// The registry `/metrics` serves.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.app.metrics
     }
 
     /// The address it listens on.
@@ -242,12 +320,7 @@ impl Console {
     /// `http://127.0.0.1:PORT/` (or `https://…`), without the token. An unspecified listen
     /// address (`0.0.0.0`) is shown as loopback.
     pub fn base_url(&self) -> String {
-        let ip = match self.addr.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ip => ip,
-        };
-        format!("{}://{}/", self.scheme, SocketAddr::new(ip, self.addr.port()))
+        shown_url(self.scheme, self.addr)
     }
 
     /// The link to open: [`Console::base_url`] with `?token=…`. It grants full access.

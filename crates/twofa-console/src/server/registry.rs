@@ -5,14 +5,19 @@ use std::{
     collections::{BTreeMap, VecDeque},
     sync::{
         Arc, Mutex, PoisonError,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use async_trait::async_trait;
 use tokio::sync::watch;
 use twofa_core::{CodeRequest, CodeSource, Error, Method, OneTimeCode, Secret, time::OffsetDateTime, untrusted};
+
+use twofa_ops::{
+    metrics::Metrics,
+    notify::{Event as Notice, Notifier},
+};
 
 use crate::wire::{MAX_MESSAGE_CHARS, Outcome, Register};
 
@@ -101,6 +106,10 @@ pub struct Entry {
     pub origin: Origin,
     phase: watch::Sender<Phase>,
     code: Mutex<Option<OneTimeCode>>,
+    /// When it was registered: how long the person took is counted from here.
+    registered: Instant,
+    /// Whether its expiry was announced already.
+    expiry_told: AtomicBool,
 }
 
 impl Entry {
@@ -164,6 +173,8 @@ pub struct Registry {
     entries: Mutex<BTreeMap<String, Arc<Entry>>>,
     events: Mutex<VecDeque<Event>>,
     registrations: AtomicU64,
+    metrics: Option<Arc<Metrics>>,
+    notifier: Option<Arc<Notifier>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -193,6 +204,26 @@ impl Registry {
     /// An empty registry.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty registry that counts its waits in `metrics` and tells a person through `notifier`
+    /// when a login waits, and what became of it (answered, refused, expired).
+    pub fn with_ops(metrics: Option<Arc<Metrics>>, notifier: Option<Arc<Notifier>>) -> Self {
+        Self { metrics, notifier, ..Self::default() }
+    }
+
+    /// The follow-up `event` of `entry`, to the notifier.
+    fn tell(&self, entry: &Entry, event: Notice, retry: bool) {
+        if let Some(notifier) = &self.notifier {
+            notifier.follow_up(event, &entry.profile, &entry.provider, &entry.method, retry);
+        }
+    }
+
+    /// Announces, once, that `entry` expired with nobody typing its code.
+    fn tell_expired(&self, entry: &Entry) {
+        if matches!(entry.phase(), Phase::Waiting) && !entry.expiry_told.swap(true, Ordering::Relaxed) {
+            self.tell(entry, Notice::Expired, false);
+        }
     }
 
     /// Adds the challenge a login waits on, replacing the profile's previous entry (whose poller
@@ -246,8 +277,16 @@ impl Registry {
             origin,
             phase: watch::Sender::new(Phase::Waiting),
             code: Mutex::new(None),
+            registered: Instant::now(),
+            expiry_told: AtomicBool::new(false),
         });
         entries.insert(r.profile, Arc::clone(&entry));
+        if let Some(metrics) = &self.metrics {
+            metrics.code_asked(&entry.provider, &entry.method);
+        }
+        if let Some(notifier) = &self.notifier {
+            notifier.waiting(&entry.profile, &entry.provider, &entry.method, Some(entry.expires_at));
+        }
         tracing::info!(profile = %untrusted::display(&entry.profile), provider = %untrusted::display(&entry.provider), attempt = entry.attempt, "a login waits for a code");
         entry
     }
@@ -257,12 +296,22 @@ impl Registry {
         self.registrations.load(Ordering::Relaxed)
     }
 
-    /// The live entries, by profile, after dropping those expired or finished a while ago.
+    /// The live entries, by profile, after dropping those expired or finished a while ago (an
+    /// expiry not yet announced is announced now).
     pub fn entries(&self) -> Vec<Arc<Entry>> {
         let now = OffsetDateTime::now_utc();
         let mut entries = lock(&self.entries);
+        for entry in entries.values().filter(|e| e.is_expired(now)) {
+            self.tell_expired(entry);
+        }
         prune(&mut entries, now);
         entries.values().cloned().collect()
+    }
+
+    /// How many logins wait for a code now.
+    pub fn waiting(&self) -> usize {
+        let now = OffsetDateTime::now_utc();
+        self.entries().iter().filter(|e| e.wants_code(now)).count()
     }
 
     /// The entry `id`, if live.
@@ -305,6 +354,9 @@ impl Registry {
                 Phase::Typed => {
                     if let Some(code) = lock(&entry.code).take() {
                         entry.phase.send_replace(Phase::HandedOver);
+                        if let Some(metrics) = &self.metrics {
+                            metrics.code_typed(&entry.provider, entry.registered.elapsed());
+                        }
                         return Poll::Code(code);
                     }
                 }
@@ -312,12 +364,16 @@ impl Registry {
                 _ => {}
             }
             if entry.is_expired(OffsetDateTime::now_utc()) {
+                self.tell_expired(&entry);
                 return Poll::Gone;
             }
             match tokio::time::timeout_at(give_up, phases.changed()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return Poll::Gone,
-                Err(_) if entry.is_expired(OffsetDateTime::now_utc()) => return Poll::Gone,
+                Err(_) if entry.is_expired(OffsetDateTime::now_utc()) => {
+                    self.tell_expired(&entry);
+                    return Poll::Gone;
+                }
                 Err(_) => return Poll::NotYet,
             }
         }
@@ -328,9 +384,11 @@ impl Registry {
         let Some(entry) = self.get(id) else { return false };
         if outcome.accepted {
             let what = if entry.wants_pin() { "security PIN" } else { "code" };
+            self.tell(&entry, Notice::Answered, false);
             self.finish(&entry, true, format!("the {what} was accepted by {}", entry.provider));
             return true;
         }
+        self.tell(&entry, Notice::Refused, outcome.retry);
         let message = outcome.message.map_or_else(|| "the code was refused".to_owned(), |m| bounded(&m));
         if outcome.retry {
             entry.phase.send_replace(Phase::Refused { message, retry: true });

@@ -1,7 +1,7 @@
 //! What the console tests share: a sandbox, ETNA accounts in a file store, a person's browser.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
+use std::{collections::BTreeMap, path::PathBuf, sync::Arc, time::Duration};
 
 use twofa_console::{Account, Accounts, Console, server::SessionState};
 use twofa_core::{
@@ -78,6 +78,11 @@ pub struct Env {
 }
 
 pub async fn env() -> Env {
+    env_with(|builder| builder).await
+}
+
+/// As [`env`], with `more` settings of the console.
+pub async fn env_with(more: impl FnOnce(twofa_console::ConsoleBuilder) -> twofa_console::ConsoleBuilder) -> Env {
     let sandbox = Sandbox::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let users = [
@@ -90,7 +95,7 @@ pub async fn env() -> Env {
     .into();
     let accounts =
         Arc::new(EtnaAccounts { base_url: sandbox.etna_base_url(), dir: dir.path().join("sessions"), users });
-    let console = Console::builder().accounts(accounts.clone()).start().await.unwrap();
+    let console = more(Console::builder().accounts(accounts.clone())).start().await.unwrap();
     Env { sandbox, console, accounts, dir }
 }
 
@@ -246,4 +251,18 @@ impl Channel {
     pub fn keys(&self) -> &twofa_console::channel::SessionKey {
         &self.keys
     }
+}
+
+/// A person typing the code on the Pending page for `profile`, as soon as it shows.
+pub async fn type_code(person: &Browser, profile: &str, code: impl Fn() -> String) {
+    for _ in 0..200 {
+        let page = person.get("/pending").await;
+        if page.body.contains(&format!("id=\"pending-{profile}\"")) && page.body.contains("action=\"/pending/") {
+            let answer = person.post(&page.code_action(profile), &[("csrf", &page.csrf()), ("code", &code())]).await;
+            assert_eq!(answer.status, 303, "{}", answer.body);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no pending code for {profile}");
 }

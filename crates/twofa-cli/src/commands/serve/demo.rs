@@ -120,7 +120,8 @@ pub async fn run(printer: Printer, args: &ServeArgs) -> Result<(), Failure> {
         onlineordering: sandbox.onlineordering_base_url(),
         sessions: FileStore::new(dir.path().join("sessions")),
     });
-    let console = super::start(args, accounts.clone()).await?;
+    let console =
+        super::start(args, accounts.clone(), crate::ops::notifier(&args.notify).map_err(Failure::usage_error)?).await?;
     printer.line(format_args!(
         "twofa sandbox: {} (demo backends; every password is `{}`)",
         sandbox.base_url(),
