@@ -549,8 +549,10 @@ impl Authenticator {
         }
     }
 
-    /// The session in memory if it is fresh: no lock, no allocation beyond an `Arc` clone.
-    fn fresh(&self) -> Option<Arc<Session>> {
+    /// The session in memory if it is fresh — what [`Authenticator::session`] answers without
+    /// renewing: no lock, no allocation beyond an `Arc` clone, and no renewal started when it is
+    /// not (a server that answers every request this way spawns a renewal only when it must).
+    pub fn fresh(&self) -> Option<Arc<Session>> {
         let guard = self.inner.current.load();
         let current = guard.as_ref()?;
         self.is_fresh(current, self.inner.clock.unix_nanos()).then(|| Arc::clone(&current.session))

@@ -2,7 +2,10 @@
 //! exchange with the upstream under the session's headers.
 
 use std::{
-    sync::{Arc, Mutex, PoisonError},
+    sync::{
+        Arc, PoisonError,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -52,7 +55,7 @@ pub(crate) struct Shared {
     pub(crate) metrics: Metrics,
     pub(crate) audit: Option<Arc<AuditLog>>,
     /// The address of the last session taken into use, to count renewals.
-    pub(crate) last_session: Mutex<usize>,
+    pub(crate) last_session: AtomicUsize,
     /// The OMS WebSocket relays (upgrades are refused without a gateway).
     pub(crate) relays: Arc<ws::Relays>,
 }
@@ -185,6 +188,11 @@ impl Shared {
     /// The session, renewed if needed, within the code wait. The renewal runs in its own task: a
     /// request that gives up waiting does not cancel the login a person is answering.
     pub(crate) async fn session(&self) -> Result<Arc<Session>, Refusal> {
+        // The hot path: a fresh session, with no task and no timer.
+        if let Some(session) = self.auth.fresh() {
+            self.taken_into_use(&session);
+            return Ok(session);
+        }
         let auth = Arc::clone(&self.auth);
         let renewal = tokio::spawn(async move { auth.session().await });
         let session = match tokio::time::timeout(self.code_wait, renewal).await {
@@ -198,14 +206,17 @@ impl Shared {
                 return Err(self.code_needed("the renewal, waiting for a person's code, did not finish in time"));
             }
         };
-        let address = Arc::as_ptr(&session) as usize;
-        let mut last = self.last_session.lock().unwrap_or_else(PoisonError::into_inner);
-        if *last != address {
-            *last = address;
-            self.metrics.renewed();
-            self.audit_hand_out(&session);
-        }
+        self.taken_into_use(&session);
         Ok(session)
+    }
+
+    /// Counts a renewal and writes its audit line the first time `session` is used.
+    fn taken_into_use(&self, session: &Arc<Session>) {
+        let address = Arc::as_ptr(session) as usize;
+        if self.last_session.swap(address, Ordering::Relaxed) != address {
+            self.metrics.renewed();
+            self.audit_hand_out(session);
+        }
     }
 
     /// One audit line for a session the proxy takes into use: every client request after it

@@ -58,7 +58,7 @@ use std::{
     fmt,
     net::SocketAddr,
     path::{Path, PathBuf},
-    sync::{Arc, Mutex},
+    sync::Arc,
     time::Duration,
 };
 
@@ -365,7 +365,7 @@ impl ProxyBuilder {
             shutdown_grace: self.shutdown_grace,
             metrics,
             audit: self.audit,
-            last_session: Mutex::new(0),
+            last_session: std::sync::atomic::AtomicUsize::new(0),
         });
         Ok((shared, stop))
     }
