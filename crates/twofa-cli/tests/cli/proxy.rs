@@ -170,14 +170,7 @@ async fn two_proxies_on_one_file_store_renew_once() {
     let bases = [one.base_url(), two.base_url()];
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let before = e.sandbox.stats().requests("etna.token");
-    let http = reqwest::Client::new();
-    let requests = (0..20).map(|i| {
-        let (http, url) = (http.clone(), format!("{}v1.0/users/me", bases[i % 2]));
-        tokio::spawn(async move { http.get(url).send().await.unwrap().status() })
-    });
-    for status in futures_join(requests).await {
-        assert_eq!(status, 200);
-    }
+    twenty_gets_across(&bases).await;
     assert_eq!(e.sandbox.stats().requests("etna.token") - before, 1, "one login across the two proxies");
     assert!(one.stop().0.success() && two.stop().0.success());
 }
@@ -209,24 +202,23 @@ async fn two_proxies_on_two_machines_sharing_redis_renew_once() {
     let bases = [one.base_url(), two.base_url()];
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let before = first.sandbox.stats().requests("etna.token");
-    let http = reqwest::Client::new();
-    let requests = (0..20).map(|i| {
-        let (http, url) = (http.clone(), format!("{}v1.0/users/me", bases[i % 2]));
-        tokio::spawn(async move { http.get(url).send().await.unwrap().status() })
-    });
-    for status in futures_join(requests).await {
-        assert_eq!(status, 200);
-    }
+    twenty_gets_across(&bases).await;
     assert_eq!(first.sandbox.stats().requests("etna.token") - before, 1, "one login across the two machines");
     assert!(one.stop().0.success() && two.stop().0.success());
 }
 
-async fn futures_join<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
-    let mut out = Vec::new();
-    for handle in handles {
-        out.push(handle.await.unwrap());
+/// Twenty concurrent `GET v1.0/users/me`, alternating between the proxies' base URLs; each a 200.
+async fn twenty_gets_across(bases: &[String; 2]) {
+    let http = reqwest::Client::new();
+    let requests: Vec<_> = (0..20)
+        .map(|i| {
+            let (http, url) = (http.clone(), format!("{}v1.0/users/me", bases[i % 2]));
+            tokio::spawn(async move { http.get(url).send().await.unwrap().status() })
+        })
+        .collect();
+    for request in requests {
+        assert_eq!(request.await.unwrap(), 200);
     }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
