@@ -1,9 +1,6 @@
 //! Which request and response headers cross the proxy.
 
-use http::{
-    HeaderMap, HeaderName,
-    header::{self, CONNECTION},
-};
+use http::{HeaderMap, HeaderName, header::CONNECTION};
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1 and the legacy ones proxies still see): they describe one
 /// connection, never travel past a proxy, and `Transfer-Encoding`/`TE`/`Upgrade` in particular
@@ -43,16 +40,20 @@ pub const CLIENT_CREDENTIAL_HEADERS: &[&str] = &[
     "x-api-custom-auth",
 ];
 
-/// Removes the hop-by-hop headers, and every header `Connection` names.
-pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
+/// The header names `Connection` lists: hop-by-hop too, for this one connection.
+fn connection_named(headers: &HeaderMap) -> Vec<HeaderName> {
+    headers
         .get_all(CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
+        .collect()
+}
+
+/// Removes the hop-by-hop headers, and every header `Connection` names.
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    for name in connection_named(headers) {
         headers.remove(name);
     }
     for name in HOP_BY_HOP {
@@ -63,20 +64,34 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// The client's request headers as they go upstream: no hop-by-hop header, no `Host` (the client
 /// sets the upstream's), no credential of the client's (see [`CLIENT_CREDENTIAL_HEADERS`], and
 /// `extra`), then the session's `own` headers.
-pub(crate) fn upstream_request_headers(mut headers: HeaderMap, extra: &[HeaderName], own: HeaderMap) -> HeaderMap {
-    strip_hop_by_hop(&mut headers);
-    headers.remove(header::HOST);
-    for name in CLIENT_CREDENTIAL_HEADERS {
-        headers.remove(*name);
+///
+/// One pass over the client's headers, each name compared with the lists (names are lower case
+/// in a `HeaderMap`), instead of a lookup per listed name: this runs on every request.
+pub(crate) fn upstream_request_headers(headers: HeaderMap, extra: &[HeaderName], own: HeaderMap) -> HeaderMap {
+    let named = connection_named(&headers);
+    let dropped = |name: &HeaderName| {
+        let text = name.as_str();
+        text == "host"
+            || HOP_BY_HOP.contains(&text)
+            || CLIENT_CREDENTIAL_HEADERS.contains(&text)
+            || extra.contains(name)
+            || named.contains(name)
+            || own.contains_key(name)
+    };
+    let mut out = HeaderMap::with_capacity(headers.len() + own.len());
+    // `into_iter` names a header once, then `None` for each further value of the same name.
+    let mut current: Option<(HeaderName, bool)> = None;
+    for (name, value) in headers {
+        if let Some(name) = name {
+            let drop = dropped(&name);
+            current = Some((name, drop));
+        }
+        if let Some((name, false)) = &current {
+            out.append(name.clone(), value);
+        }
     }
-    for name in extra {
-        headers.remove(name);
-    }
-    for name in own.keys() {
-        headers.remove(name);
-    }
-    headers.extend(own);
-    headers
+    out.extend(own);
+    out
 }
 
 #[cfg(test)]
@@ -113,5 +128,21 @@ mod tests {
         assert_eq!(out.get_all("x-session-only").iter().collect::<Vec<_>>(), ["session"]);
         assert!(!out.contains_key("et-app-key") && !out.contains_key("cookie"));
         assert_eq!(out.get("x-custom").map(|v| v.as_bytes()), Some(&b"kept"[..]));
+    }
+
+    #[test]
+    fn every_value_of_a_kept_header_is_kept_and_every_value_of_a_dropped_one_goes() {
+        let mut h = HeaderMap::new();
+        h.append("accept", HeaderValue::from_static("a"));
+        h.append("accept", HeaderValue::from_static("b"));
+        h.append("cookie", HeaderValue::from_static("one"));
+        h.append("cookie", HeaderValue::from_static("two"));
+        h.insert("host", HeaderValue::from_static("127.0.0.1:1"));
+        h.insert(CONNECTION, HeaderValue::from_static("x-hop"));
+        h.insert("x-hop", HeaderValue::from_static("1"));
+        h.insert("x-extra", HeaderValue::from_static("1"));
+        let out = upstream_request_headers(h, &[HeaderName::from_static("x-extra")], HeaderMap::new());
+        assert_eq!(out.get_all("accept").iter().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(out.len(), 2, "{out:?}");
     }
 }
