@@ -3,14 +3,17 @@
 //! memory — no round trip to the API, no rewrite of the session file — while the proxy runs.
 //!
 //! The note is `run/<profile>.proxy.json` under the store directory, 0600 in a 0700 directory
-//! (the store's own file rules: another user's file or a symbolic link is refused). The owner
-//! token is sent only to a loopback `http://` URL, and the session that comes back is used only if
-//! it was issued for the profile's provider, endpoint and account.
+//! (the store's own file rules: another user's file or a symbolic link is refused). Only a digest
+//! of the owner token is sent, only to a loopback `http://` URL; the session that comes back is
+//! used only with the proxy's proof that it holds the owner token (a process that took a dead
+//! proxy's port has none), and only if it was issued for the profile's provider, endpoint and
+//! account.
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use serde::{Deserialize, Serialize};
 use twofa_core::{Error, Secret, Session, reqwest, store::private_fs};
+use twofa_proxy::owner;
 use zeroize::Zeroizing;
 
 use crate::{profile::Profile, settings::Settings};
@@ -56,16 +59,23 @@ pub async fn session(settings: &Settings, name: &str, profile: &Profile) -> Opti
         return None;
     }
     let client = reqwest::Client::builder().timeout(ASK_TIMEOUT).no_proxy().build().ok()?;
+    let owner = Secret::new(note.owner.as_str());
     let answer = client
         .get(url.join("_twofa/session").ok()?)
-        .header(twofa_proxy::OWNER_HEADER, &note.owner)
+        .header(owner::OWNER_HEADER, owner::request_value(&owner))
         .send()
         .await
         .ok()?;
     if !answer.status().is_success() {
         return None;
     }
+    let proof = answer.headers().get(owner::PROOF_HEADER)?.to_str().ok()?.to_owned();
     let body = Zeroizing::new(answer.bytes().await.ok()?.to_vec());
+    // Only the proxy that wrote the note can prove it holds the owner token: not a process that
+    // took the port of one that died.
+    if !owner::verify(&owner, &body, &proof) {
+        return None;
+    }
     let session: Session = serde_json::from_slice(&body).ok()?;
     session.ensure_issued_by(profile.provider(), &profile.origin()?).ok()?;
     Some(Arc::new(session))

@@ -165,7 +165,14 @@ impl Shared {
             }
             "session" if self.is_owner(headers) => match self.session().await {
                 Ok(session) => match serde_json::to_string(&session.expose_secrets()) {
-                    Ok(json) => text(StatusCode::OK, json, "application/json"),
+                    Ok(json) => {
+                        let proof = self.owner.as_ref().map(|owner| crate::owner::proof(owner, json.as_bytes()));
+                        let mut answer = text(StatusCode::OK, json, "application/json");
+                        if let Some(value) = proof.and_then(|p| HeaderValue::from_str(&p).ok()) {
+                            answer.headers_mut().insert(crate::owner::PROOF_HEADER, value);
+                        }
+                        answer
+                    }
                     Err(_) => {
                         Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the session did not serialize")
                             .into_response()
@@ -177,10 +184,12 @@ impl Shared {
         }
     }
 
-    /// Whether `headers` carry the owner token (compared in constant time).
+    /// Whether `headers` carry the owner token's digest (compared in constant time).
     fn is_owner(&self, headers: &http::HeaderMap) -> bool {
         match (&self.owner, headers.get(crate::OWNER_HEADER)) {
-            (Some(owner), Some(given)) => constant_time_eq(given.as_bytes(), owner.expose_secret().as_bytes()),
+            (Some(owner), Some(given)) => {
+                constant_time_eq(given.as_bytes(), crate::owner::request_value(owner).as_bytes())
+            }
             _ => false,
         }
     }

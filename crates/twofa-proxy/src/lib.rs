@@ -51,6 +51,7 @@ mod body;
 mod forward;
 mod headers;
 mod metrics;
+pub mod owner;
 mod refusal;
 mod ws;
 
@@ -80,8 +81,7 @@ pub use crate::{headers::CLIENT_CREDENTIAL_HEADERS, ws::PLACEHOLDER_SESSION_TOKE
 /// The path prefix of the proxy's own endpoints; no API of the three backends has a path like it.
 pub const OWN_PREFIX: &str = "/_twofa/";
 
-/// The header carrying the [owner token](ProxyBuilder::owner_token) to `/_twofa/session`.
-pub const OWNER_HEADER: &str = "x-twofa-owner";
+pub use crate::owner::OWNER_HEADER;
 
 /// The namespace of the proxy's entry point, [`Proxy::builder`].
 #[derive(Debug)]
@@ -250,10 +250,11 @@ impl ProxyBuilder {
 
     /// A second secret that lets the proxy's owner — `twofa token` run by the same user — take the
     /// session itself: `GET /_twofa/session` (under the access token on TCP) with the header
-    /// [`OWNER_HEADER`]` = owner` answers the session as a store keeps it (its secrets included),
-    /// renewed first if needed, with no round trip to the API while it is fresh. Without an owner
-    /// token, or without the header, that path is a bare 404: clients holding only the base URL
-    /// never see a credential.
+    /// [`OWNER_HEADER`] (the owner token's digest, [`owner::request_value`]) answers the session as
+    /// a store keeps it (its secrets included), renewed first if needed, with no round trip to the
+    /// API while it is fresh, and [`owner::PROOF_HEADER`] proving the proxy holds the owner token.
+    /// Without an owner token, or without the header, that path is a bare 404: clients holding
+    /// only the base URL never see a credential.
     pub fn owner_token(mut self, owner: Secret) -> Self {
         self.owner = Some(owner);
         self

@@ -488,16 +488,25 @@ async fn only_the_owner_token_takes_the_session_itself() {
     let http = reqwest::Client::new();
     // A client with the base URL only, or a wrong owner token: nothing is there.
     assert_eq!(http.get(&url).send().await.unwrap().status(), 404);
-    let wrong = http.get(&url).header(twofa_proxy::OWNER_HEADER, "owner-token-of-the-test-012345678X");
+    let secret = twofa_core::Secret::new(owner);
+    let digest = twofa_proxy::owner::request_value(&secret);
+    let wrong = http
+        .get(&url)
+        .header(twofa_proxy::OWNER_HEADER, twofa_proxy::owner::request_value(&twofa_core::Secret::new("not-it")));
     assert_eq!(wrong.send().await.unwrap().status(), 404);
+    // The owner token itself is not what is asked for: only its digest opens the path.
+    assert_eq!(http.get(&url).header(twofa_proxy::OWNER_HEADER, owner).send().await.unwrap().status(), 404);
     assert_eq!(sandbox.stats().requests("etna.token"), 0, "no login for a refused caller");
-    let taken = http.get(&url).header(twofa_proxy::OWNER_HEADER, owner).send().await.unwrap();
+    let taken = http.get(&url).header(twofa_proxy::OWNER_HEADER, &digest).send().await.unwrap();
     assert_eq!(taken.status(), 200);
     assert_eq!(taken.headers()["cache-control"], "no-store");
-    let session: twofa_core::Session = serde_json::from_str(&taken.text().await.unwrap()).unwrap();
+    let proof = taken.headers()[twofa_proxy::owner::PROOF_HEADER].to_str().unwrap().to_owned();
+    let body = taken.text().await.unwrap();
+    assert!(twofa_proxy::owner::verify(&secret, body.as_bytes(), &proof), "the proxy proves it holds the owner token");
+    let session: twofa_core::Session = serde_json::from_str(&body).unwrap();
     assert_eq!(session.access_token().expose_secret(), auth.peek().unwrap().access_token().expose_secret());
     // Fresh: asked again, no round trip to the API.
-    let again = http.get(&url).header(twofa_proxy::OWNER_HEADER, owner).send().await.unwrap();
+    let again = http.get(&url).header(twofa_proxy::OWNER_HEADER, &digest).send().await.unwrap();
     assert_eq!(again.status(), 200);
     assert_eq!(sandbox.stats().requests("etna.token"), 1);
     proxy.shutdown().await;
@@ -505,6 +514,6 @@ async fn only_the_owner_token_takes_the_session_itself() {
     // Without an owner token configured, the path does not exist whatever the header says.
     let (plain, _) = etna_proxy(&sandbox).await;
     let url = format!("{}_twofa/session", base(&plain));
-    assert_eq!(http.get(&url).header(twofa_proxy::OWNER_HEADER, owner).send().await.unwrap().status(), 404);
+    assert_eq!(http.get(&url).header(twofa_proxy::OWNER_HEADER, &digest).send().await.unwrap().status(), 404);
     plain.shutdown().await;
 }

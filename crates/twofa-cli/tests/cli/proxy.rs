@@ -328,3 +328,55 @@ async fn an_oms_client_with_no_credentials_talks_to_the_gateway_through_the_prox
     socket.close(None).await.unwrap();
     assert!(proxy.stop().0.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_on_a_dead_proxys_port_learns_no_owner_token_and_hands_out_no_session() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let e = env().await;
+    login(&e, &[]).await;
+    // A real proxy's answer, as a squatter would like to forge it: its body, with another token.
+    let mut proxy = Running::start(&e, &[]);
+    let base = proxy.base_url();
+    let note_path = e.home.path().join("run/etna.proxy.json");
+    let note: serde_json::Value = serde_json::from_slice(&std::fs::read(&note_path).unwrap()).unwrap();
+    let owner = note["owner"].as_str().unwrap().to_owned();
+    let real = reqwest::Client::new()
+        .get(format!("{base}_twofa/session"))
+        .header(twofa_proxy::OWNER_HEADER, twofa_proxy::owner::request_value(&twofa_core::Secret::new(owner.as_str())))
+        .send()
+        .await
+        .unwrap();
+    let real_body = real.text().await.unwrap();
+    let stored_token = {
+        let body: serde_json::Value = serde_json::from_str(&real_body).unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    };
+    let again = e.run(&["token", "--profile", "etna"]).await;
+    assert_eq!(text(&again.stdout).trim(), stored_token, "the proxy's session, through its note");
+    assert!(proxy.stop().0.success());
+
+    // The proxy is gone; a squatter on loopback answers with the forged session, its proof made up.
+    let forged = real_body.replace(&stored_token, "squatter-token");
+    let squatter = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = squatter.local_addr().unwrap().port();
+    let answer = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-twofa-proof: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{forged}",
+        "0".repeat(64),
+        forged.len()
+    );
+    let heard = tokio::spawn(async move {
+        let (mut stream, _) = squatter.accept().await.unwrap();
+        let mut request = vec![0; 8192];
+        let n = stream.read(&mut request).await.unwrap();
+        stream.write_all(answer.as_bytes()).await.unwrap();
+        String::from_utf8_lossy(&request[..n]).into_owned()
+    });
+    let planted = serde_json::json!({ "url": format!("http://127.0.0.1:{port}/x/"), "owner": owner }).to_string();
+    std::fs::write(&note_path, planted).unwrap();
+    let out = e.run(&["token", "--profile", "etna"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), stored_token, "the forged session was not handed out");
+    let request = heard.await.unwrap();
+    assert!(request.contains("/x/_twofa/session"), "{request}");
+    assert!(!request.contains(&owner), "the owner token reached the squatter: {request}");
+}
