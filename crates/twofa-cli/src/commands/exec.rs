@@ -26,7 +26,10 @@ use crate::{
     args::{ExecArgs, RenewSignal},
     contract, ops,
     output::Failure,
+    profile::Profile,
+    running_proxy,
     session::{self, Inputs},
+    settings::Settings,
 };
 
 /// How long before a session's expiry (or idle timeout) it is renewed: inside the
@@ -47,6 +50,8 @@ struct Profiled {
     name: String,
     /// `TWOFA_` for a single profile, `TWOFA_{NAME}_` among several.
     prefix: String,
+    /// The stored profile, to find a `twofa proxy` running for it.
+    config: Profile,
     authenticator: Arc<Authenticator>,
     session: Arc<Session>,
     /// `--proxy`: the proxy the command reaches the API through.
@@ -72,7 +77,7 @@ pub async fn exec(ctx: &Context, args: ExecArgs) -> Result<ExitCode, Failure> {
             false => None,
         };
         let authenticator = Arc::new(session::authenticator(&ctx.settings, name, &profile, inputs, None).await?);
-        let session = authenticator.session().await;
+        let session = current(&ctx.settings, name, &profile, &authenticator).await;
         ops::record(&ctx.settings, Action::Token, name, profile.provider(), "cli:exec", session.as_deref())?;
         let session = session?;
         let proxy = match args.proxy {
@@ -84,7 +89,7 @@ pub async fn exec(ctx: &Context, args: ExecArgs) -> Result<ExitCode, Failure> {
             ),
             false => None,
         };
-        profiles.push(Profiled { name: name.clone(), prefix, authenticator, session, proxy });
+        profiles.push(Profiled { name: name.clone(), prefix, config: profile.clone(), authenticator, session, proxy });
     }
     let headers_file = args.headers_file.as_deref();
     if let Some(path) = headers_file {
@@ -126,7 +131,7 @@ async fn supervise(
             }
             signal = signals.recv() => forward(&child, signal),
             () = renewal => {
-                let changed = match renew(profiles).await {
+                let changed = match renew(&ctx.settings, profiles).await {
                     Ok(changed) => changed,
                     Err(e) => {
                         ctx.printer.warn(format_args!(
@@ -219,16 +224,30 @@ fn renew_in(session: &Session, now: OffsetDateTime) -> Option<Duration> {
 
 /// Asks each profile's authenticator for its session (renewing those inside the margin); whether
 /// any token changed.
-async fn renew(profiles: &mut [Profiled]) -> Result<bool, Error> {
+async fn renew(settings: &Settings, profiles: &mut [Profiled]) -> Result<bool, Error> {
     let mut changed = false;
     for profile in profiles.iter_mut() {
-        let session = profile.authenticator.session().await?;
+        let session = current(settings, &profile.name, &profile.config, &profile.authenticator).await?;
         if session.access_token().expose_secret() != profile.session.access_token().expose_secret() {
             changed = true;
         }
         profile.session = session;
     }
     Ok(changed)
+}
+
+/// Profile `name`'s session: the one a running `twofa proxy` of it holds (no round trip to the
+/// API, no rewrite of the session file), else its authenticator's, renewed if needed.
+async fn current(
+    settings: &Settings,
+    name: &str,
+    profile: &Profile,
+    authenticator: &Authenticator,
+) -> Result<Arc<Session>, Error> {
+    match running_proxy::session(settings, name, profile).await {
+        Some(session) => Ok(session),
+        None => authenticator.session().await,
+    }
 }
 
 /// Writes the contract of every profile to `path`, 0600, atomically (a reader sees the old file or

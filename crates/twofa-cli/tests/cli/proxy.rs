@@ -32,7 +32,11 @@ struct Running {
 
 impl Running {
     fn start(e: &Env, args: &[&str]) -> Self {
-        Self::spawn(e.command(&[&["proxy", "--profile", "etna"], args].concat()))
+        Self::start_profile(e, "etna", args)
+    }
+
+    fn start_profile(e: &Env, profile: &str, args: &[&str]) -> Self {
+        Self::spawn(e.command(&[&["proxy", "--profile", profile], args].concat()))
     }
 
     fn spawn(mut command: Command) -> Self {
@@ -252,9 +256,7 @@ async fn token_takes_the_running_proxys_session_with_no_call_to_the_api() {
     assert!(alone.status.success(), "{}", text(&alone.stderr));
     assert!(oms_requests(&e) > before, "a token without a proxy went to the gateway");
 
-    let mut command = e.command(&["proxy", "--profile", "oms"]);
-    command.stdout(Stdio::piped());
-    let mut proxy = Running::spawn(command);
+    let mut proxy = Running::start_profile(&e, "oms", &[]);
     proxy.base_url();
     let note = e.home.path().join("run/oms.proxy.json");
     assert_eq!(std::fs::metadata(&note).unwrap().permissions().mode() & 0o777, 0o600);
@@ -299,7 +301,7 @@ async fn an_oms_client_with_no_credentials_talks_to_the_gateway_through_the_prox
     let e = env().await;
     let login = e.login_oms(&[]).await;
     assert!(login.status.success(), "{}", text(&login.stderr));
-    let mut proxy = Running::spawn(e.command(&["proxy", "--profile", "oms"]));
+    let mut proxy = Running::start_profile(&e, "oms", &[]);
     let url = format!("{}WSGateway/", proxy.base_url().replacen("http://", "ws://", 1));
     let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str()).await.unwrap();
     // The client's own login is answered by the proxy, then a private call goes to the gateway.
@@ -379,4 +381,21 @@ async fn a_process_on_a_dead_proxys_port_learns_no_owner_token_and_hands_out_no_
     let request = heard.await.unwrap();
     assert!(request.contains("/x/_twofa/session"), "{request}");
     assert!(!request.contains(&owner), "the owner token reached the squatter: {request}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_takes_the_running_proxys_session_with_no_call_to_the_api() {
+    let e = env().await;
+    let login = e.login_oms(&[]).await;
+    assert!(login.status.success(), "{}", text(&login.stderr));
+    let mut proxy = Running::start_profile(&e, "oms", &[]);
+    proxy.base_url();
+    let first = e.run(&["token", "--profile", "oms"]).await;
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let before = oms_requests(&e);
+    let out = e.run(&["exec", "--profile", "oms", "--", "sh", "-c", r#"printf %s "$TWOFA_ACCESS_TOKEN""#]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), text(&first.stdout).trim(), "the proxy's session");
+    assert_eq!(oms_requests(&e), before, "no call to the gateway while the proxy runs");
+    assert!(proxy.stop().0.success());
 }
