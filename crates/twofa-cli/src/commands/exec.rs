@@ -89,7 +89,7 @@ pub async fn exec(ctx: &Context, args: ExecArgs) -> Result<ExitCode, Failure> {
             ),
             false => None,
         };
-        profiles.push(Profiled { name: name.clone(), prefix, config: profile.clone(), authenticator, session, proxy });
+        profiles.push(Profiled { name: name.clone(), prefix, config: profile, authenticator, session, proxy });
     }
     let headers_file = args.headers_file.as_deref();
     if let Some(path) = headers_file {
